@@ -1,0 +1,68 @@
+"""The `bookings-ledger` command.
+
+Each subcommand lives in its own module under `bookings_ledger.commands` and is imported only
+when it runs, so `bookings-ledger --help` answers without loading SQLAlchemy or msgraph.
+Exit codes: 0 success; 1 the thing checked is wrong; 2 bad usage or settings.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# name -> (module under bookings_ledger.commands, one-line help shown by --help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("db", "Database schema: `db upgrade` applies the migrations."),
+    "verify": ("verify", "Check the ledger's hash chain and checkpoints."),
+    "checkpoint": ("checkpoint", "Export or verify a signed checkpoint of the ledger."),
+    "export": ("export", "Export the ledger for an auditor (entries, checkpoints, public key, verifier)."),
+    "keys": ("keys", "Generate keys, or re-wrap every data key under the current master key."),
+    "emulator": ("emulator", "Run the local Microsoft Graph emulator."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when that subcommand is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"bookings_ledger.commands.{COMMANDS[name][0]}")
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Reads help from the table above, so listing the commands imports none of them.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """bookings-ledger: keeps the privacy promises of Microsoft Bookings, with evidence."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; maps settings errors to exit code 2."""
+    from config import SettingsError
+
+    try:
+        return cli.main(args=argv, prog_name="bookings-ledger", standalone_mode=False) or 0
+    except SettingsError as exc:
+        click.echo(f"bookings-ledger: {exc}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `bookings-ledger` subcommand; each exposes a click command named `command`."""

@@ -1,0 +1,117 @@
+"""The retention policy: a validated, read-only view of `retention.toml`.
+
+The file is read once at start; a broken file fails with one message naming the category and
+field, like any other setting. Durations are ISO 8601 (`P90D`, `P1Y`, `PT8H`); a year counts
+as 365 days and a month as 30, the conservative reading for "no longer than".
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from config.settings import SettingsError
+
+NOTICE_CATEGORIES = (
+    "Booking information",
+    "Account information",
+    "Device and usage information",
+    "Cookies and similar technologies",
+)
+_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
+_UNIT_DAYS = (365, 30, 7, 1)
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration of years, months, weeks, days, hours and minutes."""
+    match = _DURATION.match(text)
+    if not match or text in ("P", "PT") or text.endswith("T"):
+        raise ValueError(f"{text!r} is not an ISO 8601 duration such as P90D or P1Y")
+    years, months, weeks, days, hours, minutes = (int(part or 0) for part in match.groups())
+    whole_days = sum(n * unit for n, unit in zip((years, months, weeks, days), _UNIT_DAYS))
+    return timedelta(days=whole_days, hours=hours, minutes=minutes)
+
+
+class RetentionCategory(BaseModel):
+    """One kind of personal data: why it is held, on what basis, and for how long."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    notice_category: Literal[NOTICE_CATEGORIES]  # type: ignore[valid-type]
+    description: str
+    fields: tuple[str, ...]
+    purpose: str
+    legal_basis: Literal["consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"]
+    retention: str
+    clock: Literal["appointment_end", "last_contact", "collected", "session_end"]
+    action: Literal["anonymise", "delete"]
+    surface: Literal["bookings", "service", "outside"]
+
+    @field_validator("retention")
+    @classmethod
+    def _valid_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def period(self) -> timedelta:
+        return parse_duration(self.retention)
+
+
+class RetentionPolicy(BaseModel):
+    """The whole policy, with the versions every ledger entry records."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy_version: str
+    notice_version: str
+    notice_url: str
+    category: tuple[RetentionCategory, ...]
+
+    @field_validator("category")
+    @classmethod
+    def _complete_and_unique(cls, categories: tuple[RetentionCategory, ...]) -> tuple[RetentionCategory, ...]:
+        ids = [c.id for c in categories]
+        if len(ids) != len(set(ids)):
+            raise ValueError("category ids must be unique")
+        uncovered = set(NOTICE_CATEGORIES) - {c.notice_category for c in categories}
+        if uncovered:
+            raise ValueError(f"the privacy notice's {', '.join(sorted(uncovered))} has no category")
+        return categories
+
+    def by_id(self, category_id: str) -> RetentionCategory:
+        """The category with that id; KeyError names it when there is none."""
+        for category in self.category:
+            if category.id == category_id:
+                return category
+        raise KeyError(category_id)
+
+    def for_field(self, field: str) -> RetentionCategory | None:
+        """The category a Graph field path belongs to (e.g. `customers[].emailAddress`)."""
+        for category in self.category:
+            if field in category.fields:
+                return category
+        return None
+
+
+def load_policy(path: Path) -> RetentionPolicy:
+    """Read and validate a retention policy file; SettingsError says what is wrong and where."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"setting RETENTION_POLICY_FILE: cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"setting RETENTION_POLICY_FILE: {path} is not valid TOML: {exc}") from None
+    try:
+        return RetentionPolicy(**data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        )
+        raise SettingsError(f"setting RETENTION_POLICY_FILE: {path}: {problems}") from None

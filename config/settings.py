@@ -1,0 +1,204 @@
+"""The service's one settings object, read once from the environment, `.env` and an optional TOML file.
+
+Every setting is documented in README.md and `config/example.env`. A broken setting stops the
+start with one line per problem that names the setting and shows a valid value: never a
+traceback. Secrets have no defaults; the commands that need one ask for it with `require()`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_RETENTION_POLICY = Path(__file__).with_name("retention.toml")
+REAL_GRAPH = "https://graph.microsoft.com/v1.0"
+CONFIG_FILE_VARIABLE = "BOOKINGS_LEDGER_CONFIG"
+
+# What a valid value looks like, for the error message of each setting that can be wrong.
+EXAMPLES: dict[str, str] = {
+    "DATABASE_URL": "sqlite:///var/ledger.db or postgresql+psycopg://user@host:5432/ledger",
+    "GRAPH_BASE_URL": REAL_GRAPH,
+    "GRAPH_CREDENTIAL": "one of auto, secret, certificate, managed_identity, static",
+    "BOOKING_BUSINESSES": "bookings@contoso.com,clinic@contoso.com",
+    "PUBLIC_BASE_URL": "https://ledger.contoso.com",
+    "AUTH_MODE": "entra or local",
+    "RETENTION_POLICY_FILE": "config/retention.toml",
+    "LEDGER_MASTER_KEY": "32 random bytes in base64 (bookings-ledger keys generate)",
+    "LEDGER_PREVIOUS_MASTER_KEYS": "comma-separated base64 keys, oldest first",
+    "BLIND_INDEX_KEY": "32 random bytes in base64 (bookings-ledger keys generate)",
+    "CHECKPOINT_SIGNING_KEY": "an Ed25519 seed, 32 bytes in base64 (bookings-ledger keys generate)",
+    "SECRET_KEY": "a long random string (bookings-ledger keys generate)",
+    "DEFAULT_PHONE_REGION": "a two-letter region such as GB or US",
+    "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it and shows a valid value."""
+
+
+def _decode_key(value: str, size: int = 32) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not valid base64") from None
+    if len(raw) != size:
+        raise ValueError(f"must decode to {size} bytes, got {len(raw)}")
+    return raw
+
+
+class Settings(BaseSettings):
+    """All settings of bookings-ledger. Field names are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True, frozen=True
+    )
+
+    DATABASE_URL: str = "sqlite:///var/ledger.db"
+    GRAPH_BASE_URL: str = REAL_GRAPH
+    GRAPH_TENANT_ID: str | None = None
+    GRAPH_CLIENT_ID: str | None = None
+    GRAPH_CLIENT_SECRET: SecretStr | None = None
+    GRAPH_CLIENT_CERTIFICATE: Path | None = None
+    GRAPH_CREDENTIAL: Literal["auto", "secret", "certificate", "managed_identity", "static"] = "auto"
+    BOOKING_BUSINESSES: str = ""
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    AUTH_MODE: Literal["entra", "local"] = "local"
+    RETENTION_POLICY_FILE: Path = DEFAULT_RETENTION_POLICY
+    LEDGER_MASTER_KEY: SecretStr | None = None
+    LEDGER_PREVIOUS_MASTER_KEYS: SecretStr | None = None
+    BLIND_INDEX_KEY: SecretStr | None = None
+    CHECKPOINT_SIGNING_KEY: SecretStr | None = None
+    CHECKPOINT_ORIGIN: str = "bookings-ledger.local/ledger"
+    CHECKPOINT_DIR: Path = Path("var/checkpoints")
+    SECRET_KEY: SecretStr | None = None
+    DEFAULT_PHONE_REGION: str = "US"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit overrides (tests) win, then the environment, then .env, then the TOML file.
+        return init_settings, env_settings, dotenv_settings, _TomlFileSource(settings_cls)
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("GRAPH_BASE_URL", "PUBLIC_BASE_URL")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY")
+    @classmethod
+    def _key_of_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _decode_key(value.get_secret_value())
+        return value
+
+    @field_validator("LEDGER_PREVIOUS_MASTER_KEYS")
+    @classmethod
+    def _keys_of_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            for key in _split(value.get_secret_value()):
+                _decode_key(key)
+        return value
+
+    @field_validator("DEFAULT_PHONE_REGION")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("must be a two-letter region code")
+        return value.upper()
+
+    def require(self, name: str) -> Any:
+        """The value of a setting this command cannot run without, or a SettingsError naming it."""
+        value = getattr(self, name)
+        if value is None or value == "":
+            raise SettingsError(f"setting {name} is required here; set it to {EXAMPLES.get(name, 'a value')}")
+        return value
+
+    def key(self, name: str) -> bytes:
+        """A required 32-byte key setting, decoded."""
+        return base64.b64decode(self.require(name).get_secret_value())
+
+    @cached_property
+    def previous_master_keys(self) -> list[bytes]:
+        """Older master keys still accepted for unwrapping, until `keys rotate` re-wraps them."""
+        raw = self.LEDGER_PREVIOUS_MASTER_KEYS
+        return [base64.b64decode(k) for k in _split(raw.get_secret_value())] if raw else []
+
+    @property
+    def booking_businesses(self) -> list[str]:
+        """The configured booking business ids (their SMTP addresses)."""
+        return _split(self.BOOKING_BUSINESSES)
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.DATABASE_URL.startswith("sqlite")
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Settings from the TOML file named by BOOKINGS_LEDGER_CONFIG, keys as the variable names."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = os.environ.get(CONFIG_FILE_VARIABLE)
+        self._values: dict[str, Any] = {}
+        if path:
+            try:
+                self._values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise SettingsError(f"setting {CONFIG_FILE_VARIABLE}: cannot read {path}: {exc.strerror}") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"setting {CONFIG_FILE_VARIABLE}: {path} is not valid TOML: {exc}") from None
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._values.items() if k in self.settings_cls.model_fields}
+
+
+def load_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Read and validate the settings once; a SettingsError lists every problem found."""
+    try:
+        return Settings(**(overrides or {}))
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        # The message never repeats the offending value: it may be a secret.
+        reason = error["msg"].removeprefix("Value error, ")
+        example = EXAMPLES.get(name)
+        lines.append(f"setting {name}: {reason}" + (f" (for example {example})" if example else ""))
+    return "\n".join(lines)
