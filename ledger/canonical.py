@@ -33,7 +33,11 @@ def canonical_bytes(entry: dict[str, Any]) -> bytes:
     if entry["v"] != FORMAT_VERSION:
         raise CanonicalError(f"unknown format version {entry['v']!r}")
     _check(entry)
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    text = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: valid in a Python str, not in UTF-8
+        raise CanonicalError("strings must be valid Unicode (no lone surrogates)") from None
 
 
 def parse_entry(body: bytes) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Tests of the pure ledger core: canonical bytes, chain, Merkle trees, notes, the export verifier."""

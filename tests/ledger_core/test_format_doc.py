@@ -1,0 +1,43 @@
+"""docs/ledger-format.md's worked examples are what the code computes."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from ledger.canonical import GENESIS_HASH, canonical_bytes, entry_hash
+from ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, node_hash, root_of_entries
+from ledger.notes import sign_checkpoint, verifier_key
+
+DOC = (Path(__file__).parents[2] / "docs" / "ledger-format.md").read_text(encoding="utf-8")
+ORIGIN = "bookings-ledger.example/ledger"
+SUBJECT = "sr_5f0c9a2e41d7b3a8"
+ENTRIES = [
+    {
+        "v": 1, "seq": 1, "time": "2025-03-01T09:30:00.000000Z", "kind": "collected",
+        "subject": SUBJECT, "refs": {"appointment": "AAMkADc3"},
+        "fields": ["customerEmailAddress", "customerName"],
+        "details": {"category": "booking", "notice": "2024-06", "room": 'Salle "Café"\t2'},
+    },
+    {"v": 1, "seq": 2, "time": "2025-03-01T09:31:12.250000Z", "kind": "erased", "subject": SUBJECT, "refs": {}},
+    {"v": 1, "seq": 3, "time": "2025-03-01T09:31:12.250001Z", "kind": "key-destroyed", "subject": SUBJECT},
+]
+
+
+def test_the_documented_examples_match_the_code() -> None:
+    """Canonical bytes, hashes, Merkle values, proofs, key and note in the doc are all current."""
+    expected, previous, hashes = [], GENESIS_HASH, []
+    for entry in ENTRIES:
+        body = canonical_bytes(entry)
+        previous = entry_hash(previous, body)
+        hashes.append(previous)
+        expected += [body.decode(), previous.hex()]
+    expected.append(canonical_bytes(ENTRIES[0]).hex())
+    leaves = [leaf_hash(value) for value in hashes]
+    root = root_of_entries(hashes)
+    expected += [leaf.hex() for leaf in leaves] + [node_hash(leaves[0], leaves[1]).hex(), root.hex()]
+    assert inclusion_proof(0, 3, leaves) == leaves[1:] and consistency_proof(2, 3, leaves) == leaves[2:]
+    seed = bytes(range(32))
+    expected += [verifier_key(ORIGIN, seed), sign_checkpoint(ORIGIN, 3, root, seed), base64.b64encode(root).decode()]
+    for value in expected:
+        assert value in DOC, value
+    assert f"{len(canonical_bytes(ENTRIES[0]))} bytes" in DOC
