@@ -13,11 +13,13 @@ import click
 
 # name -> (module under bookings_ledger.commands, one-line help shown by --help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "Run everything on this machine: SQLite, the Graph emulator, live bookings."),
     "db": ("db", "Database schema: `db upgrade` applies the migrations."),
     "verify": ("verify", "Check the ledger's hash chain and checkpoints."),
     "checkpoint": ("checkpoint", "Export or verify a signed checkpoint of the ledger."),
     "export": ("export", "Export the ledger for an auditor (entries, checkpoints, public key, verifier)."),
     "keys": ("keys", "Generate keys, or re-wrap every data key under the current master key."),
+    "serve": ("serve", "Serve the web app (webhooks, health, metrics, dashboard) under gunicorn."),
     "emulator": ("emulator", "Run the local Microsoft Graph emulator."),
 }
 

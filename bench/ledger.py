@@ -1,0 +1,171 @@
+"""Ledger benchmark: append throughput (SQLite, PostgreSQL), verify throughput against raw
+SHA-256 over the same canonical bytes, and verify of many entries with flat memory.
+
+    .venv/bin/python bench/ledger.py [--entries N] [--appends N]
+
+PostgreSQL is BENCH_DATABASE_URL or TEST_DATABASE_URL (default the local test server); it is
+skipped with a note when unreachable. Everything runs in a temporary directory / schema.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from ledger.canonical import GENESIS_HASH, canonical_bytes  # noqa: E402
+from ledger.chain import verify_chain  # noqa: E402
+from ledger.db import create_ledger_engine, read_only, upgrade  # noqa: E402
+from ledger.entries import append_entry, build_entry, stream_row_batches, stream_rows  # noqa: E402
+from ledger.verification import verify_ledger  # noqa: E402
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BULK_BATCH = 20_000  # rows per INSERT round when filling the verify ledger
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def append_rate(engine: Engine, count: int) -> float:
+    """Entries per second, one entry per transaction (the worst case: a commit each)."""
+    started = time.perf_counter()
+    for number in range(count):
+        with Session(engine) as session, session.begin():
+            append_entry(session, "exported", now(), {"number": number, "refs": {"appointment": "AAMkAGI2" * 8}})
+    return count / (time.perf_counter() - started)
+
+
+def bulk_fill(engine: Engine, count: int) -> None:
+    """Write `count` realistic entries straight into the chain (fast, one batch in memory at a time)."""
+    previous, moment = GENESIS_HASH, now()
+    details = {"subject": secrets.token_hex(16), "refs": {"appointment": "AAMkAGI2" * 8}, "fields": ["email", "name", "phone"],
+               "categories": ["booking"], "purpose": "appointment", "policy": "2024-02-26", "notice": "2024-02-26"}
+    with engine.begin() as connection:
+        for start in range(1, count + 1, BULK_BATCH):
+            batch = []
+            for seq in range(start, min(start + BULK_BATCH, count + 1)):
+                body = canonical_bytes(build_entry("collected", seq, moment, details))
+                previous = hashlib.sha256(previous + body).digest()
+                batch.append({"seq": seq, "body": body, "hash": previous})
+            connection.execute(text("INSERT INTO ledger_entries (seq, body, hash) VALUES (:seq, :body, :hash)"), batch)
+        connection.execute(text("UPDATE ledger_head SET seq = :seq, hash = :hash"), {"seq": count, "hash": previous})
+
+
+def raw_hash_rate(engine: Engine) -> tuple[float, int]:
+    """SHA-256(prev || body) over the same bodies, timing only the hashing (no I/O): the ceiling."""
+    sha256, previous, count, elapsed = hashlib.sha256, GENESIS_HASH, 0, 0.0
+    with read_only(engine) as connection:
+        for batch in stream_row_batches(connection):
+            bodies = [body for _seq, body, _hash in batch]
+            started = time.perf_counter()
+            for body in bodies:
+                previous = sha256(previous + body).digest()
+            elapsed += time.perf_counter() - started
+            count += len(bodies)
+    return count / elapsed, count
+
+
+def chain_rate(engine: Engine, count: int) -> float:
+    """verify_chain over rows streamed from the database."""
+    started = time.perf_counter()
+    with read_only(engine) as connection:
+        report = verify_chain(stream_rows(connection))
+    assert report.ok and report.count == count, report.summary()
+    return count / (time.perf_counter() - started)
+
+
+def full_verify(engine: Engine, count: int) -> tuple[float, float]:
+    """The `verify --full` path: (entries per second, growth of peak RSS over the run in MiB)."""
+    reset_peak_rss()
+    before = rss_kib("VmRSS")
+    started = time.perf_counter()
+    result = verify_ledger(engine, verifier_key=None, origin=None, full=True, clock=now)
+    elapsed = time.perf_counter() - started
+    assert result.ok, result.message
+    return count / elapsed, (rss_kib("VmHWM") - before) / 1024
+
+
+def reset_peak_rss() -> None:
+    # Linux: writing 5 to clear_refs resets VmHWM (the peak RSS), so the peak of the earlier
+    # phases (filling the database) does not hide the peak of verify itself.
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def postgres_engine() -> tuple[Engine | None, str]:
+    """A fresh schema on the PostgreSQL server, or None and why not."""
+    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG
+    schema = f"bench_{secrets.token_hex(4)}"
+    try:
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL with a note
+        return None, f"PostgreSQL unreachable ({type(exc).__name__})"
+    schema_url = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_ledger_engine(schema_url.render_as_string(hide_password=False))
+    engine.info = {"admin": admin, "schema": schema}  # type: ignore[misc]
+    return engine, schema
+
+
+def drop_postgres(engine: Engine) -> None:
+    engine.dispose()
+    with engine.info["admin"].connect() as connection:  # type: ignore[index]
+        connection.execute(text(f"DROP SCHEMA {engine.info['schema']} CASCADE"))  # type: ignore[index]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=1_000_000, help="entries in the verify ledger (default 1,000,000)")
+    parser.add_argument("--appends", type=int, default=2_000, help="single-entry transactions per backend")
+    args = parser.parse_args()
+    table = Table(title=f"bookings-ledger: ledger benchmark ({args.entries:,} entries verified)")
+    for column in ("measure", "backend", "result", "note"):
+        table.add_column(column)
+    with tempfile.TemporaryDirectory() as directory:
+        sqlite = create_ledger_engine(f"sqlite:///{directory}/bench.db")
+        upgrade(sqlite)
+        table.add_row("append", "sqlite", f"{append_rate(sqlite, args.appends):,.0f} entries/s", "one commit per entry")
+        postgres, note = postgres_engine()
+        if postgres is None:
+            table.add_row("append", "postgresql", "skipped", note)
+        else:
+            upgrade(postgres)
+            table.add_row("append", "postgresql", f"{append_rate(postgres, args.appends):,.0f} entries/s", "one commit per entry")
+            drop_postgres(postgres)
+        verify_db = create_ledger_engine(f"sqlite:///{directory}/verify.db")
+        upgrade(verify_db)
+        bulk_fill(verify_db, args.entries)
+        full, rss = full_verify(verify_db, args.entries)  # first: peak RSS must not include anything else
+        raw, count = raw_hash_rate(verify_db)
+        chain = chain_rate(verify_db, count)
+        table.add_row("raw hashlib.sha256", "memory", f"{raw:,.0f} entries/s", "same canonical bytes, no I/O")
+        table.add_row("verify chain", "sqlite", f"{chain:,.0f} entries/s", f"ratio to raw {chain / raw:.2f} (target >= 0.5)")
+        table.add_row("verify --full", "sqlite", f"{full:,.0f} entries/s", f"ratio to raw {full / raw:.2f}; chain + head, no checkpoints")
+        table.add_row("verify --full memory", "sqlite", f"{rss:+.1f} MiB peak RSS", f"over {count:,} entries (flat: batches of 10,000)")
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""How fast POST /webhooks/graph answers Graph, against a bare Flask endpoint that only says 202.
+
+One command: `.venv/bin/python bench/webhook_ack.py`. Both apps run under the same gunicorn
+setup as `bookings-ledger serve` (gthread workers), each in its own process; the load comes from
+another process. Printed: saturated throughput of each (closed loop, keep-alive connections),
+their ratio (target >= 0.6), and p50/p99 latency at a fixed 300 requests/s (target p99 < 50 ms).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy.orm import Session  # noqa: E402
+
+from ledger.db import create_ledger_engine, upgrade  # noqa: E402
+from ledger.subscriptions import save_subscription  # noqa: E402
+from ledger.vault import MasterKeys  # noqa: E402
+
+CLIENT_STATE = "bench-client-state-" + "x" * 40
+SUBSCRIPTION = "bench-subscription"
+
+
+def bare_app():
+    from flask import Flask
+
+    app = Flask("bare")
+
+    @app.post("/webhooks/graph")
+    def accept():
+        return "", 202
+
+    return app
+
+
+def serve(kind: str, port: int, settings: dict[str, str]) -> None:
+    os.environ.update(settings)
+    from bookings_ledger.app import create_app
+    from bookings_ledger.gunicorn import serve as run
+
+    run(create_app if kind == "ledger" else bare_app, bind=f"127.0.0.1:{port}", workers=int(os.environ.get("BENCH_WORKERS", "2")), threads=8)
+
+
+def body() -> bytes:
+    event = uuid.uuid4().hex
+    item = {"subscriptionId": SUBSCRIPTION, "clientState": CLIENT_STATE, "changeType": "updated",
+            "resource": f"Users/clinic@contoso.com/Events/{event}", "tenantId": "t",
+            "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z",
+            "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "id": event, "@odata.etag": 'W/"1"'}}
+    return json.dumps({"value": [item]}).encode()
+
+
+def post(connection: http.client.HTTPConnection) -> float:
+    started = time.perf_counter()
+    connection.request("POST", "/webhooks/graph", body=body(), headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    response.read()
+    if response.status != 202:
+        raise RuntimeError(f"answer {response.status}")
+    return time.perf_counter() - started
+
+
+def closed_loop(port: int, seconds: float, threads: int, out) -> None:
+    """Each thread posts as fast as answers come back, for `seconds`."""
+    counts = []
+    deadline = time.perf_counter() + seconds
+
+    def worker():
+        connection, done = http.client.HTTPConnection("127.0.0.1", port), 0
+        while time.perf_counter() < deadline:
+            post(connection)
+            done += 1
+        counts.append(done)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    [t.start() for t in pool]
+    [t.join() for t in pool]
+    out.put(sum(counts) / seconds)
+
+
+def open_loop(port: int, rate: float, seconds: float, out) -> None:
+    """Requests started on a fixed schedule, whatever the answers do; latencies from schedule."""
+    latencies, lock = [], threading.Lock()
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    slots = iter(range(total))
+    slot_lock = threading.Lock()
+
+    def worker():
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        while True:
+            with slot_lock:
+                slot = next(slots, None)
+            if slot is None:
+                return
+            due = start + slot / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            post(connection)
+            with lock:
+                latencies.append(time.perf_counter() - due)
+
+    pool = [threading.Thread(target=worker) for _ in range(32)]
+    [t.start() for t in pool]
+    [t.join() for t in pool]
+    latencies.sort()
+    out.put((statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]))
+
+
+def in_process(target, *args):
+    queue = multiprocessing.Queue()
+    process = multiprocessing.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get(timeout=600)
+    process.join()
+    return result
+
+
+def wait_until_up(port: int) -> None:
+    for _ in range(200):
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on {port} did not start")
+
+
+def prepare(directory: Path) -> dict[str, str]:
+    url = f"sqlite:///{directory / 'ledger.db'}"
+    key = os.urandom(32)
+    engine = create_ledger_engine(url)
+    upgrade(engine)
+    now = datetime.now(timezone.utc)
+    with Session(engine) as session, session.begin():
+        save_subscription(session, MasterKeys(key), subscription_id=SUBSCRIPTION, business_id="clinic@contoso.com",
+                          resource="users/clinic@contoso.com/events", client_state=CLIENT_STATE,
+                          expires_at=now + timedelta(days=2), now=now)
+    engine.dispose()
+    return {"DATABASE_URL": url, "LEDGER_MASTER_KEY": base64.b64encode(key).decode()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each measurement")
+    parser.add_argument("--rate", type=float, default=300.0, help="requests/s for the latency run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        settings = prepare(Path(directory))
+        results = {}
+        for kind, port in (("bare", 18601), ("ledger", 18602)):
+            server = multiprocessing.Process(target=serve, args=(kind, port, settings), daemon=True)
+            server.start()
+            try:
+                wait_until_up(port)
+                in_process(closed_loop, port, 1.0, 8)  # warm-up: imports, connection pools
+                throughput = in_process(closed_loop, port, args.seconds, 8)
+                p50, p99 = in_process(open_loop, port, args.rate, args.seconds)
+                results[kind] = (throughput, p50, p99)
+            finally:
+                server.terminate()
+                server.join(10)
+    print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}   (latency at {args.rate:.0f} req/s)")
+    for kind, label in (("bare", "bare Flask 202 (baseline)"), ("ledger", "POST /webhooks/graph")):
+        throughput, p50, p99 = results[kind]
+        print(f"{label:<28}{throughput:>10.0f}{p50 * 1000:>10.1f}{p99 * 1000:>10.1f}")
+    ratio = results["ledger"][0] / results["bare"][0]
+    p99_ms = results["ledger"][2] * 1000
+    print(f"throughput ratio: {ratio:.2f} (target >= 0.60)   p99 at {args.rate:.0f}/s: {p99_ms:.1f} ms (target < 50)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The Flask app factory: reads like a table of contents and starts nothing at import time.
+
+`create_app` loads settings, builds the collaborators the blueprints need, registers the
+blueprints and one error shape. Threads, schedulers and Graph clients belong to the `serve`,
+`worker`, `scheduler` and `demo` entry points, never to the factory.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from config import Settings, load_settings
+from ledger.db import SchemaNotCurrent, create_ledger_engine, require_current_schema
+from ledger.subscriptions import ClientStateCache
+from ledger.vault import MasterKeys
+from webhooks import health, receiver
+from webhooks.inbox import LedgerInbox
+from webhooks.metrics import WebhookMetrics
+from webhooks.problems import problem
+
+MAX_NOTIFICATION_BYTES = 1024 * 1024  # Graph's batches are a few kB; anything near 1 MiB is not Graph
+
+
+def create_app(overrides: dict[str, Any] | None = None, *, clock: Callable[[], datetime] | None = None) -> Flask:
+    """A configured app; `overrides` replace settings (tests), `clock` replaces the wall clock."""
+    settings = load_settings(overrides)
+    app = Flask("bookings_ledger")
+    app.config.update(MAX_CONTENT_LENGTH=MAX_NOTIFICATION_BYTES, SETTINGS=settings)
+    register_extensions(app, settings, clock or (lambda: datetime.now(timezone.utc)))
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def register_extensions(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
+    """The database, the receiver's collaborators and the readiness checks."""
+    engine = create_ledger_engine(settings.DATABASE_URL)
+    keys = MasterKeys(settings.key("LEDGER_MASTER_KEY"), tuple(settings.previous_master_keys))
+    inbox = LedgerInbox(engine, clock)
+    app.extensions["bookings_ledger.engine"] = engine
+    app.extensions[receiver.EXTENSION] = receiver.Receiver(
+        client_states=ClientStateCache(engine, keys), inbox=inbox, metrics=WebhookMetrics()
+    )
+    app.extensions["bookings_ledger.inbox_depth"] = inbox.depth
+    app.extensions[health.READINESS] = {"database": lambda: _database_problem(engine)}
+
+
+def _database_problem(engine: Any) -> str | None:
+    try:
+        require_current_schema(engine)
+    except SchemaNotCurrent as exc:
+        return str(exc)
+    except Exception as exc:  # any driver error means "not reachable"; its class says which
+        return f"unreachable ({type(exc).__name__})"
+    return None
+
+
+def register_blueprints(app: Flask) -> None:
+    app.register_blueprint(receiver.bp)
+    app.register_blueprint(health.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Every HTTP error leaves as problem+json; an oversized notification is counted."""
+
+    def http_error(error: HTTPException) -> Response:
+        if error.code == 413:
+            app.extensions[receiver.EXTENSION].metrics.rejected.labels("too_large").inc()
+        return problem(error.code or 500, error.name)
+
+    app.register_error_handler(HTTPException, http_error)

@@ -1,0 +1,125 @@
+"""Signed checkpoints on the database side: create, store, write out, check, prove inclusion.
+
+(The pure `checkpoints.py` beside it audits notes for the standalone verifier; this module is
+its counterpart that reads the database.)
+
+A checkpoint is the RFC 6962 Merkle root of the first `size` entry hashes, signed with Ed25519 as
+a C2SP tlog-checkpoint note (`ledger/notes.py`) under the key name CHECKPOINT_ORIGIN. It is
+stored in `checkpoints`, written to CHECKPOINT_DIR (somewhere the database admin cannot
+rewrite), and recorded by a `checkpoint` entry appended right after the entries it covers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Row, select
+from sqlalchemy.orm import Session
+
+from ledger import merkle, notes
+from ledger.entries import append_entry, format_time, head, lock_head, stream_hashes
+from ledger.models import CheckpointRecord
+
+
+class CheckpointMismatch(Exception):
+    """A checkpoint does not match the ledger; `bad_seq` is the first entry it cannot vouch for."""
+
+    def __init__(self, message: str, *, bad_seq: int | None = None) -> None:
+        super().__init__(message)
+        self.bad_seq = bad_seq
+
+
+@dataclass(frozen=True)
+class CheckpointSigner:
+    """The Ed25519 seed and key name (the checkpoint origin) that sign checkpoints."""
+
+    origin: str
+    seed: bytes
+
+    @classmethod
+    def from_settings(cls, settings: object) -> CheckpointSigner:
+        """The signer from CHECKPOINT_ORIGIN and CHECKPOINT_SIGNING_KEY (SettingsError if missing)."""
+        return cls(settings.CHECKPOINT_ORIGIN, settings.key("CHECKPOINT_SIGNING_KEY"))  # type: ignore[attr-defined]
+
+    @property
+    def verifier_key(self) -> str:
+        """The public verifier key string an auditor needs."""
+        return notes.verifier_key(self.origin, self.seed)
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Proof that entry `seq` is leaf seq-1 of the checkpointed tree of `size` entries."""
+
+    seq: int
+    size: int
+    entry_hash: bytes
+    path: list[bytes]
+    root: bytes
+
+    def verify(self) -> None:
+        """Raise merkle.ProofError unless the proof holds."""
+        merkle.verify_inclusion(self.seq - 1, self.size, merkle.leaf_hash(self.entry_hash), self.path, self.root)
+
+
+def create_checkpoint(session: Session, signer: CheckpointSigner, time: datetime) -> CheckpointRecord:
+    """Sign the ledger as it stands, store the note and append its `checkpoint` entry."""
+    # The head lock keeps the size still between reading the hashes and appending the entry.
+    size = lock_head(session).seq
+    root = merkle.root_of_entries(stream_hashes(session.connection(), size))
+    note = notes.sign_note(notes.format_checkpoint(signer.origin, size, root), signer.origin, signer.seed)
+    record = CheckpointRecord(size=size, root=root, note=note, created_at=format_time(time))
+    session.add(record)
+    session.flush()
+    append_entry(session, "checkpoint", time, {"size": size, "root": root.hex(), "checkpoint_id": record.id})
+    return record
+
+
+def write_checkpoint_file(record: CheckpointRecord, directory: Path) -> Path:
+    """Write the note to `directory`, named by size and id so files never overwrite each other."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"checkpoint-{record.size:012d}-{record.id}.txt"
+    path.write_text(record.note, encoding="utf-8")
+    return path
+
+
+def stored_checkpoints(connection: Connection, after_id: int = 0) -> list[Row]:
+    """(id, size, root, note) of the stored checkpoints with id > after_id, smallest size first."""
+    table = CheckpointRecord
+    statement = select(table.id, table.size, table.root, table.note).where(table.id > after_id)
+    return list(connection.execute(statement.order_by(table.size, table.id)))
+
+
+def check_note(note: str, verifier_key: str, *, origin: str | None = None) -> notes.Checkpoint:
+    """Verify a note's signature (and origin, when given); CheckpointMismatch if it fails."""
+    try:
+        checkpoint = notes.verify_checkpoint(note, verifier_key)
+    except notes.NoteError as exc:
+        raise CheckpointMismatch(f"checkpoint signature: {exc}") from None
+    if origin is not None and checkpoint.origin != origin:
+        raise CheckpointMismatch(f"checkpoint origin {checkpoint.origin!r} is not {origin!r}")
+    return checkpoint
+
+
+def check_against_ledger(connection: Connection, note: str, verifier_key: str) -> notes.Checkpoint:
+    """Check a signed checkpoint note against the entries in the database."""
+    checkpoint = check_note(note, verifier_key)
+    size, _hash = head(connection)
+    if checkpoint.size > size:
+        raise CheckpointMismatch(
+            f"checkpoint covers {checkpoint.size} entries but the ledger has {size}", bad_seq=size + 1
+        )
+    if merkle.root_of_entries(stream_hashes(connection, checkpoint.size)) != checkpoint.root:
+        raise CheckpointMismatch(f"checkpoint of size {checkpoint.size} has a root the ledger does not produce")
+    return checkpoint
+
+
+def inclusion_proof(connection: Connection, seq: int, checkpoint: CheckpointRecord | Row) -> InclusionProof:
+    """The inclusion proof of entry `seq` in a stored checkpoint."""
+    entry_hashes = list(stream_hashes(connection, checkpoint.size))
+    leaves = [merkle.leaf_hash(entry_hash) for entry_hash in entry_hashes]
+    if not 1 <= seq <= len(leaves):
+        raise merkle.ProofError(f"entry {seq} is not covered by the checkpoint of size {checkpoint.size}")
+    path = merkle.inclusion_proof(seq - 1, checkpoint.size, leaves)
+    return InclusionProof(seq, checkpoint.size, entry_hashes[seq - 1], path, checkpoint.root)

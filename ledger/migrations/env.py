@@ -1,0 +1,9 @@
+"""Alembic environment: migrations run on the connection that `ledger.db.upgrade` passes in."""
+from __future__ import annotations
+
+from alembic import context
+
+connection = context.config.attributes["connection"]
+context.configure(connection=connection, target_metadata=None)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,151 @@
+"""The ledger's tables as SQLAlchemy 2 typed models (the migrations in `migrations/` create them).
+
+Times are stored as text in the ledger's own format (`2024-02-26T09:30:00.000000Z`, see
+`entries.format_time`) so that SQLite and PostgreSQL store and sort them identically.
+
+    chain         ledger_head, ledger_entries (append-only), entry_index (rebuildable)
+    evidence      checkpoints, verify_state
+    personal data data_keys, personal_data, blind_indexes        (erased with the subject)
+    guards        tombstones
+    projections   subjects, records, requests                    (rebuildable from entries)
+"""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+REF = String(64)
+TIME = String(32)
+NAME = String(64)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the ledger's models."""
+
+
+class LedgerHead(Base):
+    """The one row holding the last sequence number and hash; appends lock it."""
+
+    __tablename__ = "ledger_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerEntry(Base):
+    """One entry of the chain: its canonical bytes and hash. Triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "ledger_entries"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class EntryIndex(Base):
+    """Query columns copied from each entry's body; not trusted, rebuilt by `rebuild_entry_index`."""
+
+    __tablename__ = "entry_index"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    subject_ref: Mapped[str | None] = mapped_column(REF, index=True)
+    time: Mapped[str] = mapped_column(TIME)
+
+
+class CheckpointRecord(Base):
+    """A signed checkpoint note of the first `size` entries, as written to CHECKPOINT_DIR."""
+
+    __tablename__ = "checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[str] = mapped_column(TIME)
+
+
+class VerifyState(Base):
+    """Where the last successful `verify` stopped, so the next one can resume from there."""
+
+    __tablename__ = "verify_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+    checkpoint_id: Mapped[int] = mapped_column(Integer)
+    verified_at: Mapped[str] = mapped_column(TIME)
+
+
+class DataKey(Base):
+    """A subject's AES-256 data key, wrapped by the master key whose id is recorded."""
+
+    __tablename__ = "data_keys"
+    subject_ref: Mapped[str] = mapped_column(REF, primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[str] = mapped_column(TIME)
+
+
+class PersonalData(Base):
+    """One field of a subject's personal data, AES-256-GCM under the subject's data key."""
+
+    __tablename__ = "personal_data"
+    id: Mapped[str] = mapped_column(REF, primary_key=True)
+    subject_ref: Mapped[str] = mapped_column(ForeignKey("data_keys.subject_ref"), index=True)
+    field: Mapped[str] = mapped_column(NAME)
+    category: Mapped[str] = mapped_column(NAME)
+    purpose: Mapped[str] = mapped_column(NAME)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[str] = mapped_column(TIME)
+
+
+class BlindIndex(Base):
+    """HMAC-SHA256 of a normalised email or phone number, pointing at a subject."""
+
+    __tablename__ = "blind_indexes"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    subject_ref: Mapped[str] = mapped_column(REF, primary_key=True, index=True)
+
+
+class Tombstone(Base):
+    """A Graph object that was erased and must never be ingested again."""
+
+    __tablename__ = "tombstones"
+    object_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tombstoned_at: Mapped[str] = mapped_column(TIME)
+
+
+class SubjectProjection(Base):
+    """Current state of a data subject."""
+
+    __tablename__ = "subjects"
+    subject_ref: Mapped[str] = mapped_column(REF, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[str] = mapped_column(TIME)
+
+
+class RecordProjection(Base):
+    """Current state of one Graph object (appointment, customer) the ledger knows of."""
+
+    __tablename__ = "records"
+    object_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    object_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject_ref: Mapped[str | None] = mapped_column(REF, index=True)
+    state: Mapped[str] = mapped_column(String(20))
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[str] = mapped_column(TIME)
+
+
+class RequestProjection(Base):
+    """Current state of one data-subject request."""
+
+    __tablename__ = "requests"
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_ref: Mapped[str | None] = mapped_column(REF, index=True)
+    request_type: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[str] = mapped_column(TIME)
+    completed_at: Mapped[str | None] = mapped_column(TIME)
+    last_seq: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,86 @@
+"""Checkpoints: export and verify with the public key alone; inclusion proofs; export for auditors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import text
+
+from ledger import merkle, notes
+from ledger.checkpoint_store import create_checkpoint, inclusion_proof, stored_checkpoints
+from tampering import without_triggers
+
+
+@pytest.fixture
+def appended(ledger):
+    with ledger.transaction() as tx:
+        for number in range(7):
+            tx.append("exported", number=number)
+    return ledger
+
+
+def test_export_writes_a_signed_note_that_verifies_with_the_public_key(cli, appended, signer, tmp_path):
+    code, output = cli("checkpoint", "export", str(tmp_path / "cp.txt"))
+    assert code == 0, output
+    note = (tmp_path / "cp.txt").read_text()
+    checkpoint = notes.verify_checkpoint(note, signer.verifier_key)
+    assert (checkpoint.origin, checkpoint.size) == ("test.example/ledger", 7)
+    assert list((tmp_path / "checkpoints").glob("checkpoint-*.txt"))
+    assert cli("checkpoint", "verify", str(tmp_path / "cp.txt"), "--key", signer.verifier_key) == (
+        0, "checkpoint of 7 entries matches the ledger\n"
+    )
+
+
+def test_checkpoint_signed_by_another_key_fails(cli, appended, tmp_path):
+    forged = notes.sign_note(notes.format_checkpoint("test.example/ledger", 7, bytes(32)), "test.example/ledger", b"\x05" * 32)
+    (tmp_path / "forged.txt").write_text(forged)
+    code, output = cli("checkpoint", "verify", str(tmp_path / "forged.txt"))
+    assert code == 1 and "signature" in output
+
+
+def test_equivocating_checkpoint_fails(cli, appended, signer, tmp_path):
+    """Same size, another root, validly signed: the database does not produce that root."""
+    text_ = notes.format_checkpoint(signer.origin, 7, b"\x01" * 32)
+    (tmp_path / "other.txt").write_text(notes.sign_note(text_, signer.origin, signer.seed))
+    code, output = cli("checkpoint", "verify", str(tmp_path / "other.txt"))
+    assert code == 1 and "root" in output
+
+
+def test_checkpoint_of_a_longer_log_than_the_database_fails(cli, appended, db, tmp_path):
+    assert cli("checkpoint", "export", str(tmp_path / "cp.txt"))[0] == 0
+    with without_triggers(db) as connection:
+        connection.execute(text("DELETE FROM ledger_entries WHERE seq > 5"))
+        connection.execute(text("UPDATE ledger_head SET seq = 5"))
+    code, output = cli("checkpoint", "verify", str(tmp_path / "cp.txt"))
+    assert code == 1 and "first bad seq 6" in output
+
+
+def test_inclusion_proof_of_every_entry_verifies_against_the_checkpoint(appended, db, signer, clock):
+    with appended.transaction() as tx:
+        create_checkpoint(tx.session, signer, clock())
+    with db.connect() as connection:
+        (checkpoint,) = stored_checkpoints(connection)
+        proofs = [inclusion_proof(connection, seq, checkpoint) for seq in range(1, 8)]
+        with pytest.raises(merkle.ProofError):
+            inclusion_proof(connection, 8, checkpoint)
+    for proof in proofs:
+        proof.verify()
+    wrong = proofs[2].__class__(proofs[2].seq, proofs[2].size, bytes(32), proofs[2].path, proofs[2].root)
+    with pytest.raises(merkle.ProofError):
+        wrong.verify()
+
+
+def test_export_directory_verifies_standalone_and_is_recorded(cli, appended, signer, db, tmp_path):
+    code, output = cli("export", str(tmp_path / "audit"))
+    assert code == 0, output
+    assert (tmp_path / "audit" / "entries.jsonl").read_text().count("\n") == 8  # 7 + its checkpoint entry
+    result = subprocess.run(
+        [sys.executable, "-m", "verifier", ".", "--key", signer.verifier_key],
+        cwd=tmp_path / "audit", capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with db.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM entry_index WHERE kind = 'exported'")).scalar() == 8
+    assert cli("verify")[0] == 0
+    assert cli("export", str(tmp_path / "audit"))[0] == 2  # not empty any more

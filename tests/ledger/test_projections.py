@@ -1,0 +1,63 @@
+"""Projections follow the entries, in the same transaction."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from ledger.projections import rebuild_projections
+from test_personal_data import _collect
+
+PROJECTIONS = ("subjects", "records", "requests")
+
+
+def _snapshot(db) -> dict[str, list]:
+    with db.connect() as connection:
+        return {table: connection.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2")).all() for table in PROJECTIONS}
+
+
+def test_record_state_follows_its_entries(ledger):
+    subject = _collect(ledger)
+    with ledger.transaction() as tx:
+        assert tx.record("appointment", "AAMk-1").state == "active"
+        tx.append("cancelled", subject=subject, refs={"appointment": "AAMk-1", "business": "b@contoso.com"})
+        assert tx.record("appointment", "AAMk-1").state == "cancelled"
+        assert tx.record("business", "b@contoso.com") is None
+        tx.append("anonymised", subject=subject, refs={"appointment": "AAMk-1"})
+        assert tx.record("appointment", "AAMk-1").state == "anonymised"
+
+
+def test_request_and_hold_states(ledger, clock):
+    subject = _collect(ledger)
+    with ledger.transaction() as tx:
+        tx.append("request-received", subject=subject, refs={"request": "r-1"}, request_type="erasure")
+        tx.append("hold-placed", subject=subject, reason="litigation")
+    clock.advance(days=3)
+    with ledger.transaction() as tx:
+        request = tx.request("r-1")
+        assert (request.state, request.request_type, request.completed_at) == ("received", "erasure", None)
+        assert tx.subject(subject).on_hold
+        tx.append("hold-released", subject=subject)
+        tx.append("request-completed", subject=subject, refs={"request": "r-1"})
+        assert tx.request("r-1").state == "completed"
+        assert tx.request("r-1").completed_at == "2024-02-29T09:00:00.000000Z"
+        assert not tx.subject(subject).on_hold
+
+
+def test_a_rolled_back_transaction_leaves_neither_entry_nor_projection(ledger, db):
+    with pytest.raises(RuntimeError), ledger.transaction() as tx:
+        tx.append("collected", subject="s-1", refs={"appointment": "AAMk-9"})
+        raise RuntimeError("crash before commit")
+    assert all(rows == [] for rows in _snapshot(db).values())
+    with db.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM ledger_entries")).scalar() == 0
+
+
+def test_projections_rebuild_from_the_chain(ledger, db):
+    subject = _collect(ledger)
+    with ledger.transaction() as tx:
+        tx.append("request-received", subject=subject, refs={"request": "r-1"}, request_type="access")
+        tx.append("cancelled", subject=subject, refs={"appointment": "AAMk-1"})
+    before = _snapshot(db)
+    with ledger.transaction() as tx:
+        assert rebuild_projections(tx.session) == 3
+    assert _snapshot(db) == before
