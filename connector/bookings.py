@@ -1,0 +1,135 @@
+"""Microsoft Bookings through Graph: businesses, appointments and customers.
+
+Every call for one business counts against its scheduling mailbox (at most 4 in flight).
+Lists stream page by page and never send `$top` (with it Graph drops the nextLink, §1.5);
+date ranges use calendarView rather than `$filter`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+from .batch import BatchRequest
+from .models import (
+    Appointment, AppointmentUpdate, Business, Customer, CustomerUpdate, ItemResult,
+)
+from .parse import parse_appointment, parse_business, parse_customer
+from .session import GraphSession
+
+ROOT = "/solutions/bookingBusinesses"
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="@")
+
+
+def _unique(ids: Iterable[str]) -> Iterator[str]:
+    # An id is also the request id inside a $batch, where a repeat fails the whole batch.
+    seen: set[str] = set()
+    for item in ids:
+        if item not in seen:
+            seen.add(item)
+            yield item
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("calendarView bounds need a timezone: the offset decides the window")
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Bookings:
+    """Reads and writes on booking businesses; every method is synchronous and thread-safe."""
+
+    def __init__(self, session: GraphSession) -> None:
+        self._session = session
+
+    def _path(self, business_id: str, *tail: str) -> str:
+        return "/".join((ROOT, _segment(business_id), *(_segment(t) for t in tail)))
+
+    def businesses(self) -> list[Business]:
+        """The booking businesses the app can see (Graph fills only id and display name)."""
+        return list(self._session.items(ROOT, parse_business, mailbox=None))
+
+    def business(self, business_id: str) -> Business:
+        """One booking business."""
+        return parse_business(self._session.get(self._path(business_id), mailbox=business_id))
+
+    def appointment(self, business_id: str, appointment_id: str) -> Appointment:
+        """One appointment, with the fields only GET-by-id returns (notes, customers[] in full)."""
+        data = self._session.get(self._path(business_id, "appointments", appointment_id), mailbox=business_id)
+        return parse_appointment(data, business_id)
+
+    def appointments(self, business_id: str) -> Iterator[Appointment]:
+        """Every appointment of the business, streamed page by page."""
+        return self._session.items(
+            self._path(business_id, "appointments"), lambda d: parse_appointment(d, business_id), mailbox=business_id
+        )
+
+    def calendar_view(self, business_id: str, start: datetime, end: datetime) -> Iterator[Appointment]:
+        """Appointments overlapping [start, end), streamed; both bounds must be timezone-aware."""
+        return self._session.items(
+            self._path(business_id, "calendarView"), lambda d: parse_appointment(d, business_id),
+            mailbox=business_id, params={"start": _iso(start), "end": _iso(end)},
+        )
+
+    def appointments_by_ids(self, business_id: str, appointment_ids: Iterable[str]) -> Iterator[ItemResult[Appointment]]:
+        """GET each appointment by id, 20 to a $batch; a failed item carries its error."""
+        requests = (BatchRequest(id=aid, method="GET", url=self._path(business_id, "appointments", aid))
+                    for aid in _unique(appointment_ids))
+        for answer in self._session.batch(requests, mailbox=business_id):
+            value = parse_appointment(answer.body, business_id) if answer.error is None else None
+            yield ItemResult(id=answer.id, value=value, error=answer.error)
+
+    def customers(self, business_id: str) -> Iterator[Customer]:
+        """Every customer record of the business, streamed page by page."""
+        return self._session.items(
+            self._path(business_id, "customers"), lambda d: parse_customer(d, business_id), mailbox=business_id
+        )
+
+    def customers_by_email(self, business_id: str, email: str) -> list[Customer]:
+        """Customers whose email matches, ignoring case (Bookings has no reliable `$filter`)."""
+        wanted = email.strip().casefold()
+        return [c for c in self.customers(business_id) if (c.email or "").strip().casefold() == wanted]
+
+    def update_appointment(self, business_id: str, appointment_id: str, update: AppointmentUpdate) -> None:
+        """PATCH an appointment (customers[], service notes); safe to retry."""
+        self._session.send("PATCH", self._path(business_id, "appointments", appointment_id),
+                           mailbox=business_id, body=update.to_json())
+
+    def delete_appointment(self, business_id: str, appointment_id: str) -> None:
+        """DELETE an appointment (no email to the customer); NotFound may mean it is already gone."""
+        self._session.send("DELETE", self._path(business_id, "appointments", appointment_id), mailbox=business_id)
+
+    def cancel_appointment(self, business_id: str, appointment_id: str, message: str) -> None:
+        """Cancel an appointment, which emails the customer and staff; OutcomeUnknown on a timeout."""
+        self._session.send("POST", self._path(business_id, "appointments", appointment_id, "cancel"),
+                           mailbox=business_id, body={"cancellationMessage": message})
+
+    def update_customer(self, business_id: str, customer_id: str, update: CustomerUpdate) -> None:
+        """PATCH a customer record; safe to retry."""
+        self._session.send("PATCH", self._path(business_id, "customers", customer_id),
+                           mailbox=business_id, body=update.to_json())
+
+    def delete_customer(self, business_id: str, customer_id: str) -> None:
+        """DELETE a customer record; NotFound may mean it is already gone."""
+        self._session.send("DELETE", self._path(business_id, "customers", customer_id), mailbox=business_id)
+
+    def delete_appointments(self, business_id: str, appointment_ids: Iterable[str]) -> Iterator[ItemResult[None]]:
+        """DELETE appointments, 20 to a $batch; a 404 item is reported as NotFound, not raised."""
+        requests = (BatchRequest(id=aid, method="DELETE", url=self._path(business_id, "appointments", aid))
+                    for aid in _unique(appointment_ids))
+        return self._writes(business_id, requests)
+
+    def update_appointments(
+        self, business_id: str, updates: Mapping[str, AppointmentUpdate]
+    ) -> Iterator[ItemResult[None]]:
+        """PATCH appointments, 20 to a $batch."""
+        requests = (BatchRequest(id=aid, method="PATCH", url=self._path(business_id, "appointments", aid),
+                                 body=update.to_json()) for aid, update in updates.items())
+        return self._writes(business_id, requests)
+
+    def _writes(self, business_id: str, requests: Iterable[BatchRequest]) -> Iterator[ItemResult[None]]:
+        for answer in self._session.batch(requests, mailbox=business_id):
+            yield ItemResult(id=answer.id, error=answer.error)

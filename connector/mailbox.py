@@ -1,0 +1,75 @@
+"""A mailbox's calendar events (the trigger side of Bookings) and sending mail.
+
+The Bookings mailbox's events are only a "something changed" signal (customer data is stripped
+from them, graph-facts §2.1); the delta query keeps a reconciliation watermark fresh cheaply.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from urllib.parse import quote
+
+from .models import Event
+from .parse import parse_event
+from .session import GraphSession, Page
+
+# Outlook answers in the mailbox's zone unless told otherwise.
+_UTC = {"Prefer": 'outlook.timezone="UTC"'}
+
+
+class DeltaRound:
+    """One round of calendarView/delta: iterate for the changes; then `delta_link` starts the next.
+
+    A Gone (410) error while iterating means the stored link expired: resync in full.
+    """
+
+    def __init__(self, pages: Iterator[Page]) -> None:
+        self._pages = pages
+        self.delta_link: str | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        for page in self._pages:
+            yield from (parse_event(item) for item in page.get("value", ()))
+            self.delta_link = page.get("@odata.deltaLink") or self.delta_link
+
+
+class Mailbox:
+    """Events and mail of user mailboxes; every method is synchronous and thread-safe."""
+
+    def __init__(self, session: GraphSession) -> None:
+        self._session = session
+
+    @staticmethod
+    def _path(user: str, *tail: str) -> str:
+        return "/".join(("/users", quote(user, safe="@"), *(quote(t, safe="") for t in tail)))
+
+    def events(self, user: str) -> Iterator[Event]:
+        """Every event of the mailbox, streamed page by page."""
+        return self._session.items(self._path(user, "events"), parse_event, mailbox=user, headers=_UTC)
+
+    def event(self, user: str, event_id: str) -> Event:
+        """One event."""
+        return parse_event(self._session.get(self._path(user, "events", event_id), mailbox=user, headers=_UTC))
+
+    def events_delta(
+        self, user: str, start: datetime | None = None, end: datetime | None = None, *, delta_link: str | None = None
+    ) -> DeltaRound:
+        """Changes in the primary calendar: a first round over [start, end), or the next round
+        from a stored `delta_link` (used verbatim: the window is encoded in it)."""
+        if delta_link:
+            return DeltaRound(self._session.pages(delta_link, mailbox=user, headers=_UTC))
+        if start is None or end is None or start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("a first delta round needs a timezone-aware start and end")
+        params = {"startDateTime": start.isoformat(), "endDateTime": end.isoformat()}
+        return DeltaRound(self._session.pages(self._path(user, "calendarView", "delta"), mailbox=user,
+                                              params=params, headers=_UTC))
+
+    def send_mail(self, user: str, to: Sequence[str], subject: str, text: str, *, save_to_sent: bool = True) -> None:
+        """Send a plain-text mail as `user`; never re-sent after a timeout (OutcomeUnknown)."""
+        message = {
+            "subject": subject,
+            "body": {"contentType": "Text", "content": text},
+            "toRecipients": [{"emailAddress": {"address": address}} for address in to],
+        }
+        self._session.send("POST", self._path(user, "sendMail"), mailbox=user,
+                           body={"message": message, "saveToSentItems": save_to_sent})
