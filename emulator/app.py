@@ -1,0 +1,75 @@
+"""The Flask app of the emulator: blueprints, then the checks Graph runs on every request."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from . import batch, bookings, control, events_api, identity, subscriptions_api
+from .core import Emulator
+from .errors import GraphError, error_body
+from .faults import fault_error
+from .responses import emulator, graph_json
+
+
+def create_app(core: Emulator) -> Flask:
+    """Build the app around an :class:`Emulator`; starts nothing."""
+    app = Flask("emulator")
+    app.extensions["graph_emulator"] = core
+    for blueprint in (identity.bp, bookings.bp, events_api.bp, subscriptions_api.bp, batch.bp, control.bp):
+        app.register_blueprint(blueprint)
+    app.before_request(_before)
+    app.after_request(_after)
+    app.register_error_handler(GraphError, _graph_error)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _before() -> None:
+    """Graph's gate: request ids, then token (401), permission (403), then injected faults."""
+    g.request_id = str(uuid.uuid4())
+    g.client_request_id = request.headers.get("client-request-id") or g.request_id
+    if not request.path.startswith("/v1.0"):
+        return
+    core = emulator()
+    core.identity.authenticate(request.headers.get("Authorization"), core.clock.now(), core.options.strict_auth)
+    view = current_app.view_functions.get(request.endpoint or "")
+    needed = getattr(view, "required_permissions", None)
+    if needed:
+        identity.Identity.authorize(needed(request.view_args or {}), core.options.granted_permissions)
+    if request.path != "/v1.0/$batch":
+        rule = core.faults.pick(request.method, request.path)
+        if rule:
+            if rule.latency_s:
+                time.sleep(rule.latency_s)
+            if rule.status:
+                raise fault_error(rule, core.options.quirk_fractional_retry_after)
+
+
+def _after(response: Response) -> Response:
+    response.headers["request-id"] = g.get("request_id", "")
+    response.headers["client-request-id"] = g.get("client_request_id", "")
+    rule = request.url_rule.rule if request.url_rule else "(unmatched)"
+    emulator().requests.count(request.method, rule, response.status_code)
+    return response
+
+
+def _graph_error(error: GraphError) -> Response:
+    body = error_body(error.code, error.message, request_id=g.get("request_id", ""),
+                      client_request_id=g.get("client_request_id", ""))
+    response = graph_json(body, error.status)
+    response.headers.update(error.headers)
+    return response
+
+
+def _http_error(error: HTTPException) -> Response:
+    """Unknown routes and methods, answered as Graph answers them."""
+    if error.code == 404:
+        segment = request.path.rstrip("/").rsplit("/", 1)[-1]
+        return _graph_error(GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'."))
+    if error.code == 405:
+        return _graph_error(GraphError(405, "Request_BadRequest", f"The HTTP method '{request.method}' is not allowed here."))
+    return _graph_error(GraphError(error.code or 500, "UnknownError", error.description or "An error has occurred."))

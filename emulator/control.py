@@ -1,0 +1,156 @@
+"""The control API under ``/_emulator/`` (JSON): seed, traffic, faults, clock, counters, state, reset."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+
+from . import entities
+from .responses import emulator, graph_json, no_content
+from .seed import seed as seed_data
+from .timefmt import iso_utc, parse_instant
+
+bp = Blueprint("control", __name__, url_prefix="/_emulator")
+
+
+def _body() -> dict:
+    return request.get_json(silent=True) or {}
+
+
+@bp.post("/reset")
+def reset() -> Response:
+    """Empty everything: data, subscriptions, faults, counters, clock offset."""
+    emulator().reset()
+    return no_content()
+
+
+@bp.post("/seed")
+def seed() -> Response:
+    """Seed businesses: {seed, businesses, appointmentsPerBusiness, customersPerBusiness, daysBack, daysAhead}."""
+    body = _body()
+    core = emulator()
+    ids = seed_data(core.store, seed=int(body.get("seed", core.seed or 0)), businesses=int(body.get("businesses", 1)),
+                    appointments=int(body.get("appointmentsPerBusiness", 50)), customers=int(body.get("customersPerBusiness", 20)),
+                    days_back=int(body.get("daysBack", 90)), days_ahead=int(body.get("daysAhead", 30)))
+    return graph_json({"businesses": ids}, 201)
+
+
+@bp.get("/traffic")
+def traffic_status() -> Response:
+    """The current traffic run."""
+    return graph_json(emulator().traffic.status())
+
+
+@bp.post("/traffic")
+def traffic_start() -> Response:
+    """Start traffic: {rate (ops/s), count?, duration? (s), seed?}."""
+    body = _body()
+    status = emulator().traffic.start(rate=float(body.get("rate", 1.0)), count=body.get("count"),
+                                      duration=body.get("duration"), seed=int(body.get("seed", 0)))
+    return graph_json(status, 202)
+
+
+@bp.post("/traffic/stop")
+def traffic_stop() -> Response:
+    """Stop traffic."""
+    return graph_json(emulator().traffic.stop())
+
+
+@bp.get("/faults")
+def faults_get() -> Response:
+    """The active fault rules."""
+    return graph_json(emulator().faults.describe())
+
+
+@bp.post("/faults")
+def faults_set() -> Response:
+    """Replace the fault rules (see faults.RequestFault)."""
+    core = emulator()
+    core.faults.configure(_body())
+    return graph_json(core.faults.describe())
+
+
+@bp.delete("/faults")
+def faults_clear() -> Response:
+    """No faults."""
+    emulator().faults.clear()
+    return no_content()
+
+
+@bp.get("/clock")
+def clock_get() -> Response:
+    """The emulated now."""
+    return graph_json({"now": iso_utc(emulator().clock.now())})
+
+
+@bp.post("/clock")
+def clock_set() -> Response:
+    """Warp time: {advanceSeconds} or {advanceMinutes} or {set: ISO instant}; expiries apply at once."""
+    body = _body()
+    core = emulator()
+    if "set" in body:
+        core.clock.set(parse_instant(body["set"], "set"))
+    else:
+        core.clock.advance(float(body.get("advanceSeconds", 0)) + 60 * float(body.get("advanceMinutes", 0)))
+    core.subscriptions.expire()
+    return graph_json({"now": iso_utc(core.clock.now())})
+
+
+@bp.get("/requests")
+def requests_get() -> Response:
+    """Request counts keyed "METHOD route status"."""
+    return graph_json(emulator().requests.snapshot())
+
+
+@bp.delete("/requests")
+def requests_reset() -> Response:
+    """Zero the request counters."""
+    emulator().requests.reset()
+    return no_content()
+
+
+@bp.get("/options")
+def options_get() -> Response:
+    """All options."""
+    return graph_json(emulator().options.as_dict())
+
+
+@bp.post("/options")
+def options_set() -> Response:
+    """Change options (partial mapping)."""
+    core = emulator()
+    core.options.update(_body())
+    return graph_json(core.options.as_dict())
+
+
+@bp.post("/lifecycle")
+def lifecycle() -> Response:
+    """Send a lifecycle event: {subscriptionId, lifecycleEvent}."""
+    body = _body()
+    core = emulator()
+    core.subscriptions.lifecycle(core.subscriptions.get(str(body.get("subscriptionId"))), str(body.get("lifecycleEvent")))
+    return no_content()
+
+
+@bp.get("/notifications")
+def notifications() -> Response:
+    """Delivery log, pending jobs and per-endpoint response-time counters."""
+    return graph_json(emulator().dispatcher.report())
+
+
+@bp.get("/state")
+def state() -> Response:
+    """Everything Graph knows: businesses with their entities and appointments (as GET-by-id returns them),
+    cancellations and subscriptions. ``?appointments=false`` leaves appointments out."""
+    core = emulator()
+    with_appointments = request.args.get("appointments", "true").lower() != "false"
+    with core.store.lock:
+        businesses = [{
+            "business": business.data, "mailboxUserId": business.mailbox_user_id,
+            **{kind: list(c.items.values()) for kind, c in business.collections.items()},
+            "appointments": [entities.render_appointment(business.appointments[k[1]], single=True, empty_customers=False, aliases=False)
+                             for k in business.by_start.scan()] if with_appointments else None,
+            "appointmentCount": len(business.appointments),
+            "cancelledAppointments": list(business.cancelled),
+        } for business in core.store.businesses.values()]
+    return graph_json({"now": iso_utc(core.clock.now()), "tenantId": core.tenant_id, "businesses": businesses,
+                       "subscriptions": [s.render() for s in core.subscriptions.listed()]})

@@ -1,0 +1,115 @@
+"""Routes of the business mailbox calendar: ``/v1.0/users/{mailbox}/events``, calendarView, delta."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Response, request
+
+from . import identity
+from .errors import not_found
+from .identity import requires
+from .paging import decode_token, encode_token, keyset_page, page_size, take_page
+from .responses import collection, context, emulator, graph_json, query_args
+from .store import Business
+from .timefmt import parse_offset_datetime
+
+bp = Blueprint("events", __name__, url_prefix="/v1.0/users/<user>")
+
+
+def _fragment(user: str, tail: str) -> str:
+    return f"users('{quote(user, safe='')}')/{tail}"
+
+
+@bp.get("/events")
+@requires(identity.READ_CALENDARS)
+def list_events(user: str) -> Response:
+    """Every event of the mailbox calendar, paged."""
+    core = emulator()
+    with core.store.lock:
+        business = core.mailboxes.business_for_user(user)
+        return _page(user, "events", business, lambda after: business.by_start.scan(after=after))
+
+
+@bp.get("/events/<event_id>")
+@requires(identity.READ_CALENDARS)
+def get_event(user: str, event_id: str) -> Response:
+    """One event."""
+    core = emulator()
+    with core.store.lock:
+        event = core.mailboxes.event(core.mailboxes.business_for_user(user), event_id)
+    if event is None:
+        raise not_found()
+    return graph_json({"@odata.context": context(_fragment(user, "events/$entity")), **event})
+
+
+@bp.get("/calendarView")
+@requires(identity.READ_CALENDARS)
+def calendar_view(user: str) -> Response:
+    """Events overlapping [startDateTime, endDateTime)."""
+    args = query_args()
+    start, end = _window(args)
+    core = emulator()
+    with core.store.lock:
+        business = core.mailboxes.business_for_user(user)
+        return _page(user, "calendarView", business, lambda after: business.overlapping(start, end, after))
+
+
+@bp.get("/calendarView/delta")
+@requires(identity.READ_CALENDARS)
+def calendar_view_delta(user: str) -> Response:
+    """Delta rounds (§2.9): a full window first, then changes; links carry all state in their token."""
+    args = query_args()
+    core = emulator()
+    size, _ = page_size({}, request.headers.get("Prefer", ""), core.options.page_size)
+    with core.store.lock:
+        business = core.mailboxes.business_for_user(user)
+        log = core.mailboxes.log(business)
+        token = args.get("$skiptoken") or args.get("$deltatoken")
+        state = decode_token(token) if token else {"w": list(_window(args)), "seq": len(log), "k": None}
+        if not isinstance(state, dict) or "w" not in state:
+            raise not_found("The delta token is not valid.")
+        start, end = state["w"]
+        if "from" in state:  # a round of changes since a deltaLink
+            items, more, position = _changes(business, log, state["from"], start, end, size)
+            nxt = {"w": state["w"], "from": position}
+        else:  # the initial round: the whole window
+            after = tuple(state["k"]) if state["k"] else None
+            keys, more = take_page(business.overlapping(start, end, after), size)
+            items = [core.mailboxes.render(business, business.appointments[k[1]]) for k in keys]
+            nxt = {**state, "k": list(keys[-1]) if keys else None}
+        final = {"w": state["w"], "from": state.get("seq", len(log)) if "from" not in state else position}
+    base = request.base_url
+    extra = {"@odata.nextLink": f"{base}?$skiptoken={encode_token(nxt)}"} if more else \
+        {"@odata.deltaLink": f"{base}?$deltatoken={encode_token(final)}"}
+    return graph_json({**collection(_fragment(user, "calendarView/delta"), items, None), **extra})
+
+
+def _changes(business: Business, log: list[str], position: int, start: float, end: float, size: int):
+    """Changed events after ``position`` in the log: the event if it still overlaps, else ``@removed``."""
+    core = emulator()
+    chunk = log[position:position + size]
+    items = []
+    for event_id in dict.fromkeys(chunk):
+        appointment_id = core.mailboxes.appointment_of.get(event_id, "")
+        times = business.times.get(appointment_id)
+        if times and times[0] < end and times[1] > start:
+            items.append(core.mailboxes.render(business, business.appointments[appointment_id]))
+        else:
+            # Deleted, or changed outside the window: Graph reports both as removed (§2.9).
+            items.append({"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": "deleted"}})
+    return items, position + size < len(log), position + len(chunk)
+
+
+def _window(args: dict[str, str]) -> tuple[float, float]:
+    return (parse_offset_datetime(args.get("startDateTime"), "startDateTime").timestamp(),
+            parse_offset_datetime(args.get("endDateTime"), "endDateTime").timestamp())
+
+
+def _page(user: str, tail: str, business: Business, scan) -> Response:
+    core = emulator()
+    args = query_args()
+    size, top = page_size(args, request.headers.get("Prefer", ""), core.options.page_size)
+    items, next_link = keyset_page(scan, lambda key: core.mailboxes.render(business, business.appointments[key[1]]),
+                                   args=args, base_url=request.base_url, size=size, top=top)
+    return graph_json(collection(_fragment(user, tail), items, next_link))

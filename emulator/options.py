@@ -1,0 +1,76 @@
+"""Every switch of the emulator in one dataclass: Graph limits, quirks, timings, identity.
+
+Defaults follow Graph's documented behaviour (graph-facts.md); the quirks of section 6 that
+are reports rather than documented rules are off until a test turns them on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from .errors import GraphError
+
+# The application permissions the service needs (graph-facts §1.6, §2.1, DESIGN.md).
+DEFAULT_PERMISSIONS = ("BookingsAppointment.ReadWrite.All", "Bookings.ReadWrite.All", "Calendars.Read", "Mail.Send")
+
+
+@dataclass
+class Options:
+    """Emulator settings; change them at construction or through ``POST /_emulator/options``."""
+
+    # Paging: server-driven page size of collections (Graph picks its own; 100 is typical).
+    page_size: int = 100
+    # The event id of an appointment's mailbox copy. UNCONFIRMED in Graph (§2.1), so default to
+    # the pessimistic case: a different id, found only by re-reading Bookings.
+    event_id_equals_appointment_id: bool = False
+
+    # Quirks (§6). Documented behaviour is on, field reports are off.
+    quirk_empty_customers_in_lists: bool = False
+    quirk_legacy_customer_fields_ignored_by_patch: bool = True  # documented (bookingappointment-update)
+    quirk_start_end_aliases: bool = False
+    quirk_fractional_retry_after: bool = False
+    quirk_renewal_grants_less: bool = False
+    renewal_grant_minutes: float = 5.0  # what a short renewal grants (learn Q&A 1037466 saw +5 min)
+    batch_shuffle_responses: bool = True  # json-batching: responses "may be in a different order"
+
+    # Subscriptions (§2.2–2.4).
+    min_expiration_minutes: float = 45.0
+    max_expiration_minutes: float = 4230.0
+    max_expiration_minutes_rich: float = 1440.0
+    subscriptions_per_mailbox: int = 1000
+    validation_timeout_s: float = 10.0
+    reauthorization_window_minutes: float = 60.0  # reauthorizationRequired once expiry is this close
+
+    # Delivery (§2.6).
+    delivery_timeout_s: float = 3.0
+    slow_threshold_s: float = 2.9
+    slow_min_samples: int = 100
+    slow_throttle_ratio: float = 0.10
+    slow_drop_ratio: float = 0.15
+    throttle_delay_s: float = 600.0
+    counter_flush_s: float = 600.0
+    retry_initial_s: float = 5.0
+    retry_max_s: float = 600.0
+    retry_horizon_s: float = 4 * 3600.0
+    batch_window_s: float = 0.05  # changes this close together share one POST
+    reorder_delay_s: float = 0.5  # how long a "reordered" notification is held back
+
+    # Identity (§1.6, §2.1). Default: any non-empty bearer token is accepted.
+    strict_auth: bool = False
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_lifetime_s: int = 3599
+    granted_permissions: list[str] = field(default_factory=lambda: list(DEFAULT_PERMISSIONS))
+
+    def update(self, changes: dict) -> None:
+        """Apply a partial mapping of option names to values; unknown names are a 400."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise GraphError(400, "BadRequest", f"Unknown options: {', '.join(sorted(unknown))}")
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def as_dict(self) -> dict:
+        """All options as plain JSON values."""
+        return asdict(self)

@@ -1,0 +1,243 @@
+"""Change-notification subscriptions on business mailbox events: rules, expiry, notifications.
+
+graph-facts §2.2–2.7. Rules enforced on create and renew: required fields, change types,
+https notification URLs (loopback http allowed: the emulator's one relaxation), clientState of
+at most 128 characters, expiry raised to 45 minutes and capped at 4,230 (1,440 with resource
+data), 1,000 subscriptions per mailbox (403), and the validation handshake.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from .clock import Clock
+from .delivery import Dispatcher
+from .errors import GraphError
+from .handshake import validate_endpoint
+from .ids import IdFactory
+from .mailbox import Mailboxes
+from .options import Options
+from .store import Business
+from .timefmt import iso_utc, parse_instant
+
+CHANGE_TYPES = {"created", "updated", "deleted"}
+LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
+_RESOURCE = re.compile(r"^/?users(?:/([^/()]+)|\('([^']+)'\))/events$", re.IGNORECASE)
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def invalid(message: str) -> GraphError:
+    """Graph's answer to a subscription request it refuses."""
+    return GraphError(400, "InvalidRequest", message)
+
+
+@dataclass
+class Subscription:
+    """One subscription as Graph stores it."""
+
+    id: str
+    resource: str
+    mailbox: str            # business id whose calendar is watched
+    change_types: list[str]
+    notification_url: str
+    lifecycle_url: str | None
+    client_state: str | None
+    expiration: datetime
+    application_id: str
+    creator_id: str
+    latest_tls: str
+    include_resource_data: bool
+    immutable_ids: bool
+    reauthorization_sent: bool = field(default=False)
+
+    def render(self) -> dict:
+        """The subscription resource's JSON."""
+        return {"id": self.id, "resource": self.resource, "applicationId": self.application_id,
+                "changeType": ",".join(self.change_types), "clientState": self.client_state,
+                "notificationUrl": self.notification_url, "notificationQueryOptions": None,
+                "lifecycleNotificationUrl": self.lifecycle_url, "expirationDateTime": iso_utc(self.expiration),
+                "creatorId": self.creator_id, "includeResourceData": self.include_resource_data,
+                "latestSupportedTlsVersion": self.latest_tls, "encryptionCertificate": None,
+                "encryptionCertificateId": None, "notificationUrlAppId": None}
+
+
+class Subscriptions:
+    """The subscription registry, wired to the mailboxes (changes in) and the dispatcher (POSTs out)."""
+
+    def __init__(self, clock: Clock, ids: IdFactory, options: Options, mailboxes: Mailboxes, dispatcher: Dispatcher,
+                 tenant_id: str) -> None:
+        self.clock = clock
+        self.ids = ids
+        self.options = options
+        self.mailboxes = mailboxes
+        self.dispatcher = dispatcher
+        self.tenant_id = tenant_id
+        self.application_id = ids.guid()
+        self.items: dict[str, Subscription] = {}
+        self.lock = threading.RLock()
+        mailboxes.listeners.append(self.notify)
+        dispatcher.on_drop = self._missed
+        dispatcher.ticks.append(self.expire)
+
+    # API operations -------------------------------------------------------------------------------
+    def create(self, body: dict, prefer: str) -> Subscription:
+        """Validate, run the handshake(s), then store (§2.2, §2.4)."""
+        for name in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
+            if not body.get(name):
+                raise invalid(f"Missing required property '{name}'.")
+        change_types = [c.strip() for c in str(body["changeType"]).split(",")]
+        if not change_types or not set(change_types) <= CHANGE_TYPES:
+            raise invalid(f"Invalid changeType '{body['changeType']}'.")
+        for name in ("notificationUrl", "lifecycleNotificationUrl"):
+            if body.get(name):
+                _check_url(body[name], name)
+        if len(body.get("clientState") or "") > 128:
+            raise invalid("The clientState property value must be at most 128 characters long.")
+        rich = bool(body.get("includeResourceData"))
+        if rich and not body.get("encryptionCertificate"):
+            raise invalid("encryptionCertificate is required when includeResourceData is true.")
+        business = self._watched_business(body["resource"])
+        expiration = self._expiration(body["expirationDateTime"], rich)
+        self._check_quota(business)
+        token_base = self.ids.guid()
+        for url in filter(None, (body["notificationUrl"], body.get("lifecycleNotificationUrl"))):
+            # Opaque, with spaces and a colon, so an endpoint that does not URL-decode fails (§2.4).
+            error = validate_endpoint(url, f"Validation: Testing client application reachability for subscription Request-Id: {token_base}",
+                                      self.options.validation_timeout_s)
+            if error:
+                raise invalid(error)
+        subscription = Subscription(
+            id=self.ids.guid(), resource=body["resource"], mailbox=business.id, change_types=change_types,
+            notification_url=body["notificationUrl"], lifecycle_url=body.get("lifecycleNotificationUrl"),
+            client_state=body.get("clientState"), expiration=expiration, application_id=self.application_id,
+            creator_id=self.application_id, latest_tls=body.get("latestSupportedTlsVersion") or "v1_2",
+            include_resource_data=rich, immutable_ids='idtype="immutableid"' in prefer.replace(" ", "").lower())
+        with self.lock:
+            self._check_quota(business)  # again: the handshake ran without the lock
+            self.items[subscription.id] = subscription
+        return subscription
+
+    def get(self, subscription_id: str) -> Subscription:
+        """One live subscription; 404 when missing or expired."""
+        self.expire()
+        with self.lock:
+            found = self.items.get(subscription_id)
+        if found is None:
+            raise GraphError(404, "ResourceNotFound", f"The object was not found. Subscription '{subscription_id}' does not exist.")
+        return found
+
+    def renew(self, subscription_id: str, body: dict) -> Subscription:
+        """PATCH: a new expiry (which also reauthorizes); lifecycleNotificationUrl cannot be added."""
+        subscription = self.get(subscription_id)
+        if "lifecycleNotificationUrl" in body:
+            raise invalid("lifecycleNotificationUrl cannot be updated; delete the subscription and create a new one.")
+        if "expirationDateTime" in body:
+            expiration = self._expiration(body["expirationDateTime"], subscription.include_resource_data)
+            if self.options.quirk_renewal_grants_less:
+                # §6.10: Graph may set its own, shorter expiry; clients must read it back.
+                expiration = min(expiration, self.clock.now() + timedelta(minutes=self.options.renewal_grant_minutes))
+            subscription.expiration = expiration
+        if body.get("notificationUrl"):
+            _check_url(body["notificationUrl"], "notificationUrl")
+            subscription.notification_url = body["notificationUrl"]
+        subscription.reauthorization_sent = False
+        return subscription
+
+    def delete(self, subscription_id: str) -> None:
+        """DELETE (204)."""
+        with self.lock:
+            self.get(subscription_id)
+            del self.items[subscription_id]
+
+    def reauthorize(self, subscription_id: str) -> None:
+        """POST …/reauthorize: clears a reauthorization challenge without extending."""
+        self.get(subscription_id).reauthorization_sent = False
+
+    def listed(self) -> list[Subscription]:
+        """All live subscriptions."""
+        self.expire()
+        with self.lock:
+            return list(self.items.values())
+
+    # Notifications ----------------------------------------------------------------------------------
+    def notify(self, change_type: str, business: Business, event_id: str, change_key: str) -> None:
+        """Queue one change notification per matching subscription, grouped by URL (§2.5)."""
+        path = f"Users/{business.mailbox_user_id}/Events/{event_id}"
+        by_url: dict[str, list[dict]] = {}
+        with self.lock:
+            for subscription in self.items.values():
+                if subscription.mailbox.lower() != business.id.lower() or change_type not in subscription.change_types:
+                    continue
+                by_url.setdefault(subscription.notification_url, []).append({
+                    "id": self.ids.token(12), "subscriptionId": subscription.id,
+                    "subscriptionExpirationDateTime": iso_utc(subscription.expiration),
+                    "changeType": change_type, "resource": path, "clientState": subscription.client_state,
+                    "tenantId": self.tenant_id,
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": path,
+                                     "@odata.etag": f'W/"{change_key}"' if change_key else None, "id": event_id}})
+        for url, items in by_url.items():
+            self.dispatcher.submit(url, items, "change")
+
+    def lifecycle(self, subscription: Subscription, event: str) -> None:
+        """Post a lifecycle notification (§2.7); nothing without a lifecycleNotificationUrl."""
+        if event not in LIFECYCLE_EVENTS:
+            raise GraphError(400, "BadRequest", f"Unknown lifecycle event '{event}'.")
+        if event == "subscriptionRemoved":
+            with self.lock:
+                self.items.pop(subscription.id, None)
+        if subscription.lifecycle_url:
+            self.dispatcher.submit(subscription.lifecycle_url, [{
+                "subscriptionId": subscription.id, "subscriptionExpirationDateTime": iso_utc(subscription.expiration),
+                "tenantId": self.tenant_id, "clientState": subscription.client_state, "lifecycleEvent": event}], "lifecycle")
+
+    def expire(self) -> None:
+        """Remove lapsed subscriptions; challenge those close to expiry with reauthorizationRequired."""
+        now = self.clock.now()
+        window = timedelta(minutes=self.options.reauthorization_window_minutes)
+        with self.lock:
+            for subscription in list(self.items.values()):
+                if subscription.expiration <= now:
+                    del self.items[subscription.id]  # not renewed in time: deleted, notifications stop
+                elif subscription.expiration - now <= window and not subscription.reauthorization_sent:
+                    subscription.reauthorization_sent = True
+                    self.lifecycle(subscription, "reauthorizationRequired")
+
+    # Helpers -----------------------------------------------------------------------------------------
+    def _missed(self, items: list[dict]) -> None:
+        """Dropped change notifications produce a ``missed`` lifecycle event for their subscriptions."""
+        with self.lock:
+            affected = [self.items[i] for i in dict.fromkeys(item["subscriptionId"] for item in items) if i in self.items]
+        for subscription in affected:
+            self.lifecycle(subscription, "missed")
+
+    def _watched_business(self, resource: str) -> Business:
+        match = _RESOURCE.match(resource.split("?")[0])
+        if not match:
+            raise invalid(f"Resource '{resource}' is not supported by the emulator; use users/{{mailbox}}/events.")
+        return self.mailboxes.business_for_user(match.group(1) or match.group(2))
+
+    def _expiration(self, value: object, rich: bool) -> datetime:
+        now = self.clock.now()
+        expiration = parse_instant(value, "expirationDateTime")
+        limit = self.options.max_expiration_minutes_rich if rich else self.options.max_expiration_minutes
+        if expiration - now > timedelta(minutes=limit):
+            raise invalid(f"Subscription expiration can only be {limit:g} minutes in the future.")
+        return max(expiration, now + timedelta(minutes=self.options.min_expiration_minutes))
+
+    def _check_quota(self, business: Business) -> None:
+        with self.lock:
+            count = sum(1 for s in self.items.values() if s.mailbox.lower() == business.id.lower())
+        if count >= self.options.subscriptions_per_mailbox:
+            raise GraphError(403, "ExtensionError", f"Subscription quota exceeded: a mailbox can have at most "
+                                                    f"{self.options.subscriptions_per_mailbox} subscriptions.")
+
+
+def _check_url(url: str, name: str) -> None:
+    parts = urlsplit(url)
+    loopback = parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK
+    if parts.scheme != "https" and not loopback:
+        raise invalid(f"The {name} must be an https URL.")
