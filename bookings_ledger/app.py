@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from config import Settings, load_settings
 from ledger.db import SchemaNotCurrent, create_ledger_engine, require_current_schema
-from ledger.subscriptions import ClientStateCache
+from ledger.subscriptions import ClientStateCache, subscriptions_problem
 from ledger.vault import MasterKeys
 from webhooks import health, receiver
 from webhooks.inbox import LedgerInbox
@@ -46,7 +46,10 @@ def register_extensions(app: Flask, settings: Settings, clock: Callable[[], date
         client_states=ClientStateCache(engine, keys), inbox=inbox, metrics=WebhookMetrics()
     )
     app.extensions["bookings_ledger.inbox_depth"] = inbox.depth
-    app.extensions[health.READINESS] = {"database": lambda: _database_problem(engine)}
+    app.extensions[health.READINESS] = {
+        "database": lambda: _database_problem(engine),
+        "subscriptions": lambda: _guarded(lambda: subscriptions_problem(engine, settings.booking_businesses, clock())),
+    }
 
 
 def _database_problem(engine: Any) -> str | None:
@@ -57,6 +60,13 @@ def _database_problem(engine: Any) -> str | None:
     except Exception as exc:  # any driver error means "not reachable"; its class says which
         return f"unreachable ({type(exc).__name__})"
     return None
+
+
+def _guarded(check: Callable[[], str | None]) -> str | None:
+    try:
+        return check()
+    except Exception as exc:  # e.g. not migrated yet: the database check names the fix
+        return f"unknown ({type(exc).__name__})"
 
 
 def register_blueprints(app: Flask) -> None:

@@ -20,7 +20,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "Export the ledger for an auditor (entries, checkpoints, public key, verifier)."),
     "keys": ("keys", "Generate keys, or re-wrap every data key under the current master key."),
     "serve": ("serve", "Serve the web app (webhooks, health, metrics, dashboard) under gunicorn."),
+    "worker": ("worker", "Process the webhook inbox into the ledger (any number on PostgreSQL)."),
     "emulator": ("emulator", "Run the local Microsoft Graph emulator."),
+    "subscribe": ("subscribe", "Create or renew the Graph subscription of every booking business."),
+    "sync": ("sync", "Reconcile every booking business with Graph now and back-fill gaps."),
+    "scheduler": ("scheduler", "Run renewal, reconciliation and checkpoint jobs (one leader among many)."),
 }
 
 

@@ -38,6 +38,11 @@ EXAMPLES: dict[str, str] = {
     "SECRET_KEY": "a long random string (bookings-ledger keys generate)",
     "DEFAULT_PHONE_REGION": "a two-letter region such as GB or US",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+    "SUBSCRIPTION_LIFETIME_MINUTES": "4230 (Outlook events' maximum)",
+    "SUBSCRIPTION_RENEWAL_MARGIN_HOURS": "24",
+    "RECONCILE_DAYS_BACK": "365",
+    "RECONCILE_DAYS_AHEAD": "365",
+    "RECONCILE_INTERVAL_MINUTES": "360",
 }
 
 
@@ -82,6 +87,11 @@ class Settings(BaseSettings):
     SECRET_KEY: SecretStr | None = None
     DEFAULT_PHONE_REGION: str = "US"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    SUBSCRIPTION_LIFETIME_MINUTES: int = Field(default=4230, ge=45, le=10080)
+    SUBSCRIPTION_RENEWAL_MARGIN_HOURS: int = Field(default=24, ge=1)
+    RECONCILE_DAYS_BACK: int = Field(default=365, ge=0)
+    RECONCILE_DAYS_AHEAD: int = Field(default=365, ge=1)
+    RECONCILE_INTERVAL_MINUTES: int = Field(default=360, ge=5)
 
     @classmethod
     def settings_customise_sources(

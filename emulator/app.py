@@ -8,7 +8,7 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import batch, bookings, control, events_api, identity, subscriptions_api
+from . import batch, bookings, control, events_api, identity, mail, subscriptions_api
 from .core import Emulator
 from .errors import GraphError, error_body
 from .faults import fault_error
@@ -19,22 +19,28 @@ def create_app(core: Emulator) -> Flask:
     """Build the app around an :class:`Emulator`; starts nothing."""
     app = Flask("emulator")
     app.extensions["graph_emulator"] = core
-    for blueprint in (identity.bp, bookings.bp, events_api.bp, subscriptions_api.bp, batch.bp, control.bp):
+    for blueprint in (identity.bp, bookings.bp, events_api.bp, mail.bp, subscriptions_api.bp, batch.bp, control.bp):
         app.register_blueprint(blueprint)
     app.before_request(_before)
     app.after_request(_after)
+    app.teardown_request(_teardown)
     app.register_error_handler(GraphError, _graph_error)
     app.register_error_handler(HTTPException, _http_error)
     return app
 
 
 def _before() -> None:
-    """Graph's gate: request ids, then token (401), permission (403), then injected faults."""
+    """Graph's gate: request ids, mailbox limits (429), token (401), permission (403), injected faults."""
     g.request_id = str(uuid.uuid4())
     g.client_request_id = request.headers.get("client-request-id") or g.request_id
     if not request.path.startswith("/v1.0"):
         return
     core = emulator()
+    args = request.view_args or {}
+    if args.get("business_id") or args.get("user"):
+        mailbox = core.mailboxes.mailbox_key(args.get("business_id") or args["user"])
+        core.limits.enter(mailbox, core.clock.now().timestamp())
+        g.mailbox = mailbox  # taken: given back in _teardown, however the request ends
     core.identity.authenticate(request.headers.get("Authorization"), core.clock.now(), core.options.strict_auth)
     view = current_app.view_functions.get(request.endpoint or "")
     needed = getattr(view, "required_permissions", None)
@@ -53,8 +59,15 @@ def _after(response: Response) -> Response:
     response.headers["request-id"] = g.get("request_id", "")
     response.headers["client-request-id"] = g.get("client_request_id", "")
     rule = request.url_rule.rule if request.url_rule else "(unmatched)"
-    emulator().requests.count(request.method, rule, response.status_code)
+    core = emulator()
+    core.requests.count(request.method, rule, response.status_code)
+    core.request_log.add(request.method, request.full_path.rstrip("?"), response.status_code, request.headers)
     return response
+
+
+def _teardown(_error: BaseException | None) -> None:
+    if "mailbox" in g:
+        emulator().limits.leave(g.pop("mailbox"))
 
 
 def _graph_error(error: GraphError) -> Response:

@@ -188,7 +188,7 @@ def calendar_view(business_id: str) -> Response:
 # Helpers ---------------------------------------------------------------------------------------------
 def _render_listed(business: Business, key: tuple) -> dict:
     options = emulator().options
-    return entities.render_appointment(business.appointments[key[1]], single=False,
+    return entities.render_appointment(business.appointment(key[1]), single=False,
                                        empty_customers=options.quirk_empty_customers_in_lists,
                                        aliases=options.quirk_start_end_aliases)
 

@@ -103,8 +103,36 @@ def requests_get() -> Response:
 
 @bp.delete("/requests")
 def requests_reset() -> Response:
-    """Zero the request counters."""
-    emulator().requests.reset()
+    """Zero the request counters, empty the header log, forget mailbox peaks."""
+    core = emulator()
+    core.requests.reset()
+    core.request_log.reset(core.options.request_log_size)
+    core.limits.reset()
+    return no_content()
+
+
+@bp.get("/requests/log")
+def requests_log() -> Response:
+    """The last requests: method, path, status, Authorization present, Prefer, Content-Type, client-request-id."""
+    return graph_json(emulator().request_log.listed())
+
+
+@bp.get("/requests/mailboxes")
+def requests_mailboxes() -> Response:
+    """Per mailbox: inFlight, peakInFlight, inWindow (Outlook's limits, §3)."""
+    return graph_json(emulator().limits.report())
+
+
+@bp.get("/mail")
+def mail_sent() -> Response:
+    """Messages sent with sendMail: {from, sentDateTime, saveToSentItems, message}."""
+    return graph_json(emulator().outbox.listed())
+
+
+@bp.post("/delta/expire")
+def delta_expire() -> Response:
+    """Expire every delta and skip token issued so far (their next use answers 410 Gone)."""
+    emulator().mailboxes.expire_delta_tokens()
     return no_content()
 
 
@@ -147,7 +175,7 @@ def state() -> Response:
         businesses = [{
             "business": business.data, "mailboxUserId": business.mailbox_user_id,
             **{kind: list(c.items.values()) for kind, c in business.collections.items()},
-            "appointments": [entities.render_appointment(business.appointments[k[1]], single=True, empty_customers=False, aliases=False)
+            "appointments": [entities.render_appointment(business.appointment(k[1]), single=True, empty_customers=False, aliases=False)
                              for k in business.by_start.scan()] if with_appointments else None,
             "appointmentCount": len(business.appointments),
             "cancelledAppointments": list(business.cancelled),

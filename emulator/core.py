@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 import random
-import threading
-from collections import Counter
 
 from .clock import Clock
 from .delivery import Dispatcher
 from .faults import Faults
 from .identity import Identity
 from .ids import IdFactory
+from .mail import Outbox
 from .mailbox import Mailboxes
 from .options import Options
+from .request_log import RequestCounter, RequestLog
 from .store import BookingStore
 from .subscriptions import Subscriptions
+from .throttle import MailboxLimits
 from .traffic import Traffic
-
-
-class RequestCounter:
-    """Requests counted by "METHOD route status" (route = the URL rule, ids left as placeholders)."""
-
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def count(self, method: str, route: str, status: int) -> None:
-        """Count one answered request."""
-        with self._lock:
-            self._counts[f"{method} {route} {status}"] += 1
-
-    def snapshot(self) -> dict[str, int]:
-        """Current counts."""
-        with self._lock:
-            return dict(self._counts)
-
-    def reset(self) -> None:
-        """Zero all counts."""
-        with self._lock:
-            self._counts.clear()
 
 
 class Emulator:
@@ -59,6 +37,9 @@ class Emulator:
         self.dispatcher = Dispatcher(self.options, self.faults)
         self.subscriptions = Subscriptions(self.clock, self.ids, self.options, self.mailboxes, self.dispatcher, self.tenant_id)
         self.requests = RequestCounter()
+        self.request_log = RequestLog(self.options.request_log_size)
+        self.limits = MailboxLimits(self.options)
+        self.outbox = Outbox()
         self.traffic = Traffic(self.store)
 
     def start(self) -> None:
@@ -75,6 +56,7 @@ class Emulator:
         self.traffic.stop()
         with self.store.lock:
             self.store.businesses.clear()
+            self.store.interner.clear()
             self.mailboxes.logs.clear()
             self.mailboxes.appointment_of.clear()
         with self.subscriptions.lock:
@@ -82,4 +64,7 @@ class Emulator:
         self.dispatcher.clear()
         self.faults.clear()
         self.requests.reset()
+        self.request_log.reset(self.options.request_log_size)
+        self.limits.reset()
+        self.outbox.clear()
         self.clock.reset()

@@ -44,10 +44,11 @@ _COMPUTED = {"id", "createdDateTime", "lastUpdatedDateTime", "duration", "filled
 
 def strip_annotations(value: object) -> object:
     """Drop OData annotations from a request body, recursively."""
+    # Leaves are not passed to a call: request bodies of a large seed are mostly leaves.
     if isinstance(value, dict):
-        return {k: strip_annotations(v) for k, v in value.items() if "@odata." not in k}
+        return {k: strip_annotations(v) if isinstance(v, (dict, list)) else v for k, v in value.items() if "@odata." not in k}
     if isinstance(value, list):
-        return [strip_annotations(v) for v in value]
+        return [strip_annotations(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 

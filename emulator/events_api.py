@@ -7,7 +7,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request
 
 from . import identity
-from .errors import not_found
+from .errors import GraphError, not_found
 from .identity import requires
 from .paging import decode_token, encode_token, keyset_page, page_size, take_page
 from .responses import collection, context, emulator, graph_json, query_args
@@ -66,23 +66,38 @@ def calendar_view_delta(user: str) -> Response:
         business = core.mailboxes.business_for_user(user)
         log = core.mailboxes.log(business)
         token = args.get("$skiptoken") or args.get("$deltatoken")
-        state = decode_token(token) if token else {"w": list(_window(args)), "seq": len(log), "k": None}
+        issued = {"g": core.mailboxes.delta_generation, "t": core.clock.now().timestamp()}
+        state = decode_token(token) if token else {"w": list(_window(args)), "seq": len(log), "k": None, **issued}
         if not isinstance(state, dict) or "w" not in state:
             raise not_found("The delta token is not valid.")
+        _check_not_expired(state)
         start, end = state["w"]
         if "from" in state:  # a round of changes since a deltaLink
             items, more, position = _changes(business, log, state["from"], start, end, size)
-            nxt = {"w": state["w"], "from": position}
+            nxt = {"w": state["w"], "from": position, **issued}
         else:  # the initial round: the whole window
             after = tuple(state["k"]) if state["k"] else None
             keys, more = take_page(business.overlapping(start, end, after), size)
-            items = [core.mailboxes.render(business, business.appointments[k[1]]) for k in keys]
-            nxt = {**state, "k": list(keys[-1]) if keys else None}
-        final = {"w": state["w"], "from": state.get("seq", len(log)) if "from" not in state else position}
+            items = [core.mailboxes.render(business, business.appointment(k[1])) for k in keys]
+            nxt = {**state, "k": list(keys[-1]) if keys else None, **issued}
+        final = {"w": state["w"], "from": state.get("seq", len(log)) if "from" not in state else position, **issued}
     base = request.base_url
     extra = {"@odata.nextLink": f"{base}?$skiptoken={encode_token(nxt)}"} if more else \
         {"@odata.deltaLink": f"{base}?$deltatoken={encode_token(final)}"}
     return graph_json({**collection(_fragment(user, "calendarView/delta"), items, None), **extra})
+
+
+def _check_not_expired(state: dict) -> None:
+    """410 Gone for a token of an expired generation or older than ``delta_token_max_age_minutes`` (§2.9).
+
+    Outlook documents only the 410; the code and message are those Graph uses for expired
+    directory delta tokens (devblogs 2020, "syncStateNotFound")."""
+    core = emulator()
+    max_age = core.options.delta_token_max_age_minutes
+    too_old = max_age is not None and core.clock.now().timestamp() - state.get("t", 0) > 60 * max_age
+    if state.get("g", 0) != core.mailboxes.delta_generation or too_old:
+        raise GraphError(410, "SyncStateNotFound",
+                         "The sync state generation is not found. The delta token is expired and data must be synchronized again.")
 
 
 def _changes(business: Business, log: list[str], position: int, start: float, end: float, size: int):
@@ -94,7 +109,7 @@ def _changes(business: Business, log: list[str], position: int, start: float, en
         appointment_id = core.mailboxes.appointment_of.get(event_id, "")
         times = business.times.get(appointment_id)
         if times and times[0] < end and times[1] > start:
-            items.append(core.mailboxes.render(business, business.appointments[appointment_id]))
+            items.append(core.mailboxes.render(business, business.appointment(appointment_id)))
         else:
             # Deleted, or changed outside the window: Graph reports both as removed (§2.9).
             items.append({"@odata.type": "#microsoft.graph.event", "id": event_id, "@removed": {"reason": "deleted"}})
@@ -102,14 +117,15 @@ def _changes(business: Business, log: list[str], position: int, start: float, en
 
 
 def _window(args: dict[str, str]) -> tuple[float, float]:
-    return (parse_offset_datetime(args.get("startDateTime"), "startDateTime").timestamp(),
-            parse_offset_datetime(args.get("endDateTime"), "endDateTime").timestamp())
+    # Outlook reads a value without an offset as UTC (no Prefer: outlook.timezone is honoured here).
+    return (parse_offset_datetime(args.get("startDateTime"), "startDateTime", naive_is_utc=True).timestamp(),
+            parse_offset_datetime(args.get("endDateTime"), "endDateTime", naive_is_utc=True).timestamp())
 
 
 def _page(user: str, tail: str, business: Business, scan) -> Response:
     core = emulator()
     args = query_args()
     size, top = page_size(args, request.headers.get("Prefer", ""), core.options.page_size)
-    items, next_link = keyset_page(scan, lambda key: core.mailboxes.render(business, business.appointments[key[1]]),
+    items, next_link = keyset_page(scan, lambda key: core.mailboxes.render(business, business.appointment(key[1])),
                                    args=args, base_url=request.base_url, size=size, top=top)
     return graph_json(collection(_fragment(user, tail), items, next_link))

@@ -12,6 +12,8 @@ import random
 import re
 import threading
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 from .errors import GraphError
 
@@ -31,6 +33,7 @@ class RequestFault:
     route: str | None = None    # regular expression searched in the path
     method: str | None = None
     retry_after: float | None = 1.0
+    retry_after_http_date: bool = False  # Retry-After as an HTTP-date (RFC 9110 §10.2.3) instead of seconds
     latency_s: float = 0.0
 
     def matches(self, method: str, path: str) -> bool:
@@ -92,7 +95,11 @@ def fault_error(rule: RequestFault, fractional_retry_after: bool) -> GraphError:
     """The Graph error an injected status produces, with Retry-After when the rule gives one."""
     code, message = _ERRORS.get(rule.status, ("UnknownError", "An error has occurred."))
     headers = {}
-    if rule.retry_after is not None:
+    if rule.retry_after is not None and rule.retry_after_http_date:
+        # The client compares the date with its own clock, so real time, not the warpable one.
+        when = datetime.now(timezone.utc) + timedelta(seconds=math.ceil(rule.retry_after))
+        headers["Retry-After"] = format_datetime(when, usegmt=True)
+    elif rule.retry_after is not None:
         # Real Graph sends whole seconds; the quirk switch sends e.g. "1.5" (§6, fractional Retry-After).
         headers["Retry-After"] = str(rule.retry_after) if fractional_retry_after else str(max(1, math.ceil(rule.retry_after)))
     return GraphError(rule.status, code, message, headers=headers)

@@ -28,6 +28,7 @@ class Mailboxes:
         self.appointment_of: dict[str, str] = {}  # event id -> appointment id
         self.logs: dict[str, list[str]] = {}      # business key -> event ids in change order
         self.listeners: list[EventListener] = []
+        self.delta_generation = 0  # delta tokens of an older generation are expired
         store.listeners.append(self._on_appointment_change)
 
     def business_for_user(self, user: str) -> Business:
@@ -38,6 +39,19 @@ class Mailboxes:
                 if key in (business.id.lower(), business.mailbox_user_id):
                     return business
         raise GraphError(404, "ErrorInvalidUser", f"The requested user '{user}' is invalid.")
+
+    def mailbox_key(self, user: str) -> str:
+        """The business id (lower case) of a mailbox named by address or user id; the name itself otherwise."""
+        key = user.lower()
+        with self.store.lock:
+            for business in self.store.businesses.values():
+                if key == business.mailbox_user_id:
+                    return business.id.lower()
+        return key
+
+    def expire_delta_tokens(self) -> None:
+        """Expire all delta tokens issued so far, as Outlook does when its token cache drops them."""
+        self.delta_generation += 1
 
     def event_id(self, appointment_id: str) -> str:
         """The event id of an appointment's calendar copy (see Options.event_id_equals_appointment_id)."""
@@ -59,7 +73,7 @@ class Mailboxes:
 
     def event(self, business: Business, event_id: str) -> dict | None:
         """The event with this id, or None when its appointment is gone."""
-        appointment = business.appointments.get(self.appointment_of.get(event_id, ""))
+        appointment = business.appointment(self.appointment_of.get(event_id, ""))
         return self.render(business, appointment) if appointment else None
 
     def render(self, business: Business, appointment: dict) -> dict:
@@ -97,7 +111,7 @@ class Mailboxes:
     def _on_appointment_change(self, kind: str, business: Business, appointment_id: str) -> None:
         """Keep the calendar copy in step and tell subscribers (called inside the store lock)."""
         event_id = self.event_id(appointment_id)
-        appointment = business.appointments.get(appointment_id)
+        appointment = business.appointment(appointment_id)
         change_key = self.change_key(appointment) if appointment else ""
         self.log(business).append(event_id)
         for listener in self.listeners:

@@ -55,6 +55,16 @@ class Options:
     batch_window_s: float = 0.05  # changes this close together share one POST
     reorder_delay_s: float = 0.5  # how long a "reordered" notification is held back
 
+    # Outlook per-mailbox limits per app (§3): on, as Graph enforces them.
+    mailbox_limits: bool = True
+    mailbox_concurrency: int = 4
+    mailbox_requests_per_window: int = 10000
+    mailbox_window_s: float = 600.0
+    # Delta tokens (§2.9): Outlook's lifetime depends on a cache, so none by default; a number of
+    # minutes makes older tokens expire (410 Gone) on the emulator's clock.
+    delta_token_max_age_minutes: float | None = None
+    request_log_size: int = 200  # requests kept by the header log (GET /_emulator/requests/log)
+
     # Identity (§1.6, §2.1). Default: any non-empty bearer token is accepted.
     strict_auth: bool = False
     tenant_id: str | None = None

@@ -7,7 +7,7 @@ what changed, inside the lock, so a notification is never built from a half-appl
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -17,6 +17,7 @@ from .errors import GraphError, not_found
 from .ids import IdFactory
 from .index import SortedIndex
 from .options import Options
+from .records import Interner, thaw
 from .timefmt import iso_utc
 
 Listener = Callable[[str, "Business", str], None]  # (created|updated|deleted, business, appointment id)
@@ -53,7 +54,7 @@ class Business:
     data: dict
     mailbox_user_id: str
     collections: dict[str, Collection] = field(default_factory=lambda: {k: Collection() for k in entities.ENTITY_DEFAULTS})
-    appointments: dict[str, dict] = field(default_factory=dict)
+    appointments: dict[str, tuple] = field(default_factory=dict)  # id -> compact record (records.py)
     times: dict[str, tuple[float, float]] = field(default_factory=dict)
     by_start: SortedIndex = field(default_factory=SortedIndex)
     longest: float = 0.0  # longest appointment, so an overlap scan knows how far back to start
@@ -63,6 +64,11 @@ class Business:
     def id(self) -> str:
         return self.data["id"]
 
+    def appointment(self, appointment_id: str) -> dict | None:
+        """An appointment as a dict (without the GET-by-id/list differences), or None."""
+        record = self.appointments.get(appointment_id)
+        return None if record is None else thaw(record, *self.times[appointment_id])
+
     def index_appointment(self, appointment_id: str, start: float, end: float) -> None:
         """(Re)index an appointment by its start time."""
         if appointment_id in self.times:
@@ -71,11 +77,11 @@ class Business:
         self.by_start.add(start, appointment_id)
         self.longest = max(self.longest, end - start)
 
-    def unindex_appointment(self, appointment_id: str) -> dict:
-        """Forget an appointment and return it."""
+    def unindex_appointment(self, appointment_id: str) -> None:
+        """Forget an appointment."""
         start, _ = self.times.pop(appointment_id)
         self.by_start.remove(start, appointment_id)
-        return self.appointments.pop(appointment_id)
+        del self.appointments[appointment_id]
 
     def overlapping(self, start: float, end: float, after: tuple | None = None):
         """Keys of appointments overlapping [start, end), in start order."""
@@ -94,6 +100,7 @@ class BookingStore:
         self.lock = threading.RLock()
         self.businesses: dict[str, Business] = {}
         self.listeners: list[Listener] = []
+        self.interner = Interner()
 
     # Businesses -------------------------------------------------------------------------------
     def business(self, business_id: str) -> Business:
@@ -162,7 +169,8 @@ class BookingStore:
     # Appointments -------------------------------------------------------------------------------
     def appointment(self, business_id: str, appointment_id: str) -> dict:
         """One appointment; 404 when missing."""
-        found = self.business(business_id).appointments.get(appointment_id)
+        with self.lock:
+            found = self.business(business_id).appointment(appointment_id)
         if found is None:
             raise not_found()
         return found
@@ -172,7 +180,7 @@ class BookingStore:
         with self.lock:
             business = self.business(business_id)
             appointment, start, end = self._build_appointment(business, body)
-            business.appointments[appointment["id"]] = appointment
+            business.appointments[appointment["id"]] = self.interner.record(appointment)
             business.index_appointment(appointment["id"], start, end)
             self._emit("created", business, appointment["id"])
             return appointment
@@ -190,17 +198,18 @@ class BookingStore:
                 self._apply_customers(business, appointment, body["customers"] or [], creating=False)
             self._complete(business, appointment, start, end)
             appointment["lastUpdatedDateTime"] = iso_utc(self.clock.now())
+            business.appointments[appointment_id] = self.interner.record(appointment)
             business.index_appointment(appointment_id, start.timestamp(), end.timestamp())
             self._emit("updated", business, appointment_id)
 
-    def delete_appointment(self, business_id: str, appointment_id: str) -> dict:
+    def delete_appointment(self, business_id: str, appointment_id: str) -> None:
         """DELETE an appointment."""
         with self.lock:
             business = self.business(business_id)
-            self.appointment(business_id, appointment_id)
-            appointment = business.unindex_appointment(appointment_id)
+            if appointment_id not in business.appointments:
+                raise not_found()
+            business.unindex_appointment(appointment_id)
             self._emit("deleted", business, appointment_id)
-            return appointment
 
     def cancel_appointment(self, business_id: str, appointment_id: str, message: str | None) -> None:
         """Cancel: the appointment leaves the calendar, the cancellation is remembered (no PII)."""
@@ -210,14 +219,14 @@ class BookingStore:
             business.cancelled.append({"id": appointment_id, "cancellationMessage": message,
                                        "cancelledDateTime": iso_utc(self.clock.now())})
 
-    def bulk_create(self, business_id: str, bodies: list[dict]) -> None:
+    def bulk_create(self, business_id: str, bodies: Iterable[dict]) -> None:
         """Create many appointments at once, without notifications and with one sort (seeding)."""
         with self.lock:
             business = self.business(business_id)
             keys = list(business.by_start.scan())
             for body in bodies:
                 appointment, start, end = self._build_appointment(business, body)
-                business.appointments[appointment["id"]] = appointment
+                business.appointments[appointment["id"]] = self.interner.record(appointment)
                 business.times[appointment["id"]] = (start, end)
                 business.longest = max(business.longest, end - start)
                 keys.append((start, appointment["id"]))

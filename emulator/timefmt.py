@@ -34,14 +34,17 @@ def zone(name: str) -> ZoneInfo:
         raise bad_request(f"The time zone '{name}' is not valid.") from None
 
 
-def parse_offset_datetime(text: str | None, name: str) -> datetime:
-    """Parse an ISO 8601 instant that must carry an offset (calendarView's start/end)."""
+def parse_offset_datetime(text: str | None, name: str, *, naive_is_utc: bool = False) -> datetime:
+    """Parse an ISO 8601 instant that must carry an offset (Bookings calendarView's start/end),
+    or that is read as UTC without one (``naive_is_utc``, Outlook's calendarView)."""
     if not text:
         raise bad_request(f"The parameter '{name}' is required.", "ErrorInvalidParameter")
     try:
         value = datetime.fromisoformat(text.replace(" ", "+"))  # '+' arrives as ' ' when not encoded
     except ValueError:
         raise bad_request(f"The value '{text}' of parameter '{name}' is not a valid DateTimeOffset.", "ErrorInvalidParameter") from None
+    if value.tzinfo is None and naive_is_utc:
+        value = value.replace(tzinfo=timezone.utc)
     if value.tzinfo is None:
         raise bad_request(f"The value '{text}' of parameter '{name}' has no time-zone offset.", "ErrorInvalidParameter")
     return value.astimezone(timezone.utc)

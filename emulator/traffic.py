@@ -115,6 +115,6 @@ class Traffic:
         if appointment_id is None:
             return False
         customers = [{**c, "emailAddress": f"updated{rng.randrange(1000)}@example.com"}
-                     for c in business.appointments[appointment_id]["customers"]]
+                     for c in business.appointment(appointment_id)["customers"]]
         self.store.update_appointment(business.id, appointment_id, {"customers": customers})
         return True

@@ -10,6 +10,7 @@ rewrite), and recorded by a `checkpoint` entry appended right after the entries 
 """
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, Row, select
 from sqlalchemy.orm import Session
 
 from ledger import merkle, notes
-from ledger.entries import append_entry, format_time, head, lock_head, stream_hashes
+from ledger.entries import append_entry, format_time, head, lock_head, stored_hash, stream_hashes
 from ledger.models import CheckpointRecord
 
 
@@ -67,13 +68,40 @@ def create_checkpoint(session: Session, signer: CheckpointSigner, time: datetime
     """Sign the ledger as it stands, store the note and append its `checkpoint` entry."""
     # The head lock keeps the size still between reading the hashes and appending the entry.
     size = lock_head(session).seq
-    root = merkle.root_of_entries(stream_hashes(session.connection(), size))
+    tree = _tree_at(session.connection(), size, signer.verifier_key)
+    root = tree.root()
     note = notes.sign_note(notes.format_checkpoint(signer.origin, size, root), signer.origin, signer.seed)
-    record = CheckpointRecord(size=size, root=root, note=note, created_at=format_time(time))
+    record = CheckpointRecord(size=size, root=root, note=note, created_at=format_time(time), frontier=tree.frontier)
     session.add(record)
     session.flush()
     append_entry(session, "checkpoint", time, {"size": size, "root": root.hex(), "checkpoint_id": record.id})
     return record
+
+
+def _tree_at(connection: Connection, size: int, verifier_key: str) -> merkle.CompactRange:
+    """The Merkle range of the first `size` entries: the last checkpoint's, extended by the entries since."""
+    tree = _trusted_frontier(connection, size, verifier_key)
+    with closing(stream_hashes(connection, size, after=tree.size)) as entry_hashes:
+        for entry_hash in entry_hashes:
+            tree.append(merkle.leaf_hash(entry_hash))
+    return tree
+
+
+def _trusted_frontier(connection: Connection, size: int, verifier_key: str) -> merkle.CompactRange:
+    """The stored range of the largest checkpoint up to `size`, if it produces that checkpoint's signed root."""
+    table = CheckpointRecord
+    statement = select(table.size, table.note, table.frontier).where(table.size <= size, table.frontier.is_not(None))
+    row = connection.execute(statement.order_by(table.size.desc(), table.id.desc()).limit(1)).first()
+    if row is None:
+        return merkle.CompactRange()
+    # A frontier is only a cache: one that was changed, or whose note no longer checks (another
+    # signing key), is ignored and the root is computed from every entry hash, as verify would.
+    try:
+        signed = check_note(row.note, verifier_key)
+        tree = merkle.CompactRange.from_frontier(row.size, row.frontier)
+    except (CheckpointMismatch, ValueError):
+        return merkle.CompactRange()
+    return tree if (signed.size, signed.root) == (tree.size, tree.root()) else merkle.CompactRange()
 
 
 def write_checkpoint_file(record: CheckpointRecord, directory: Path) -> Path:
@@ -116,10 +144,9 @@ def check_against_ledger(connection: Connection, note: str, verifier_key: str) -
 
 
 def inclusion_proof(connection: Connection, seq: int, checkpoint: CheckpointRecord | Row) -> InclusionProof:
-    """The inclusion proof of entry `seq` in a stored checkpoint."""
-    entry_hashes = list(stream_hashes(connection, checkpoint.size))
-    leaves = [merkle.leaf_hash(entry_hash) for entry_hash in entry_hashes]
-    if not 1 <= seq <= len(leaves):
+    """The inclusion proof of entry `seq` in a stored checkpoint (the hashes stream: flat memory)."""
+    if not 1 <= seq <= checkpoint.size:
         raise merkle.ProofError(f"entry {seq} is not covered by the checkpoint of size {checkpoint.size}")
-    path = merkle.inclusion_proof(seq - 1, checkpoint.size, leaves)
-    return InclusionProof(seq, checkpoint.size, entry_hashes[seq - 1], path, checkpoint.root)
+    with closing(stream_hashes(connection, checkpoint.size)) as entry_hashes:
+        path = merkle.inclusion_proof(seq - 1, checkpoint.size, map(merkle.leaf_hash, entry_hashes))
+    return InclusionProof(seq, checkpoint.size, stored_hash(connection, seq) or b"", path, checkpoint.root)

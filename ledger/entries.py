@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, delete, select
+from sqlalchemy import Connection, Row, Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from ledger.canonical import FORMAT_VERSION, canonical_bytes, entry_hash, parse_entry
@@ -24,10 +24,12 @@ ENTRY_KINDS = frozenset({
     "collected", "updated", "cancelled", "retention-expired", "anonymised", "erased",
     "key-destroyed", "request-received", "request-completed", "hold-placed", "hold-released",
     "exported", "viewed", "checkpoint", "key-rotated", "notice-changed", "opted-out",
+    "sync-gap", "sync-gap-filled",
 })
 RESERVED_KEYS = frozenset({"v", "seq", "time", "kind"})
 STREAM_BATCH = 10_000  # rows per fetch when streaming the chain: flat memory, few round trips
-ROWS_AFTER = "SELECT seq, body, hash FROM ledger_entries WHERE seq > {parameter} ORDER BY seq"
+LAST_POSSIBLE_SEQ = 2**63 - 1  # BIGINT's maximum: "no upper bound" for a range of seqs
+ROWS_BETWEEN = "SELECT seq, body, hash FROM ledger_entries WHERE seq > {p} AND seq <= {p} ORDER BY seq"
 
 
 class EntryError(ValueError):
@@ -92,15 +94,22 @@ def head(connection: Connection) -> tuple[int, bytes]:
     return row.seq, row.hash
 
 
-def stream_row_batches(connection: Connection, after: int = 0) -> Iterator[Sequence[tuple[int, bytes, bytes]]]:
-    """Batches of (seq, body, hash) of the entries after `after`, in order: flat memory."""
+def last_seq(connection: Connection) -> int:
+    """The largest seq in `ledger_entries` (0 when empty), whatever the head says."""
+    return connection.execute(select(func.max(LedgerEntry.seq))).scalar() or 0
+
+
+def stream_row_batches(
+    connection: Connection, after: int = 0, upto: int = LAST_POSSIBLE_SEQ
+) -> Iterator[Sequence[tuple[int, bytes, bytes]]]:
+    """Batches of (seq, body, hash) of the entries after `after` up to `upto`, in order: flat memory."""
     # verify's hot path: plain driver tuples from a streaming cursor (a named, server-side one
     # on PostgreSQL) cost a fraction of SQLAlchemy rows, and verify's speed is held to raw SHA-256.
     driver = connection.connection.driver_connection
     sqlite = connection.dialect.name == "sqlite"
     cursor = driver.cursor() if sqlite else driver.cursor(name=f"ledger_rows_{id(connection)}")
     try:
-        cursor.execute(ROWS_AFTER.format(parameter="?" if sqlite else "%s"), (after,))
+        cursor.execute(ROWS_BETWEEN.format(p="?" if sqlite else "%s"), (after, upto))
         while batch := cursor.fetchmany(STREAM_BATCH):
             yield batch
     finally:
@@ -113,9 +122,9 @@ def stream_rows(connection: Connection, after: int = 0) -> Iterator[Row]:
         yield from batch
 
 
-def stream_hashes(connection: Connection, upto: int) -> Iterator[bytes]:
-    """The stored entry hashes of seq 1..upto, in order (the Merkle tree's leaves)."""
-    statement = select(LedgerEntry.hash).where(LedgerEntry.seq <= upto).order_by(LedgerEntry.seq)
+def stream_hashes(connection: Connection, upto: int, after: int = 0) -> Iterator[bytes]:
+    """The stored entry hashes of seq after+1..upto, in order (the Merkle tree's leaves)."""
+    statement = select(LedgerEntry.hash).where(LedgerEntry.seq > after, LedgerEntry.seq <= upto).order_by(LedgerEntry.seq)
     with connection.execute(_streamed(statement)) as result:
         for partition in result.partitions():
             for row in partition:

@@ -3,8 +3,9 @@
 The leaves are the entry hashes in sequence order; a leaf hashes as SHA-256(0x00 || entry hash)
 and an interior node as SHA-256(0x01 || left || right) (RFC 6962 §2.1, RFC 9162 §2.1.1).
 Roots stream through a compact range (one subtree root per set bit of the size), so a million
-entries need a few kilobytes. Proof generation reads leaf hashes by index from any sequence;
-proof verification follows RFC 9162 §2.1.3.2 and §2.1.4.2.
+entries need a few kilobytes. Inclusion proofs read the leaves once, in order (a stream will do);
+consistency proofs read them by index from a sequence. Proof verification follows RFC 9162
+§2.1.3.2 and §2.1.4.2.
 
     ProofError (ValueError)   a proof does not verify, or its sizes make no sense
 
@@ -13,7 +14,8 @@ Pure: standard library only (the auditor's verifier ships it).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -52,15 +54,42 @@ class CompactRange:
         """The subtree roots, largest (leftmost) first: enough to resume appending later."""
         return tuple(self._peaks)
 
+    @property
+    def frontier(self) -> bytes:
+        """The subtree roots joined, largest first: how the database stores a range."""
+        return b"".join(self._peaks)
+
+    @classmethod
+    def from_frontier(cls, size: int, frontier: bytes) -> CompactRange:
+        """The range of `size` leaves stored as `frontier` (ValueError if they do not fit)."""
+        return cls(size, (frontier[i : i + HASH_SIZE] for i in range(0, len(frontier), HASH_SIZE)))
+
     def append(self, leaf: bytes) -> None:
         """Append one leaf hash (already hashed with `leaf_hash`)."""
-        peaks, size, node = self._peaks, self._size, leaf
-        # Each trailing 1 bit of the old size is a full subtree of the new leaf's height: merge it.
+        self._append_subtree(leaf, 0)
+
+    def extend(self, other: CompactRange) -> CompactRange:
+        """A new range of these leaves followed by `other`'s (a range counted from its own first leaf).
+
+        `other`'s subtrees must be subtrees of the joined tree too, so this range's size must be a
+        multiple of `other`'s largest subtree (true when `other` starts on a power-of-two boundary).
+        """
+        joined = CompactRange(self._size, self._peaks)
+        heights = [height for height in reversed(range(other.size.bit_length())) if other.size >> height & 1]
+        for height, peak in zip(heights, other.peaks):
+            joined._append_subtree(peak, height)
+        return joined
+
+    def _append_subtree(self, node: bytes, height: int) -> None:
+        if self._size & ((1 << height) - 1):
+            raise ValueError(f"a subtree of {1 << height} leaves cannot follow {self._size} leaves")
+        peaks, size = self._peaks, self._size >> height
+        # Each trailing 1 bit of the old size is a full subtree of the new node's height: merge it.
         while size & 1:
             node = node_hash(peaks.pop(), node)
             size >>= 1
         peaks.append(node)
-        self._size += 1
+        self._size += 1 << height
 
     def root(self) -> bytes:
         """The Merkle tree hash of the leaves so far."""
@@ -85,20 +114,28 @@ def root_of_entries(entry_hashes: Iterable[bytes]) -> bytes:
     return root_of_leaves(map(leaf_hash, entry_hashes))
 
 
-def inclusion_proof(index: int, size: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """The audit path of leaf `index` in the tree of the first `size` leaf hashes."""
-    if not 0 <= index < size <= len(leaves):
-        raise ProofError(f"no leaf {index} in a tree of {size} (of {len(leaves)} leaves)")
-    path, lo, hi = [], 0, size
+def inclusion_proof(index: int, size: int, leaves: Iterable[bytes]) -> list[bytes]:
+    """The audit path of leaf `index` in the tree of the first `size` leaf hashes, read once in order."""
+    if not 0 <= index < size:
+        raise ProofError(f"no leaf {index} in a tree of {size}")
+    ranges, lo, hi = [], 0, size
     while hi - lo > 1:
         split = lo + _split(hi - lo)
         if index < split:
-            path.append(_subtree_root(leaves, split, hi))
+            ranges.append((split, hi))
             hi = split
         else:
-            path.append(_subtree_root(leaves, lo, split))
+            ranges.append((lo, split))
             lo = split
-    return path[::-1]  # collected top-down; the proof runs from the leaf up
+    # The sibling ranges tile every leaf but `index`: one pass over the leaves, in order, computes
+    # their roots, so a proof over millions of leaves keeps only the path in memory.
+    stream, position, roots = iter(leaves), 0, {}
+    for lo, hi in sorted(ranges):
+        if lo > position:
+            next(stream, None)  # leaf `index` itself, which the path leaves out
+        roots[lo] = _streamed_root(stream, hi - lo, size)
+        position = hi
+    return [roots[lo] for lo, _hi in reversed(ranges)]  # collected top-down; the proof runs from the leaf up
 
 
 def consistency_proof(size1: int, size2: int, leaves: Sequence[bytes]) -> list[bytes]:
@@ -177,3 +214,13 @@ def _split(n: int) -> int:
 
 def _subtree_root(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
     return root_of_leaves(leaves[i] for i in range(lo, hi))
+
+
+def _streamed_root(stream: Iterator[bytes], count: int, size: int) -> bytes:
+    """The root of the next `count` leaves of `stream` (ProofError if it runs out: fewer than `size`)."""
+    tree = CompactRange()
+    for leaf in islice(stream, count):
+        tree.append(leaf)
+    if tree.size != count:
+        raise ProofError(f"a tree of {size} needs {size} leaves")
+    return tree.root()

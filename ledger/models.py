@@ -60,6 +60,9 @@ class CheckpointRecord(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[str] = mapped_column(TIME)
+    # The Merkle compact range of the `size` entries (its subtree roots, 32 bytes each, largest
+    # first): the next checkpoint extends it instead of rehashing every entry. None before 0005.
+    frontier: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class VerifyState(Base):

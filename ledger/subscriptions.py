@@ -3,6 +3,11 @@
 Each subscription gets its own random clientState (at most 128 characters, graph-facts.md
 §2.2). It is stored AES-256-GCM under the master key, bound to its row, so a database reader
 cannot forge notifications; the webhook endpoint reads it back through `ClientStateCache`.
+
+A subscription is first saved as *pending* (`save_pending`), with its clientState, before Graph
+is asked to create it: Graph may notify between its 201 and our save, and a crash there would
+otherwise leave a live subscription we know nothing about. Until `promote_pending` gives the row
+Graph's id, a notification for an id we do not know is checked against the one pending secret.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from ledger.models import TIME, Base
 from ledger.vault import MasterKeys, decrypt_value, encrypt_value
 
 CLIENT_STATE_BYTES = 48  # 64 URL-safe characters: well inside Graph's 128-character limit
+PENDING_PREFIX = "pending:"
 
 
 class GraphSubscription(Base):
@@ -32,7 +38,7 @@ class GraphSubscription(Base):
     client_state: Mapped[bytes] = mapped_column(LargeBinary)
     master_key_id: Mapped[str] = mapped_column(String(16))
     expires_at: Mapped[str] = mapped_column(TIME)
-    state: Mapped[str] = mapped_column(String(16))   # active | removed
+    state: Mapped[str] = mapped_column(String(16))   # pending | active | removed
     updated_at: Mapped[str] = mapped_column(TIME)
 
 
@@ -59,16 +65,56 @@ def save_subscription(
     return session.merge(row)
 
 
+def save_pending(session: Session, keys: MasterKeys, *, business_id: str, resource: str, client_state: str,
+                 now: datetime) -> str:
+    """Record a subscription about to be created; returns its provisional id."""
+    pending_id = PENDING_PREFIX + secrets.token_hex(16)
+    row = save_subscription(session, keys, subscription_id=pending_id, business_id=business_id, resource=resource,
+                            client_state=client_state, expires_at=now, now=now)
+    row.state = "pending"
+    session.flush()
+    return pending_id
+
+
+def promote_pending(session: Session, keys: MasterKeys, pending_id: str, *, subscription_id: str,
+                    expires_at: datetime, now: datetime) -> GraphSubscription:
+    """Graph created the pending subscription: store it under Graph's id, as active."""
+    pending = session.get(GraphSubscription, pending_id)
+    client_state = decrypt_value(keys.get(pending.master_key_id), pending.client_state, _context(pending_id), row_id=pending_id)
+    session.delete(pending)
+    return save_subscription(session, keys, subscription_id=subscription_id, business_id=pending.business_id,
+                             resource=pending.resource, client_state=client_state, expires_at=expires_at, now=now)
+
+
+def decrypt_client_state(keys: MasterKeys, row: GraphSubscription) -> str:
+    """The clientState of a stored subscription row."""
+    return decrypt_value(keys.get(row.master_key_id), row.client_state, _context(row.subscription_id),
+                         row_id=row.subscription_id)
+
+
 def read_client_state(engine: Engine, keys: MasterKeys, subscription_id: str) -> str | None:
     """The clientState of an active subscription, or None when the service has no such subscription."""
+    return _lookup(engine, keys, subscription_id)[0]
+
+
+def _lookup(engine: Engine, keys: MasterKeys, subscription_id: str) -> tuple[str | None, bool]:
+    # (clientState, found by its own id). One query for both the active row and a pending one.
     with engine.connect() as connection:
-        row = connection.execute(
-            select(GraphSubscription.client_state, GraphSubscription.master_key_id)
-            .where(GraphSubscription.subscription_id == subscription_id, GraphSubscription.state == "active")
-        ).first()
-    if row is None:
-        return None
-    return decrypt_value(keys.get(row.master_key_id), row.client_state, _context(subscription_id), row_id=subscription_id)
+        rows = connection.execute(
+            select(GraphSubscription.subscription_id, GraphSubscription.client_state, GraphSubscription.master_key_id,
+                   GraphSubscription.state)
+            .where(((GraphSubscription.subscription_id == subscription_id) & (GraphSubscription.state == "active"))
+                   | (GraphSubscription.state == "pending"))
+        ).all()
+    own = [row for row in rows if row.state == "active"]
+    pending = [row for row in rows if row.state == "pending"]
+    # Only a single pending row can stand in: with several we could not tell whose id this is.
+    chosen = own[0] if own else pending[0] if len(pending) == 1 else None
+    if chosen is None:
+        return None, False
+    value = decrypt_value(keys.get(chosen.master_key_id), chosen.client_state, _context(chosen.subscription_id),
+                          row_id=chosen.subscription_id)
+    return value, bool(own)
 
 
 class ClientStateCache:
@@ -84,15 +130,26 @@ class ClientStateCache:
 
     def client_state(self, subscription_id: str) -> str | None:
         """The clientState of that subscription, or None if it is not one of ours."""
-        # Only known subscriptions are cached: one just created must be found at once, and
-        # forged ids must not fill the cache.
+        # Only subscriptions found by their own id are cached: one just created must be found
+        # at once, and forged ids (or a pending row's stand-in answer) must not fill the cache.
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(subscription_id)
         if hit and hit[0] > now:
             return hit[1]
-        value = read_client_state(self._engine, self._keys, subscription_id)
-        if value is not None:
+        value, own = _lookup(self._engine, self._keys, subscription_id)
+        if own:
             with self._lock:
                 self._cache[subscription_id] = (now + self.TTL_SECONDS, value)
         return value
+
+
+def subscriptions_problem(engine: Engine, business_ids: list[str], now: datetime) -> str | None:
+    """Readiness: None when every business has an unexpired active subscription, else what is wrong."""
+    with engine.connect() as connection:
+        live = set(connection.execute(
+            select(GraphSubscription.business_id)
+            .where(GraphSubscription.state == "active", GraphSubscription.expires_at > format_time(now))
+        ).scalars())
+    missing = [business_id for business_id in business_ids if business_id not in live]
+    return f"{len(missing)} of {len(business_ids)} booking businesses have no live subscription" if missing else None

@@ -5,11 +5,13 @@ checkpoint it verified, the entry hash at S and the Merkle compact range of the 
 entries; the next run re-walks the chain from S only (after checking that entry S still has that
 hash) and checks the checkpoints made since. Entries before S are vouched for by the verified,
 signed checkpoint; `--full` re-walks everything from seq 1 and is what an audit should run.
+
+A long walk runs in parallel segments (`segments.py`); any segment that does not verify cleanly
+sends verify back to the walk in one process, so failures are named exactly as always.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,14 +19,14 @@ from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.orm import Session
 
 from ledger import merkle
-from ledger.chain import verify_chain
+from ledger.chain import ChainReport
 from ledger.checkpoint_store import CheckpointMismatch, check_note, stored_checkpoints
 from ledger.db import read_only
-from ledger.entries import format_time, head, stored_hash, stream_row_batches
+from ledger.entries import format_time, head, last_seq, stored_hash
 from ledger.models import VerifyState
+from ledger.segments import Parallelism, Progress, Segment, walk_in_parallel, walk_segment
 
 GENESIS = bytes(32)
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -49,18 +51,19 @@ class _Start:
 
 def verify_ledger(
     engine: Engine, *, verifier_key: str | None, origin: str | None, full: bool, clock: Callable[[], datetime],
-    progress: Progress | None = None,
+    progress: Progress | None = None, parallelism: Parallelism | None = None,
 ) -> VerifyResult:
     """Verify chain, head and checkpoints; on success remember where to resume next time."""
     with read_only(engine) as connection:
-        result, resume = _verify(connection, verifier_key, origin, full, progress)
+        result, resume = _verify(connection, verifier_key, origin, full, progress, parallelism or Parallelism())
     if result.ok and resume is not None:
         _save_state(engine, resume, clock)
     return result
 
 
 def _verify(
-    connection: Connection, verifier_key: str | None, origin: str | None, full: bool, progress: Progress | None
+    connection: Connection, verifier_key: str | None, origin: str | None, full: bool, progress: Progress | None,
+    parallelism: Parallelism,
 ) -> tuple[VerifyResult, _Start | None]:
     checkpoints = stored_checkpoints(connection)
     start = _start(connection, checkpoints, full)
@@ -72,19 +75,32 @@ def _verify(
             raise CheckpointMismatch(f"entry {start.seq} changed since the last verify", bad_seq=start.seq)
     except CheckpointMismatch as exc:
         return VerifyResult(False, str(exc), bad_seq=exc.bad_seq), None
-    walk = _MerkleWalk(start, [row for row in pending if row.size > start.seq], progress)
-    # closing(): a walk that stops at the first bad row must release its server-side cursor now.
-    with closing(stream_row_batches(connection, start.seq)) as batches:
-        report = verify_chain(walk.rows(batches), previous_hash=start.hash, first_seq=start.seq + 1)
+    check = _CheckpointCheck(start, [row for row in pending if row.size > start.seq])
+    report = _walk(connection, start, check, progress, parallelism)
     if not report.ok:
         return VerifyResult(False, report.summary(), report.count, bad_seq=report.bad_seq, first_seq=start.seq + 1), None
-    problem = walk.problem or _head_problem(connection, report.last_seq, report.last_hash)
+    problem = check.problem or _head_problem(connection, report.last_seq, report.last_hash)
     if problem is not None:
         return VerifyResult(False, str(problem), report.count, bad_seq=problem.bad_seq, first_seq=start.seq + 1), None
     message = f"ledger intact: {report.last_seq} entries, {len(checkpoints)} checkpoints" + (
         "" if full or not start.seq else f" (entries {start.seq + 1}..{report.last_seq} re-walked; --full for all)"
     )
-    return VerifyResult(True, message, report.count, len(checkpoints), first_seq=start.seq + 1), walk.resume
+    return VerifyResult(True, message, report.count, len(checkpoints), first_seq=start.seq + 1), check.resume
+
+
+def _walk(
+    connection: Connection, start: _Start, check: _CheckpointCheck, progress: Progress | None, parallelism: Parallelism
+) -> ChainReport:
+    """Walk the chain after the start (in parallel when it is long) and check the checkpoints' roots."""
+    segment = Segment(start.seq, start.hash, start.tree, check.limit, frozenset(row.size for row in check.checkpoints))
+    bounds = parallelism.bounds(start.seq, last_seq(connection))
+    result = walk_in_parallel(connection, segment, bounds, parallelism.workers, progress) if bounds else None
+    # Only a clean parallel walk counts; anything else is named by the walk in one process.
+    result = result or walk_segment(connection, segment, progress)
+    for tree, entry_hash in result.checkpoint_trees:
+        check.reached(tree, entry_hash)
+    check.finish(result.tree)
+    return result.report
 
 
 def _start(connection: Connection, checkpoints: Sequence[Row], full: bool) -> _Start:
@@ -93,8 +109,7 @@ def _start(connection: Connection, checkpoints: Sequence[Row], full: bool) -> _S
         return _Start(0, GENESIS, merkle.CompactRange(), 0)
     if any(row.id > state.checkpoint_id and row.size < state.seq for row in checkpoints):
         return _Start(0, GENESIS, merkle.CompactRange(), 0)  # a new checkpoint reaches back: walk it all
-    peaks = [state.frontier[i : i + 32] for i in range(0, len(state.frontier), 32)]
-    return _Start(state.seq, state.hash, merkle.CompactRange(state.seq, peaks), state.checkpoint_id)
+    return _Start(state.seq, state.hash, merkle.CompactRange.from_frontier(state.seq, state.frontier), state.checkpoint_id)
 
 
 def _check_signatures(checkpoints: Sequence[Row], verifier_key: str | None, origin: str | None) -> None:
@@ -124,51 +139,41 @@ def _head_problem(connection: Connection, last_seq: int, last_hash: bytes) -> Ch
     return None
 
 
-class _MerkleWalk:
-    """Feeds rows to the chain check while growing the Merkle tree up to the last pending checkpoint."""
+class _CheckpointCheck:
+    """Checks the pending checkpoints against the Merkle ranges the walk grew; knows where to resume."""
 
-    def __init__(self, start: _Start, checkpoints: list[Row], progress: Progress | None) -> None:
-        self.tree, self.checkpoints, self.progress = start.tree, checkpoints, progress
+    def __init__(self, start: _Start, checkpoints: list[Row]) -> None:
+        self.checkpoints = checkpoints
         self.limit = max((row.size for row in checkpoints), default=start.seq)
         self.resume: _Start | None = start
         self.problem: CheckpointMismatch | None = None
         self._last_id = max((row.id for row in checkpoints), default=start.checkpoint_id)
 
-    def rows(self, batches: Iterator[Sequence[Row]]) -> Iterator[Row]:
-        """The rows of every batch, after their leaves went into the tree (until the last checkpoint)."""
-        for batch in batches:
-            # After a root mismatch the walk goes on: the chain check may still name a bad seq.
-            if self.tree.size < self.limit and self.problem is None:
-                self._grow(batch)
-            if self.progress is not None:
-                self.progress(len(batch))
-            yield from batch
-        if self.tree.size < self.limit and self.problem is None:
+    def reached(self, tree: merkle.CompactRange, entry_hash: bytes) -> None:
+        """Check every checkpoint of the tree's size (`entry_hash` is that entry's hash)."""
+        while self.checkpoints and self.checkpoints[0].size == tree.size:
+            self._check_root(self.checkpoints.pop(0), tree, entry_hash)
+
+    def finish(self, tree: merkle.CompactRange) -> None:
+        """Note a checkpoint the walk's tree never reached (the log was cut short)."""
+        if tree.size < self.limit and self.problem is None:
             self.problem = CheckpointMismatch(
-                f"a checkpoint covers {self.limit} entries but the ledger has {self.tree.size}", bad_seq=self.tree.size + 1
+                f"a checkpoint covers {self.limit} entries but the ledger has {tree.size}", bad_seq=tree.size + 1
             )
 
-    def _grow(self, batch: Sequence[Row]) -> None:
-        for seq, _body, entry_hash in batch:
-            if seq > self.limit or seq != self.tree.size + 1:
-                return  # beyond the checkpoints, or a gap the chain check will name
-            self.tree.append(merkle.leaf_hash(entry_hash))
-            while self.checkpoints and self.checkpoints[0].size == seq:
-                self._check_root(self.checkpoints.pop(0), entry_hash)
-
-    def _check_root(self, checkpoint: Row, entry_hash: bytes) -> None:
-        if self.tree.root() != checkpoint.root:
+    def _check_root(self, checkpoint: Row, tree: merkle.CompactRange, entry_hash: bytes) -> None:
+        if tree.root() != checkpoint.root:
             self.problem = self.problem or CheckpointMismatch(
                 f"checkpoint {checkpoint.id} (size {checkpoint.size}) does not match the ledger's Merkle root",
                 bad_seq=None,
             )
         elif checkpoint.size == self.limit:
-            self.resume = _Start(checkpoint.size, entry_hash, merkle.CompactRange(self.tree.size, self.tree.peaks), self._last_id)
+            self.resume = _Start(checkpoint.size, entry_hash, tree, self._last_id)
 
 
 def _save_state(engine: Engine, resume: _Start, clock: Callable[[], datetime]) -> None:
     with Session(engine) as session, session.begin():
         state = session.get(VerifyState, 1) or VerifyState(id=1)
         state.seq, state.hash, state.checkpoint_id = resume.seq, resume.hash, resume.checkpoint_id
-        state.frontier, state.verified_at = b"".join(resume.tree.peaks), format_time(clock())
+        state.frontier, state.verified_at = resume.tree.frontier, format_time(clock())
         session.merge(state)

@@ -84,3 +84,63 @@ def test_export_directory_verifies_standalone_and_is_recorded(cli, appended, sig
         assert connection.execute(text("SELECT count(*) FROM entry_index WHERE kind = 'exported'")).scalar() == 8
     assert cli("verify")[0] == 0
     assert cli("export", str(tmp_path / "audit"))[0] == 2  # not empty any more
+
+
+def _extend_and_checkpoint(ledger, signer, clock, count):
+    with ledger.transaction() as tx:
+        for number in range(count):
+            tx.append("exported", number=number)
+        return create_checkpoint(tx.session, signer, clock())
+
+
+def _stored_hashes(db, size):
+    with db.connect() as connection:
+        statement = text("SELECT hash FROM ledger_entries WHERE seq <= :n ORDER BY seq")
+        return [row[0] for row in connection.execute(statement, {"n": size})]
+
+
+def _root_of_stored_hashes(db, size):
+    return merkle.root_of_entries(_stored_hashes(db, size))
+
+
+def test_next_checkpoint_extends_the_stored_frontier(appended, db, signer, clock):
+    """The second checkpoint starts from the first one's frontier: a hash changed before it is not
+    re-read (the new root stays that of the original entries), so verify --full still catches it."""
+    first = _extend_and_checkpoint(appended, signer, clock, 0)
+    assert merkle.CompactRange.from_frontier(first.size, first.frontier).root() == first.root
+    original = _stored_hashes(db, 2)[1]
+    with without_triggers(db) as connection:
+        connection.execute(text("UPDATE ledger_entries SET hash = :h WHERE seq = 2"), {"h": bytes(32)})
+    second = _extend_and_checkpoint(appended, signer, clock, 2)
+    hashes = _stored_hashes(db, 10)
+    assert second.root != merkle.root_of_entries(hashes)
+    hashes[1] = original
+    assert second.size == 10 and second.root == merkle.root_of_entries(hashes)
+
+
+@pytest.mark.parametrize("frontier", [bytes(96), b"\x01" * 5])
+def test_a_frontier_that_does_not_give_the_signed_root_is_ignored(appended, db, signer, clock, frontier):
+    _extend_and_checkpoint(appended, signer, clock, 0)
+    with db.begin() as connection:
+        connection.execute(text("UPDATE checkpoints SET frontier = :f"), {"f": frontier})
+    second = _extend_and_checkpoint(appended, signer, clock, 3)
+    assert second.root == _root_of_stored_hashes(db, second.size)
+
+
+def test_a_frontier_under_another_signing_key_is_ignored(appended, db, signer, clock):
+    from ledger.checkpoint_store import CheckpointSigner
+
+    _extend_and_checkpoint(appended, CheckpointSigner(signer.origin, b"\x07" * 32), clock, 0)
+    with db.begin() as connection:
+        connection.execute(text("UPDATE checkpoints SET frontier = :f"), {"f": bytes(96)})
+    second = _extend_and_checkpoint(appended, signer, clock, 1)
+    assert second.root == _root_of_stored_hashes(db, second.size)
+
+
+def test_inclusion_proof_of_a_missing_entry_fails(appended, db, signer, clock):
+    record = _extend_and_checkpoint(appended, signer, clock, 0)
+    with without_triggers(db) as connection:
+        connection.execute(text("DELETE FROM ledger_entries WHERE seq = 7"))
+    with db.connect() as connection:
+        with pytest.raises(merkle.ProofError):
+            inclusion_proof(connection, 3, record)

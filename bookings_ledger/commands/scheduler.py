@@ -1,0 +1,47 @@
+"""`bookings-ledger scheduler`: subscription renewal, reconciliation, gap back-fills and checkpoints."""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import click
+
+
+def checkpoint_job(ledger: Any, settings: Any) -> Callable[[], Mapping[str, Any]]:
+    """The checkpoint job: sign the ledger as it stands and write the note to CHECKPOINT_DIR."""
+    from ledger.checkpoint_store import CheckpointSigner, create_checkpoint, write_checkpoint_file
+
+    signer = CheckpointSigner.from_settings(settings)
+
+    def run() -> Mapping[str, Any]:
+        with ledger.transaction() as tx:
+            record = create_checkpoint(tx.session, signer, ledger.clock())
+        write_checkpoint_file(record, settings.CHECKPOINT_DIR)
+        return {"size": record.size}
+
+    return run
+
+
+@click.command()
+def command() -> None:
+    """Run the scheduled jobs; start two for availability: only the lease holder works."""
+    from config import load_settings
+    from jobs.scheduler import LeasedRunner, build_scheduler, record_downtime, service_jobs
+    from jobs.services import opened_services
+
+    settings = load_settings()
+    settings.require("BOOKING_BUSINESSES")
+    with opened_services(settings) as services:
+        ledger = services.ledger
+        runner = LeasedRunner(ledger.engine, ledger.clock)
+        record_downtime(ledger, services.businesses)
+        interval = timedelta(minutes=settings.RECONCILE_INTERVAL_MINUTES)
+        scheduler = build_scheduler(runner, service_jobs(services, checkpoint_job(ledger, settings), interval))
+        click.echo(f"scheduler {runner.holder} started; Ctrl-C stops it")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            runner.release()

@@ -1,0 +1,73 @@
+"""``POST /v1.0/users/{id}/sendMail``: 202 without a body; sent messages kept for the control API.
+
+Graph (user-sendmail): the body is ``{"message": {subject, body{contentType, content},
+toRecipients[{emailAddress{address}}]}, "saveToSentItems": bool}``; the app needs Mail.Send.
+The emulator has no user directory, so any SMTP address or known mailbox may send.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Blueprint, Response
+
+from .errors import bad_request
+from .identity import requires
+from .responses import emulator, json_body
+from .timefmt import iso_utc
+
+bp = Blueprint("mail", __name__, url_prefix="/v1.0/users/<user>")
+SEND_MAIL = ("Mail.Send",)
+
+
+class Outbox:
+    """Messages sent through sendMail, oldest first."""
+
+    def __init__(self) -> None:
+        self._sent: list[dict] = []
+        self._lock = threading.Lock()
+
+    def add(self, entry: dict) -> None:
+        """Keep one sent message."""
+        with self._lock:
+            self._sent.append(entry)
+
+    def listed(self) -> list[dict]:
+        """All sent messages."""
+        with self._lock:
+            return list(self._sent)
+
+    def clear(self) -> None:
+        """Forget all messages."""
+        with self._lock:
+            self._sent.clear()
+
+
+@bp.post("/sendMail")
+@requires(SEND_MAIL)
+def send_mail(user: str) -> Response:
+    """Validate the message, keep it, answer 202 Accepted with no body."""
+    body = json_body()
+    message = _validated(body.get("message"))
+    save = body.get("saveToSentItems", True)
+    if not isinstance(save, bool):
+        raise bad_request("saveToSentItems must be a boolean.", "ErrorInvalidRequest")
+    core = emulator()
+    core.outbox.add({"from": user, "sentDateTime": iso_utc(core.clock.now()), "saveToSentItems": save, "message": message})
+    return Response(status=202)
+
+
+def _validated(message: object) -> dict:
+    """The message, or Graph's 400 for a malformed one."""
+    if not isinstance(message, dict):
+        raise bad_request("The message is required.", "ErrorInvalidRequest")
+    recipients = message.get("toRecipients")
+    if not isinstance(recipients, list) or not recipients or not all(
+            isinstance(r, dict) and "@" in str((r.get("emailAddress") or {}).get("address", "")) for r in recipients):
+        raise bad_request("At least one recipient is not valid., Recipient is missing.", "ErrorInvalidRecipients")
+    content = message.get("body", {})
+    if not isinstance(content, dict) or str(content.get("contentType", "text")).lower() not in ("text", "html"):
+        raise bad_request("The message body contentType must be text or html.", "ErrorInvalidRequest")
+    if not isinstance(message.get("subject", ""), str):
+        raise bad_request("The message subject must be a string.", "ErrorInvalidRequest")
+    return message

@@ -1,0 +1,176 @@
+"""What personal data one Bookings appointment holds, field by field, and how the policy classifies it.
+
+Each customer on an appointment is a data subject of their own (`Person`). Their values are
+keyed by the name the ledger stores them under: subject-level fields (name, email, phone, time
+zone) by plain name, so `email` and `phone` get blind indexes and one person's latest value is
+kept once; booking-level fields (time, service, notes, answers) under a per-appointment prefix
+(`<tag>.start`), so a person's two bookings never overwrite each other. Each stored field maps
+to the Graph field path the retention policy names (`customers[].emailAddress`).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from config.retention import RetentionCategory, RetentionPolicy
+from connector.models import Appointment, CustomerInfo
+from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
+from ledger.entries import format_time
+
+DIGEST_CONTEXT = b"bookings-ledger/ingestion/content-digest/v1"
+PREFIX_BYTES = 6  # 12 hex characters: unique enough per subject, short enough for a 64-char field name
+
+
+def _text(value: object) -> str | None:
+    if value is None or value == "" or value == ():
+        return None
+    if isinstance(value, datetime):
+        return format_time(value)
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _answers(info: CustomerInfo) -> list[list[object]] | None:
+    answers = [[a.question_id, a.question, a.answer, list(a.selected_options)] for a in info.answers if a.answer or a.selected_options]
+    return answers or None
+
+
+# (stored name, policy field path, getter); booking-level ones are stored under the prefix.
+BOOKING_FIELDS: tuple[tuple[str, str, Callable[[Appointment], object]], ...] = (
+    ("start", "startDateTime", lambda a: a.start),
+    ("end", "endDateTime", lambda a: a.end),
+    ("duration", "duration", lambda a: a.duration),
+    ("service_id", "serviceId", lambda a: a.service_id),
+    ("service", "serviceName", lambda a: a.service_name),
+    ("service_notes", "serviceNotes", lambda a: a.service_notes),
+    ("notes", "customerNotes", lambda a: a.customer_notes),
+    ("opt_out_email", "optOutOfCustomerEmail", lambda a: a.opt_out_of_customer_email),
+)
+CUSTOMER_BOOKING_FIELDS: tuple[tuple[str, str, Callable[[CustomerInfo], object]], ...] = (
+    ("customer_notes", "customers[].notes", lambda c: c.notes),
+    ("answers", "customers[].customQuestionAnswers", _answers),
+)
+SUBJECT_FIELDS: tuple[tuple[str, str, Callable[[CustomerInfo], object]], ...] = (
+    ("name", "customers[].name", lambda c: c.name),
+    ("email", "customers[].emailAddress", lambda c: c.email),
+    ("phone", "customers[].phone", lambda c: c.phone),
+    ("time_zone", "customers[].timeZone", lambda c: c.time_zone),
+)
+ALL_PATHS = tuple(path for group in (BOOKING_FIELDS, CUSTOMER_BOOKING_FIELDS, SUBJECT_FIELDS) for _, path, _ in group)
+# Returned only by GET of a single appointment (graph-facts §1.2, §1.3), never by lists.
+LIST_OMITTED = frozenset({"service_notes", "notes", "customer_notes"})
+# Blind indexes need a normalisable value; anything else is kept, unindexed, under another name.
+UNINDEXED = {"email": "email_text", "phone": "phone_text"}
+
+
+@dataclass(frozen=True)
+class Person:
+    """One customer of an appointment: stored field name -> value, and -> policy field path."""
+
+    key: str                  # the Bookings customer id, or "#n" when Graph gave none
+    customer_id: str | None
+    values: dict[str, str]
+    paths: dict[str, str]
+
+
+def check_policy(policy: RetentionPolicy) -> None:
+    """Fail at start when the policy leaves a field ingestion stores unclassified."""
+    missing = [path for path in ALL_PATHS if policy.for_field(path) is None]
+    if missing:
+        raise ValueError(f"the retention policy classifies none of: {', '.join(missing)}")
+
+
+Field = tuple[str, str, str | None]  # (stored name, policy path, value)
+
+
+def people(appointment: Appointment, phone_region: str) -> list[Person]:
+    """The appointment's customers with their personal data (empty when it has none)."""
+    prefix = _prefix(appointment)
+    found = []
+    for index, info in enumerate(appointment.customers):
+        fields = _booking_fields(appointment)
+        fields += [(f"{prefix}.{name}", path, _text(get(info))) for name, path, get in CUSTOMER_BOOKING_FIELDS]
+        fields += [(_indexable(name, _text(get(info)), phone_region), path, _text(get(info))) for name, path, get in SUBJECT_FIELDS]
+        found.append(_person(info.customer_id or f"#{index}", info.customer_id, fields))
+    return found
+
+
+def booking_only(appointment: Appointment) -> Person:
+    """An appointment without customers: its booking fields, which describe no one (never stored)."""
+    return _person("", None, _booking_fields(appointment))
+
+
+def _prefix(appointment: Appointment) -> str:
+    return hashlib.sha256(appointment.id.encode()).hexdigest()[: 2 * PREFIX_BYTES]
+
+
+def _booking_fields(appointment: Appointment) -> list[Field]:
+    prefix = _prefix(appointment)
+    return [(f"{prefix}.{name}", path, _text(get(appointment))) for name, path, get in BOOKING_FIELDS]
+
+
+def _person(key: str, customer_id: str | None, fields: list[Field]) -> Person:
+    kept = [(name, path, value) for name, path, value in fields if value is not None]
+    return Person(key=key, customer_id=customer_id, values={name: value for name, _, value in kept},
+                  paths={name: path for name, path, _ in kept})
+
+
+def _indexable(name: str, value: str | None, phone_region: str) -> str:
+    try:
+        if value is not None and name == "email":
+            normalise_email(value)
+        elif value is not None and name == "phone":
+            normalise_phone(value, phone_region)
+    except IdentifierError:
+        return UNINDEXED[name]
+    return name
+
+
+def classes(policy: RetentionPolicy, paths: dict[str, str], appointment: Appointment, now: datetime) -> dict[str, dict[str, object]]:
+    """Category id -> the fields in it, purpose, legal basis and retention_until, for an entry."""
+    grouped: dict[str, dict[str, object]] = {}
+    for name, path in sorted(paths.items()):
+        category = policy.for_field(path)
+        assert category is not None, "check_policy ran at start"
+        entry = grouped.setdefault(category.id, {
+            "fields": [], "purpose": category.purpose, "legal_basis": category.legal_basis,
+            "retention_until": format_time(retention_start(category, appointment, now) + category.period),
+        })
+        entry["fields"].append(name)  # type: ignore[union-attr]
+    return grouped
+
+
+def retention_start(category: RetentionCategory, appointment: Appointment, now: datetime) -> datetime:
+    """When the category's retention period starts for data of this appointment."""
+    if category.clock == "appointment_end" and appointment.end is not None:
+        return appointment.end
+    if category.clock == "last_contact" and appointment.end is not None:
+        return max(appointment.end, now)  # the booking, or this change to it, is the latest contact
+    return now
+
+
+def digest_key(blind_index_key: bytes) -> bytes:
+    """The key of content digests, derived so it is never the blind-index key itself."""
+    return hmac.new(blind_index_key, DIGEST_CONTEXT, hashlib.sha256).digest()
+
+
+def content_digests(key: bytes, appointment: Appointment, person: Person) -> tuple[str, str | None]:
+    """Keyed digests of a person's canonical content (a plain hash of personal data would be
+    guessable): of the fields lists return, and of the notes only GET-by-id returns (None when
+    absent, as in a calendarView item: a missing note is "not shown", not "removed")."""
+    shown = {n: v for n, v in person.values.items() if n.rpartition(".")[2] not in LIST_OMITTED}
+    notes = {n: v for n, v in person.values.items() if n not in shown}
+    return _digest(key, appointment, person.key, shown), _digest(key, appointment, person.key, notes) if notes else None
+
+
+def _digest(key: bytes, appointment: Appointment, person_key: str, values: dict[str, str]) -> str:
+    canonical = json.dumps([appointment.id, person_key, sorted(values.items())], separators=(",", ":")).encode()
+    return hmac.new(key, canonical, hashlib.sha256).hexdigest()
+
+
+def graph_version(appointment: Appointment) -> str | None:
+    """Graph's version stamp of an appointment (lastUpdatedDateTime): equal stamps, same content."""
+    return format_time(appointment.last_updated) if appointment.last_updated else None

@@ -1,0 +1,219 @@
+"""Re-reading the truth about one business's notifications from Bookings, batched.
+
+A notification only says "something changed in this business's calendar" (graph-facts §2.1,
+§7.2). For the events of a batch of inbox rows this module finds, in as few HTTP requests as
+it can (every read goes out in `$batch` envelopes of 20):
+
+1. one envelope round: each event not yet matched to an appointment (GET event, for its time)
+   and each appointment whose event is already matched (GET appointment by id);
+2. one round of calendarView windows around the unmatched events' times (merged where they
+   overlap; nextLinks followed in further rounds); an event whose time equals exactly one
+   listed appointment's is matched to it, so the next change to it skips rounds 1 and 2;
+3. one round of GET appointment by id for what the windows showed new or changed (lists omit
+   notes) and for what the ledger holds in a window that the window no longer lists.
+
+404 means gone. Any other failure is charged to the inbox rows that needed that read only.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from urllib.parse import quote, urlencode, urlsplit
+
+from sqlalchemy.orm import Session
+
+from connector import GraphConnector, NotFound
+from connector.batch import BatchRequest, BatchResponse
+from connector.models import Appointment, Event
+from connector.parse import parse_appointment, parse_event
+from jobs.classify import graph_version
+from ledger.api import Ledger
+from ledger.bookings_projection import appointments_for_events, graph_versions, known_in_window
+from ledger.db import read_only
+from ledger.entries import format_time
+
+EDGE = timedelta(seconds=1)  # widen windows so a zero-length appointment still overlaps its own
+UTC_HEADERS = {"Prefer": 'outlook.timezone="UTC"'}  # Outlook answers in the mailbox's zone otherwise
+
+
+@dataclass(frozen=True)
+class Change:
+    """One inbox row's notification: which event, and what Graph said happened to it."""
+
+    row_id: int
+    event_id: str | None
+    change_type: str
+
+
+@dataclass
+class Truth:
+    """What Graph says now, and which inbox rows each read served or failed."""
+
+    appointments: dict[str, Appointment] = field(default_factory=dict)
+    gone: set[str] = field(default_factory=set)
+    events: dict[str, str] = field(default_factory=dict)            # newly matched event -> appointment
+    concerns: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))   # row -> appointment ids
+    failed: dict[int, str] = field(default_factory=dict)            # row -> reason (ids and classes only)
+
+
+def reread(graph: GraphConnector, ledger: Ledger, business_id: str, changes: Iterable[Change]) -> Truth:
+    """The current truth for the appointments behind these notifications of one business."""
+    return _Reread(graph, ledger, business_id, list(changes)).run()
+
+
+class _Reread:
+    def __init__(self, graph: GraphConnector, ledger: Ledger, business_id: str, changes: list[Change]) -> None:
+        self.graph, self.ledger, self.business = graph, ledger, business_id
+        self.truth = Truth()
+        self.rows_of_event: dict[str, list[int]] = defaultdict(list)
+        for change in changes:
+            if change.event_id:
+                self.rows_of_event[change.event_id].append(change.row_id)
+        self.rows_of_appointment: dict[str, set[int]] = defaultdict(set)
+        self.timed: dict[str, tuple[datetime, datetime]] = {}
+
+    def run(self) -> Truth:
+        with _snapshot(self.ledger) as session:
+            matched = appointments_for_events(session, sorted(self.rows_of_event))
+        for event_id, appointment_id in matched.items():
+            self._concern(self.rows_of_event[event_id], [appointment_id])
+        unmatched = [e for e in self.rows_of_event if e not in matched]
+        events = self._first_round(unmatched, sorted(set(matched.values())))
+        needed = self._windows(events)
+        self._read_appointments(sorted(needed - self.truth.appointments.keys() - self.truth.gone))
+        return self.truth
+
+    def _first_round(self, event_ids: list[str], appointment_ids: list[str]) -> dict[str, Event]:
+        requests = [BatchRequest(f"e{i}", "GET", self._event_path(e), headers=UTC_HEADERS) for i, e in enumerate(event_ids)]
+        requests += [BatchRequest(f"a{i}", "GET", self._appointment_path(a)) for i, a in enumerate(appointment_ids)]
+        events: dict[str, Event] = {}
+        for answer in self._batch(requests):
+            index = int(answer.id[1:])
+            if answer.id[0] == "a":
+                self._settle(appointment_ids[index], answer)
+            elif answer.error is None:
+                events[event_ids[index]] = parse_event(answer.body)
+            elif not isinstance(answer.error, NotFound):
+                self._fail(self.rows_of_event[event_ids[index]], answer.error, "event")
+            # An unmatched event that is already gone names no appointment: reconciliation's job.
+        return events
+
+    def _windows(self, events: dict[str, Event]) -> set[str]:
+        """Read the windows around the events; returns the appointment ids to read by id."""
+        timed = {e: (ev.start - EDGE, ev.end + EDGE) for e, ev in events.items() if ev.start and ev.end}
+        self.timed = timed
+        windows = _merge(timed.values())
+        listed = self._calendar_views(windows)
+        with _snapshot(self.ledger) as session:
+            versions = graph_versions(session, sorted({a.id for items in listed.values() for a in items}))
+            known = {w: known_in_window(session, self.business, format_time(w[0]), format_time(w[1])) for w in windows}
+        needed: set[str] = set()
+        for window, items in listed.items():
+            vanished = known[window] - {a.id for a in items}
+            needed |= vanished | {a.id for a in items if versions.get(a.id) != graph_version(a)}
+            for event_id, (start, end) in timed.items():
+                if window[0] <= start and end <= window[1]:
+                    self._match(event_id, events[event_id], items, vanished)
+        return needed
+
+    def _match(self, event_id: str, event: Event, items: list[Appointment], vanished: set[str]) -> None:
+        assert event.start and event.end
+        start, end = event.start - EDGE, event.end + EDGE
+        candidates = [a for a in items if a.start and a.end and a.start < end and a.end > start]
+        same = [a.id for a in candidates if a.start == event.start and a.end == event.end]
+        if len(same) == 1:
+            self.truth.events[event_id] = same[0]
+        self._concern(self.rows_of_event[event_id], [a.id for a in candidates] + sorted(vanished))
+
+    def _calendar_views(self, windows: list[tuple[datetime, datetime]]) -> dict[tuple[datetime, datetime], list[Appointment]]:
+        listed: dict[tuple[datetime, datetime], list[Appointment]] = {w: [] for w in windows}
+        pending = {f"w{i}": (w, self._view_path(w)) for i, w in enumerate(windows)}
+        while pending:
+            requests = [BatchRequest(rid, "GET", path) for rid, (_, path) in pending.items()]
+            following = {}
+            for answer in self._batch(requests):
+                window = pending[answer.id][0]
+                if answer.error is not None:
+                    inside = [e for e, (start, end) in self.timed.items() if window[0] <= start and end <= window[1]]
+                    self._fail([r for e in inside for r in self.rows_of_event[e]], answer.error, "calendarView")
+                    continue
+                listed[window] += [parse_appointment(item, self.business) for item in answer.body.get("value", ())]
+                if answer.body.get("@odata.nextLink"):
+                    following[answer.id] = (window, _relative(answer.body["@odata.nextLink"]))
+            pending = following
+        return listed
+
+    def _read_appointments(self, appointment_ids: list[str]) -> None:
+        requests = [BatchRequest(f"a{i}", "GET", self._appointment_path(a)) for i, a in enumerate(appointment_ids)]
+        for answer in self._batch(requests):
+            self._settle(appointment_ids[int(answer.id[1:])], answer)
+
+    def _settle(self, appointment_id: str, answer: BatchResponse) -> None:
+        if answer.error is None:
+            self.truth.appointments[appointment_id] = parse_appointment(answer.body, self.business)
+        elif isinstance(answer.error, NotFound):
+            self.truth.gone.add(appointment_id)
+        else:
+            self._fail(self.rows_of_appointment[appointment_id], answer.error, "appointment")
+
+    def _concern(self, rows: Iterable[int], appointment_ids: list[str]) -> None:
+        for row in rows:
+            self.truth.concerns[row].update(appointment_ids)
+            for appointment_id in appointment_ids:
+                self.rows_of_appointment[appointment_id].add(row)
+
+    def _fail(self, rows: Iterable[int], error: Exception, read: str) -> None:
+        for row in rows:
+            self.truth.failed.setdefault(row, failure_reason(error, f"reading {read}"))
+
+    def _batch(self, requests: list[BatchRequest]) -> Iterator[BatchResponse]:
+        return self.graph.session.batch(requests, mailbox=self.business) if requests else iter(())
+
+    def _event_path(self, event_id: str) -> str:
+        return f"/users/{quote(self.business, safe='@')}/events/{quote(event_id, safe='')}"
+
+    def _appointment_path(self, appointment_id: str) -> str:
+        return f"{self._root()}/appointments/{quote(appointment_id, safe='@')}"
+
+    def _view_path(self, window: tuple[datetime, datetime]) -> str:
+        return f"{self._root()}/calendarView?" + urlencode({"start": _iso(window[0]), "end": _iso(window[1])})
+
+    def _root(self) -> str:
+        return f"/solutions/bookingBusinesses/{quote(self.business, safe='@')}"
+
+
+def failure_reason(error: Exception, step: str) -> str:
+    """Why a row failed, safe to store and log: the exception's class and HTTP status, never its text."""
+    status = getattr(error, "status", None)
+    return f"{type(error).__name__}{f' (HTTP {status})' if status else ''} {step}"
+
+
+@contextmanager
+def _snapshot(ledger: Ledger) -> Iterator[Session]:
+    """A Session over one read-only snapshot: it takes no write lock on SQLite."""
+    with read_only(ledger.engine) as connection, Session(bind=connection) as session:
+        yield session
+
+
+def _merge(windows: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(windows):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _relative(link: str) -> str:
+    """A nextLink as a $batch item URL: relative to the version root (/v1.0)."""
+    parts = urlsplit(link)
+    path = "/" + parts.path.lstrip("/").partition("/")[2]
+    return f"{path}?{parts.query}" if parts.query else path

@@ -1,0 +1,111 @@
+"""The scheduler: subscription renewal, reconciliation and checkpoints on APScheduler 3.
+
+Any number of `bookings-ledger scheduler` processes may run; only the one holding the
+`scheduler` lease (ledger/leases.py) does any work, so no job ever runs twice. The holder extends
+the lease every HEARTBEAT; if it dies, another takes over within LEASE_TTL. Every run is recorded
+in `job_runs` with its outcome and figures, and each job resumes from the database's state, so a
+crash costs at most a repeat of the interrupted run (which the jobs make harmless).
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine
+
+from jobs import gaps
+from ledger.api import Ledger
+from ledger.leases import acquire_lease, finish_run, last_heartbeat, release_lease, start_run
+from ledger.sync_state import parse_time
+
+log = logging.getLogger(__name__)
+LEASE = "scheduler"
+HEARTBEAT = timedelta(seconds=20)
+LEASE_TTL = timedelta(seconds=60)           # three missed heartbeats before another instance takes over
+DOWNTIME_TOLERANCE = timedelta(hours=4)     # Graph retries undelivered notifications for 4 hours (§2.6)
+RENEWAL_INTERVAL = timedelta(hours=1)       # far inside the renewal margin: a few missed runs lose nothing
+CHECKPOINT_INTERVAL = timedelta(hours=1)
+BACKFILL_INTERVAL = timedelta(minutes=5)
+
+Job = Callable[[], Mapping[str, Any]]
+
+
+class LeasedRunner:
+    """Runs named jobs only while this process holds the scheduler lease, recording each run."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], holder: str | None = None) -> None:
+        self.engine, self.clock = engine, clock
+        self.holder = holder or f"scheduler-{secrets.token_hex(6)}"
+
+    def is_leader(self) -> bool:
+        """Take or extend the lease; whether this process is the one that works."""
+        return acquire_lease(self.engine, LEASE, self.holder, self.clock(), LEASE_TTL)
+
+    def run(self, name: str, job: Job) -> str:
+        """Run `job` if leader; returns "skipped", "ok" or "failed" (the run's record says more)."""
+        if not self.is_leader():
+            return "skipped"
+        run_id = start_run(self.engine, name, self.holder, self.clock())
+        try:
+            detail = dict(job())
+        except Exception as exc:
+            # Logged and recorded, not raised: the next run starts over from the database's state.
+            log.exception("job %s failed", name)
+            finish_run(self.engine, run_id, self.clock(), outcome="failed", detail={"error": type(exc).__name__})
+            return "failed"
+        finish_run(self.engine, run_id, self.clock(), outcome="ok", detail=detail)
+        return "ok"
+
+    def release(self) -> None:
+        """Give the lease up, so a standby instance takes over at once."""
+        release_lease(self.engine, LEASE, self.holder, self.clock())
+
+
+def record_downtime(ledger: Ledger, businesses: list[str]) -> list[int]:
+    """Record a gap for each business if the scheduler was silent longer than Graph retries for."""
+    last = last_heartbeat(ledger.engine, LEASE)
+    now = ledger.clock()
+    if last is None or now - parse_time(last) <= DOWNTIME_TOLERANCE:
+        return []
+    return [gaps.record(ledger, business_id, reason="downtime", start=parse_time(last), end=now)
+            for business_id in businesses]
+
+
+def build_scheduler(runner: LeasedRunner, jobs: Mapping[str, tuple[Job, timedelta]],
+                    scheduler: BlockingScheduler | None = None) -> BlockingScheduler:
+    """A scheduler running each job (name -> (job, interval)) through `runner`, first at once."""
+    scheduler = scheduler or BlockingScheduler(timezone="UTC")
+    scheduler.add_job(runner.is_leader, IntervalTrigger(seconds=HEARTBEAT.total_seconds()), id="heartbeat",
+                      max_instances=1, coalesce=True)
+    for name, (job, interval) in jobs.items():
+        scheduler.add_job(runner.run, IntervalTrigger(seconds=interval.total_seconds()), args=(name, job), id=name,
+                          max_instances=1, coalesce=True, next_run_time=datetime.now().astimezone(),
+                          misfire_grace_time=int(interval.total_seconds()))
+    return scheduler
+
+
+def service_jobs(services: Any, checkpoint: Job, reconcile_interval: timedelta) -> dict[str, tuple[Job, timedelta]]:
+    """The scheduler's jobs over a `jobs.services.SyncServices`: renewal, sweeps, back-fills, checkpoints."""
+
+    def renew() -> Mapping[str, Any]:
+        return services.subscriptions.ensure_all().as_dict()
+
+    def reconcile() -> Mapping[str, Any]:
+        return {"sweeps": [r.as_dict() for r in services.reconciler.reconcile_all(services.businesses)]}
+
+    def backfill() -> Mapping[str, Any]:
+        # Gaps are back-filled within minutes, not at the next full reconciliation.
+        pending = gaps.businesses_with_open_gaps(services.ledger.engine, services.businesses)
+        return {"sweeps": [r.as_dict() for r in services.reconciler.reconcile_all(pending)]}
+
+    return {
+        "renew-subscriptions": (renew, RENEWAL_INTERVAL),
+        "backfill-gaps": (backfill, BACKFILL_INTERVAL),
+        "reconcile": (reconcile, reconcile_interval),
+        "checkpoint": (checkpoint, CHECKPOINT_INTERVAL),
+    }

@@ -1,0 +1,242 @@
+"""Keeping one Graph subscription alive per booking business (graph-facts.md §2.2, §2.7, §7.4).
+
+`SubscriptionManager.ensure_all()` is both `bookings-ledger subscribe` and the scheduled renewal
+job. It works from the database alone, under the `subscriptions` lease, so a restart or a second
+instance finds what the first one did and never creates a duplicate:
+
+- no subscription for a business: create one (its own random clientState, saved *pending*
+  before Graph is asked, see ledger/subscriptions.py), with a lifecycleNotificationUrl and
+  immutable ids, and store the expiry Graph *returns*;
+- less than half its granted lifetime left (never less than RENEWAL margin): renew (PATCH);
+- gone (404 on renew, lapsed, `subscriptionRemoved`): record the gap, create a new one.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config import SettingsError
+from connector.errors import NotFound, OutcomeUnknown
+from connector.models import Subscription
+from jobs import gaps
+from ledger.api import Ledger
+from ledger.entries import format_time
+from ledger.leases import acquire_lease, release_lease
+from ledger.subscriptions import (
+    GraphSubscription, decrypt_client_state, new_client_state, promote_pending, save_pending,
+)
+from ledger.sync_state import parse_time
+
+log = logging.getLogger(__name__)
+LEASE = "subscriptions"
+LEASE_TTL = timedelta(minutes=5)   # far longer than a pass takes; a crashed holder frees it after this
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class GraphSubscriptions(Protocol):
+    """The part of `connector.subscriptions.Subscriptions` this module uses."""
+
+    def create(self, *, resource: str, notification_url: str, lifecycle_notification_url: str, client_state: str,
+               expiration: datetime) -> Subscription: ...
+    def renew(self, subscription_id: str, expiration: datetime) -> Subscription: ...
+    def reauthorize(self, subscription_id: str) -> None: ...
+    def list(self) -> list[Subscription]: ...
+
+
+@dataclass(frozen=True)
+class SubscriptionPolicy:
+    """What to ask Graph for and when to renew."""
+
+    lifetime: timedelta = timedelta(minutes=4230)   # Outlook events' documented maximum (§2.3)
+    margin: timedelta = timedelta(days=1)           # never let less than this remain (§7.4)
+
+    def renewal_due(self, row: GraphSubscription, now: datetime) -> bool:
+        """Less than half the granted lifetime, or less than the margin, remains."""
+        expires = parse_time(row.expires_at)
+        granted = expires - parse_time(row.updated_at)
+        return expires - now < max(granted / 2, self.margin)
+
+
+@dataclass
+class SubscriptionReport:
+    """What one pass did, per business (ids only)."""
+
+    created: list[str] = field(default_factory=list)
+    renewed: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: bool = False   # another instance held the lease
+
+    def as_dict(self) -> dict[str, object]:
+        return {"created": self.created, "renewed": self.renewed, "recreated": self.recreated,
+                "unchanged": len(self.unchanged), "skipped": self.skipped}
+
+
+def webhook_urls(public_base_url: str) -> tuple[str, str]:
+    """(notificationUrl, lifecycleNotificationUrl); SettingsError unless https (or loopback http)."""
+    parts = urlsplit(public_base_url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+        raise SettingsError("setting PUBLIC_BASE_URL must be an https URL that Graph can reach, e.g. "
+                            "https://ledger.contoso.com (plain http only on loopback, for the demo)")
+    base = public_base_url.rstrip("/")
+    return f"{base}/webhooks/graph", f"{base}/webhooks/graph/lifecycle"
+
+
+def resource_for(business_id: str) -> str:
+    """The Graph resource watched for a business: its scheduling mailbox's events (§2.1)."""
+    return f"users/{business_id}/events"
+
+
+class SubscriptionManager:
+    """Creates, renews and recreates the service's subscriptions; all state in the database."""
+
+    def __init__(self, ledger: Ledger, graph: GraphSubscriptions, *, businesses: Sequence[str], public_base_url: str,
+                 policy: SubscriptionPolicy | None = None, holder: str | None = None) -> None:
+        self.ledger, self.graph, self.businesses = ledger, graph, list(businesses)
+        self.urls = webhook_urls(public_base_url)
+        self.policy = policy or SubscriptionPolicy()
+        self.holder = holder or f"subscriptions-{secrets.token_hex(6)}"
+        self.clock: Callable[[], datetime] = ledger.clock
+
+    def ensure_all(self) -> SubscriptionReport:
+        """One pass over every business: create, renew or recreate what needs it."""
+        report = SubscriptionReport()
+        if not acquire_lease(self.ledger.engine, LEASE, self.holder, self.clock(), LEASE_TTL):
+            report.skipped = True
+            return report
+        try:
+            self._settle_pending()
+            for business_id in self.businesses:
+                self._ensure(business_id, report)
+        finally:
+            release_lease(self.ledger.engine, LEASE, self.holder, self.clock())
+        return report
+
+    def reauthorize(self, subscription_id: str) -> str:
+        """Answer reauthorizationRequired: renew if due anyway, else reauthorize; recreate if gone."""
+        row = self._row(subscription_id)
+        if row is None or row.state != "active":
+            return "ignored"
+        try:
+            if self.policy.renewal_due(row, self.clock()):
+                self._renew(row)
+                return "renewed"
+            self.graph.reauthorize(subscription_id)
+        except NotFound:
+            self.replace(subscription_id, reason="removed")
+            return "recreated"
+        return "reauthorized"
+
+    def replace(self, subscription_id: str, *, reason: str) -> str | None:
+        """The subscription is gone: mark it, create a new one, record the window between as a gap."""
+        row = self._row(subscription_id)
+        if row is None or row.state != "active":
+            return None   # already replaced: a repeated lifecycle event changes nothing
+        # A lapse is dated by its expiry; a removal only by when we last knew the subscription alive.
+        lost_since = parse_time(row.expires_at if reason == "lapsed" else row.updated_at)
+        self._set(subscription_id, state="removed")
+        new_id = self._create(row.business_id)
+        gaps.record(self.ledger, row.business_id, reason=reason, start=lost_since, end=self.clock(),
+                    subscription_id=subscription_id)
+        return new_id
+
+    def active(self) -> list[GraphSubscription]:
+        """The active subscriptions, as stored."""
+        with Session(self.ledger.engine) as session:
+            return list(session.scalars(select(GraphSubscription).where(GraphSubscription.state == "active")))
+
+    def _ensure(self, business_id: str, report: SubscriptionReport) -> None:
+        row = next((r for r in self.active() if r.business_id == business_id), None)
+        now = self.clock()
+        if row is None:
+            self._create(business_id)
+            report.created.append(business_id)
+        elif parse_time(row.expires_at) <= now:
+            self.replace(row.subscription_id, reason="lapsed")
+            report.recreated.append(business_id)
+        elif self.policy.renewal_due(row, now):
+            try:
+                self._renew(row)
+                report.renewed.append(business_id)
+            except NotFound:
+                self.replace(row.subscription_id, reason="removed")
+                report.recreated.append(business_id)
+        else:
+            report.unchanged.append(business_id)
+
+    def _renew(self, row: GraphSubscription) -> None:
+        granted = self.graph.renew(row.subscription_id, self.clock() + self.policy.lifetime)
+        # Graph may grant less than asked (graph-facts §6.10): what it returns is the truth.
+        self._set(row.subscription_id, expires_at=format_time(granted.expiration))
+
+    def _create(self, business_id: str) -> str:
+        client_state = new_client_state()
+        with self.ledger.transaction() as tx:
+            pending_id = save_pending(tx.session, self.ledger.keys.master, business_id=business_id,
+                                      resource=resource_for(business_id), client_state=client_state, now=self.clock())
+        try:
+            created = self.graph.create(
+                resource=resource_for(business_id), notification_url=self.urls[0],
+                lifecycle_notification_url=self.urls[1], client_state=client_state,
+                expiration=self.clock() + self.policy.lifetime,
+            )
+        except OutcomeUnknown:
+            created = self._find_by_client_state(client_state)
+            if created is None:
+                self._forget(pending_id)
+                raise
+        except Exception:
+            self._forget(pending_id)
+            raise
+        return self._promote(pending_id, created)
+
+    def _promote(self, pending_id: str, created: Subscription) -> str:
+        with self.ledger.transaction() as tx:
+            promote_pending(tx.session, self.ledger.keys.master, pending_id, subscription_id=created.id,
+                            expires_at=created.expiration, now=self.clock())
+        log.info("subscription %s created", created.id)
+        return created.id
+
+    def _settle_pending(self) -> None:
+        # A crash between Graph's 201 and our save leaves a pending row: adopt the subscription
+        # Graph made (found by its clientState), or forget a create that never happened.
+        with Session(self.ledger.engine) as session:
+            pending = list(session.scalars(select(GraphSubscription).where(GraphSubscription.state == "pending")))
+        if not pending:
+            return
+        live = self.graph.list()
+        for row in pending:
+            secret = decrypt_client_state(self.ledger.keys.master, row)
+            match = next((s for s in live if s.client_state == secret), None)
+            if match is not None:
+                self._promote(row.subscription_id, match)
+            else:
+                self._forget(row.subscription_id)
+
+    def _find_by_client_state(self, client_state: str) -> Subscription | None:
+        return next((s for s in self.graph.list() if s.client_state == client_state), None)
+
+    def _forget(self, subscription_id: str) -> None:
+        with self.ledger.transaction() as tx:
+            row = tx.session.get(GraphSubscription, subscription_id)
+            if row is not None:
+                tx.session.delete(row)
+
+    def _row(self, subscription_id: str) -> GraphSubscription | None:
+        with Session(self.ledger.engine) as session:
+            return session.get(GraphSubscription, subscription_id)
+
+    def _set(self, subscription_id: str, **values: str) -> None:
+        with self.ledger.transaction() as tx:
+            row = tx.session.get(GraphSubscription, subscription_id)
+            for name, value in values.items():
+                setattr(row, name, value)
+            row.updated_at = format_time(self.clock())

@@ -1,0 +1,101 @@
+"""The Ingestor on its own: what each appointment state writes, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from config.retention import load_policy
+from config.settings import DEFAULT_RETENTION_POLICY
+from connector.models import Appointment, CustomerInfo, QuestionAnswer
+from jobs import classify
+from jobs.ingest import Ingestor
+from ledger.api import Ledger, LedgerKeys
+from ledger.canonical import parse_entry
+from ledger.entries import stream_rows
+from ledger.vault import MasterKeys
+
+START = datetime(2024, 3, 1, 10, 0, tzinfo=timezone.utc)
+ADA = CustomerInfo(customer_id="c-1", name="Ada Lovelace", email="Ada@Example.com", phone="+44 20 7946 0018",
+                   notes="Allergic to latex.", time_zone="Europe/London",
+                   answers=(QuestionAnswer("q1", "What is your age?", "36"),))
+
+
+def booking(appointment_id: str = "a-1", *, business: str = "clinic@contoso.com", customer: CustomerInfo = ADA,
+            start: datetime = START, notes: str | None = "First visit.") -> Appointment:
+    return Appointment(id=appointment_id, business_id=business, start=start, end=start + timedelta(minutes=30),
+                       service_id="s-1", service_name="Check-up", customers=(customer,), service_notes=notes,
+                       last_updated=start - timedelta(days=1))
+
+
+@pytest.fixture
+def ingestor(db, clock) -> Ingestor:
+    ledger = Ledger(db, LedgerKeys(MasterKeys(os.urandom(32)), os.urandom(32), "GB"), clock)
+    return Ingestor(ledger, load_policy(DEFAULT_RETENTION_POLICY), clock=clock)
+
+
+def entries(ingestor: Ingestor) -> list[dict]:
+    with ingestor.ledger.engine.connect() as connection:
+        return [parse_entry(body) for _, body, _ in stream_rows(connection)]
+
+
+def test_a_repeat_is_unchanged_and_only_real_changes_are_updated(ingestor):
+    """Same content → nothing; a list item without notes → nothing; a new email or time → updated."""
+    assert ingestor.ingest_appointment(booking()) == "collected"
+    assert ingestor.ingest_appointment(booking()) == "unchanged"
+    listed = dataclasses.replace(booking(notes=None), customers=(dataclasses.replace(ADA, notes=None),))
+    assert ingestor.ingest_appointment(listed) == "unchanged"
+    assert ingestor.ingest_appointment(booking(customer=dataclasses.replace(ADA, email="ada@new.example"))) == "updated"
+    assert ingestor.ingest_appointment(booking(start=START + timedelta(days=1))) == "updated"
+    assert [e["kind"] for e in entries(ingestor)] == ["collected", "updated", "updated"]
+
+
+def test_retention_until_follows_the_policy_clock(ingestor):
+    """Notes: 90 days after the appointment ends; contact: a year after the last contact."""
+    ingestor.ingest_appointment(booking())
+    (entry,) = entries(ingestor)
+    assert entry["classes"]["booking.notes"]["retention_until"] == "2024-05-30T10:30:00.000000Z"
+    assert entry["classes"]["booking.contact"]["retention_until"] == "2025-03-01T10:30:00.000000Z"
+    assert entry["classes"]["booking.details"]["legal_basis"] == "legal_obligation"
+
+
+def test_gone_is_recorded_once_and_known_appointments_sees_only_active_ones(ingestor):
+    ingestor.ingest_appointment(booking())
+    assert ingestor.known_appointments("clinic@contoso.com", START, START + timedelta(hours=1)) == {"a-1"}
+    assert ingestor.known_appointments("clinic@contoso.com", START + timedelta(hours=1), START + timedelta(hours=2)) == set()
+    assert ingestor.record_gone("clinic@contoso.com", "a-1", reason="cancelled") == "cancelled"
+    assert ingestor.record_gone("clinic@contoso.com", "a-1", reason="deleted") == "unchanged"
+    assert ingestor.record_gone("clinic@contoso.com", "never-seen", reason="deleted") == "unchanged"
+    assert ingestor.known_appointments("clinic@contoso.com", START, START + timedelta(hours=1)) == set()
+
+
+def test_one_customer_keeps_one_subject_within_a_business_only(ingestor):
+    """By customer id, or by email through the blind index, in the same business; never across."""
+    ingestor.ingest_appointment(booking("a-1"))
+    ingestor.ingest_appointment(booking("a-2", customer=dataclasses.replace(ADA, customer_id="c-9")))
+    ingestor.ingest_appointment(booking("a-3", business="other@contoso.com"))
+    first, second, third = (e["subject"] for e in entries(ingestor))
+    assert first == second != third
+
+
+def test_tombstoned_appointments_and_customers_are_never_ingested(ingestor):
+    ingestor.ingest_appointment(booking())
+    (entry,) = entries(ingestor)
+    with ingestor.ledger.transaction() as tx:
+        tx.erase_subject(entry["subject"], reason="erasure-request", tombstones=[("appointment", "a-1"), ("customer", "c-1")])
+    assert ingestor.ingest_appointment(booking(start=START + timedelta(days=2))) == "tombstoned"
+    assert ingestor.ingest_appointment(booking("a-2")) == "collected"
+    assert "subject" not in entries(ingestor)[-1]
+
+
+def test_the_content_digest_is_keyed_and_no_personal_value_reaches_an_entry(ingestor):
+    ingestor.ingest_appointment(booking())
+    (entry,) = entries(ingestor)
+    (person,) = classify.people(booking(), "GB")
+    plain = hashlib.sha256(repr(sorted(person.values.items())).encode()).hexdigest()
+    assert entry["content_digest"] != plain and len(entry["content_digest"]) == 64
+    text = repr(entry)
+    assert not any(value in text for value in ("Ada", "7946", "Allergic", "First visit", "your age", "London"))

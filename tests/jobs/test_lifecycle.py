@@ -1,0 +1,73 @@
+"""Lifecycle events, posted by the emulator to the real web app and handled from the inbox."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jobs.lifecycle import handle
+from ledger.inbox import InboxRow
+from ledger.subscriptions import GraphSubscription
+from ledger.sync_state import SyncGap, sync_status
+
+
+def lifecycle_rows(service) -> list[InboxRow]:
+    with Session(service.ledger.engine) as session:
+        return list(session.scalars(select(InboxRow).where(InboxRow.kind == "lifecycle").order_by(InboxRow.id)))
+
+
+def subscribed(make_services, control, appointments: int = 5):
+    businesses = control.seed(appointments=appointments)
+    services = make_services(businesses)
+    services.subscriptions.ensure_all()
+    return services, services.subscriptions.active()[0]
+
+
+def deliver(control, service, subscription_id: str, event: str) -> InboxRow:
+    """Have the emulator post the event; the row the web app stored for it."""
+    before = len(lifecycle_rows(service))
+    control.lifecycle(subscription_id, event)
+    deadline = time.monotonic() + 15
+    while len(rows := lifecycle_rows(service)) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return rows[-1]
+
+
+def test_missed_records_a_gap_and_reconciles_the_business_now(make_services, control, service):
+    services, sub = subscribed(make_services, control)
+    row = deliver(control, service, sub.subscription_id, "missed")
+    assert (row.event, row.subscription_id) == ("missed", sub.subscription_id)
+    assert handle(row, services.lifecycle) == "reconciled"
+    with Session(service.ledger.engine) as session:
+        gap = session.scalars(select(SyncGap)).one()
+    assert gap.reason == "missed" and gap.filled_at is not None
+    assert sync_status(service.ledger.engine, services.businesses)[0].complete_until is not None
+
+
+def test_subscription_removed_recreates_it_once_and_back_fills(make_services, control, service):
+    services, sub = subscribed(make_services, control)
+    row = deliver(control, service, sub.subscription_id, "subscriptionRemoved")
+    assert handle(row, services.lifecycle) == "recreated"
+    assert handle(row, services.lifecycle) == "already-replaced"   # a repeat changes nothing
+    live = control.live_subscriptions()
+    assert len(live) == 1 and live[0]["id"] != sub.subscription_id
+    with Session(service.ledger.engine) as session:
+        assert session.get(GraphSubscription, sub.subscription_id).state == "removed"
+        gap = session.scalars(select(SyncGap)).one()
+    assert (gap.reason, gap.filled_at is not None) == ("removed", True)
+
+
+def test_reauthorization_required_reauthorizes_without_a_new_subscription(make_services, control, service):
+    services, sub = subscribed(make_services, control)
+    row = deliver(control, service, sub.subscription_id, "reauthorizationRequired")
+    assert handle(row, services.lifecycle) == "reauthorized"
+    assert [s["id"] for s in control.live_subscriptions()] == [sub.subscription_id]
+
+
+def test_reauthorization_renews_when_renewal_is_due_anyway(make_services, control, service):
+    services, sub = subscribed(make_services, control)
+    control.advance(hours=40)
+    row = deliver(control, service, sub.subscription_id, "reauthorizationRequired")
+    assert handle(row, services.lifecycle) == "renewed"
+    assert services.subscriptions.active()[0].expires_at > sub.expires_at

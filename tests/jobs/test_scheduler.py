@@ -1,0 +1,81 @@
+"""The scheduler: one leader runs each job, runs are recorded, 7 warped days without a lapse."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jobs.scheduler import LeasedRunner, build_scheduler, record_downtime, service_jobs
+from ledger.inbox import InboxRow
+from ledger.leases import last_runs
+from ledger.sync_state import SyncGap, parse_time
+
+
+def test_a_second_scheduler_does_not_run_jobs_while_the_first_holds_the_lease(db, clock):
+    first, second = LeasedRunner(db, clock, "first"), LeasedRunner(db, clock, "second")
+    calls: list[str] = []
+    assert first.run("job", lambda: calls.append("first") or {}) == "ok"
+    assert second.run("job", lambda: calls.append("second") or {}) == "skipped"
+    clock.advance(minutes=2)   # the first one died: its lease runs out and the standby takes over
+    assert second.run("job", lambda: calls.append("second") or {}) == "ok"
+    assert first.run("job", lambda: calls.append("first") or {}) == "skipped"
+    assert calls == ["first", "second"]
+
+
+def test_a_released_lease_passes_to_the_standby_at_once(db, clock):
+    first, second = LeasedRunner(db, clock, "first"), LeasedRunner(db, clock, "second")
+    assert first.is_leader() and not second.is_leader()
+    first.release()
+    assert second.is_leader()
+
+
+def test_each_run_records_its_outcome_and_a_failure_does_not_stop_the_next(db, clock):
+    runner = LeasedRunner(db, clock, "only")
+
+    def broken() -> dict:
+        raise RuntimeError("graph down")
+
+    assert runner.run("reconcile", broken) == "failed"
+    assert runner.run("reconcile", lambda: {"sweeps": 3}) == "ok"
+    runs = last_runs(db, "reconcile")
+    assert [(r.outcome, r.detail) for r in runs] == [("ok", '{"sweeps": 3}'), ("failed", '{"error": "RuntimeError"}')]
+    assert all(r.finished_at for r in runs)
+
+
+def test_the_scheduler_has_a_heartbeat_and_every_job(db, clock):
+    jobs = {name: (lambda: {}, timedelta(minutes=5)) for name in ("renew-subscriptions", "reconcile")}
+    scheduler = build_scheduler(LeasedRunner(db, clock), jobs)
+    assert sorted(job.id for job in scheduler.get_jobs()) == ["heartbeat", "reconcile", "renew-subscriptions"]
+
+
+def test_downtime_longer_than_graphs_retries_is_recorded_as_a_gap(service, control, graph_clock):
+    businesses = control.seed()
+    LeasedRunner(service.ledger.engine, graph_clock).is_leader()
+    assert record_downtime(service.ledger, businesses) == []
+    control.advance(hours=5)
+    assert len(record_downtime(service.ledger, businesses)) == 1
+    with Session(service.ledger.engine) as session:
+        assert session.scalars(select(SyncGap.reason)).all() == ["downtime"]
+
+
+def test_seven_warped_days_of_hourly_renewal_never_let_a_subscription_lapse(make_services, control, service, graph_clock):
+    businesses = control.seed(businesses=3, appointments=3)
+    services = make_services(businesses)
+    jobs = service_jobs(services, lambda: {}, timedelta(hours=6))
+    runner = LeasedRunner(service.ledger.engine, graph_clock)
+    renew, _interval = jobs["renew-subscriptions"]
+    renewals = 0
+    for _hour in range(7 * 24):
+        assert runner.run("renew-subscriptions", renew) == "ok"
+        renewals += len(json.loads(last_runs(service.ledger.engine, "renew-subscriptions", 1)[0].detail)["renewed"])
+        live = control.live_subscriptions()
+        assert len(live) == 3
+        now = graph_clock()
+        assert all(parse_time(s.expires_at) - now > timedelta(days=1) for s in services.subscriptions.active())
+        control.advance(hours=1)
+    with Session(service.ledger.engine) as session:
+        assert session.scalar(select(func.count()).select_from(SyncGap)) == 0
+        assert session.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.kind == "lifecycle")) == 0
+    assert renewals >= 3 * 4   # about every 35 hours, per business
