@@ -1,7 +1,8 @@
 """`bookings-ledger demo`: the whole service on one machine, against the Graph emulator.
 
 SQLite at DATABASE_URL (default `var/ledger.db`), an emulator seeded with booking businesses
-and live booking traffic, and the web app, in one process. Demo keys are generated once into
+and live booking traffic, the web app, a subscription per business, the inbox worker and the
+scheduler (reconciliation, renewals, checkpoints), in one process. Demo keys are generated once into
 `var/demo-keys.env` (mode 0600) so the ledger stays readable across restarts; settings set in
 the environment still win over everything the demo chooses.
 """
@@ -11,6 +12,7 @@ import json
 import os
 import threading
 import urllib.request
+from datetime import timedelta
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,9 +102,51 @@ def run_demo(port: int, emulator_port: int, stop: threading.Event) -> None:
         engine = create_ledger_engine(settings.DATABASE_URL)
         upgrade(engine)
         engine.dispose()
-        with running_web_app(create_app(overrides), port):
+        with running_web_app(create_app(overrides), port), running_jobs(settings, stop):
             print(_banner(settings.DATABASE_URL, port, graph_url, businesses), flush=True)
             stop.wait()
+
+
+@contextmanager
+def running_jobs(settings: Any, stop: threading.Event) -> Iterator[None]:
+    """Subscriptions created, then the inbox worker and the scheduler in background threads."""
+    from functools import partial
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from bookings_ledger.commands.scheduler import checkpoint_job
+    from config.retention import load_policy
+    from connector import connector_from_settings
+    from jobs import lifecycle
+    from jobs.ingest import Ingestor
+    from jobs.scheduler import LeasedRunner, build_scheduler, service_jobs
+    from jobs.services import sync_services
+    from jobs.worker import Worker
+    from ledger.api import Ledger, LedgerKeys, utc_now
+    from ledger.db import open_migrated
+
+    engine = open_migrated(settings.DATABASE_URL)
+    ledger = Ledger(engine, LedgerKeys.from_settings(settings), utc_now)
+    ingestor = Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=utc_now)
+    with connector_from_settings(settings) as graph:
+        services = sync_services(settings, ledger, graph, ingestor)
+        services.subscriptions.ensure_all()
+        worker = Worker(ledger, ingestor, graph, clock=utc_now,
+                        lifecycle=partial(lifecycle.handle, services=services.lifecycle))
+        worker_thread = threading.Thread(target=worker.run, args=(stop,), name="demo-worker", daemon=True)
+        worker_thread.start()
+        runner = LeasedRunner(engine, utc_now)
+        jobs = service_jobs(services, checkpoint_job(ledger, settings), timedelta(minutes=30))
+        scheduler = build_scheduler(runner, jobs, BackgroundScheduler(timezone="UTC"))
+        scheduler.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            scheduler.shutdown()
+            runner.release()
+            worker_thread.join(30)
+    engine.dispose()
 
 
 def _banner(database_url: str, port: int, graph_url: str, businesses: list[str]) -> str:
@@ -111,5 +155,7 @@ def _banner(database_url: str, port: int, graph_url: str, businesses: list[str])
         f"  web app        http://127.0.0.1:{port}/healthz   readiness /readyz   metrics /metrics",
         f"  webhooks       http://127.0.0.1:{port}/webhooks/graph",
         f"  Graph emulator {graph_url}   ({len(businesses)} booking businesses, live traffic)",
-        f"  ledger         {database_url}",
+        f"  ledger         {database_url}   (worker and scheduler running)",
+        f"  its keys       {DEMO_KEYS}; to run commands on this ledger: set -a; . {DEMO_KEYS}; set +a",
+        "                 then for example: bookings-ledger verify",
     ])

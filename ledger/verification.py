@@ -18,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.orm import Session
 
+from config import SettingsError
 from ledger import merkle
 from ledger.chain import ChainReport
 from ledger.checkpoint_store import CheckpointMismatch, check_note, stored_checkpoints
@@ -115,7 +116,9 @@ def _start(connection: Connection, checkpoints: Sequence[Row], full: bool) -> _S
 def _check_signatures(checkpoints: Sequence[Row], verifier_key: str | None, origin: str | None) -> None:
     for row in checkpoints:
         if verifier_key is None:
-            raise CheckpointMismatch("checkpoints are stored but no verifier key is configured (CHECKPOINT_SIGNING_KEY)")
+            # Not a finding about the ledger but about this run's settings: exit 2, not 1.
+            raise SettingsError("setting CHECKPOINT_SIGNING_KEY is required to check the stored checkpoints; "
+                                "set it to the key that signed them")
         note = check_note(row.note, verifier_key, origin=origin)
         if row.size == 0 and row.root != merkle.EMPTY_ROOT:
             raise CheckpointMismatch(f"checkpoint {row.id} of the empty ledger has a non-empty root")

@@ -87,3 +87,22 @@ def test_checkpoint_whose_root_the_ledger_does_not_produce_fails(cli, filled, db
         connection.execute(text("UPDATE ledger_head SET hash = :h"), {"h": previous})
     code, output = cli("verify", "--full")
     assert code == 1 and "does not match the ledger's Merkle root" in output
+
+
+def test_verify_without_the_checkpoint_key_is_a_settings_error(tmp_path, monkeypatch, capsys):
+    """Stored checkpoints cannot be checked without their key: exit 2 naming the setting, not 'tampered'."""
+    import base64
+    import os
+
+    from bookings_ledger.cli import main
+    from ledger.db import create_ledger_engine, upgrade
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(create_ledger_engine(url))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("CHECKPOINT_SIGNING_KEY", base64.b64encode(os.urandom(32)).decode())
+    assert main(["checkpoint", "export", str(tmp_path / "checkpoint.note")]) == 0
+    monkeypatch.delenv("CHECKPOINT_SIGNING_KEY")
+    capsys.readouterr()
+    assert main(["verify"]) == 2
+    assert "setting CHECKPOINT_SIGNING_KEY is required" in capsys.readouterr().err
