@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.orm import Session
 
 from ledger import merkle, notes
@@ -110,6 +110,14 @@ def write_checkpoint_file(record: CheckpointRecord, directory: Path) -> Path:
     path = directory / f"checkpoint-{record.size:012d}-{record.id}.txt"
     path.write_text(record.note, encoding="utf-8")
     return path
+
+
+def publish_checkpoint(engine: Engine, signer: CheckpointSigner, time: datetime, directory: Path) -> CheckpointRecord:
+    """Sign a checkpoint of the ledger as it stands, store it, and write its note to `directory`."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        record = create_checkpoint(session, signer, time)
+    write_checkpoint_file(record, directory)
+    return record
 
 
 def stored_checkpoints(connection: Connection, after_id: int = 0) -> list[Row]:

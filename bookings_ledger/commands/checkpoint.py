@@ -15,22 +15,18 @@ def command() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def export_command(file: Path) -> None:
     """Sign a checkpoint of the ledger as it stands, store it, and write it to FILE."""
-    from sqlalchemy.orm import Session
-
     from config import load_settings
     from ledger.api import utc_now
-    from ledger.checkpoint_store import CheckpointSigner, create_checkpoint, write_checkpoint_file
+    from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint
     from ledger.db import open_migrated
 
     settings = load_settings()
     signer = CheckpointSigner.from_settings(settings)
     engine = open_migrated(settings.DATABASE_URL)
     try:
-        with Session(engine, expire_on_commit=False) as session, session.begin():
-            record = create_checkpoint(session, signer, utc_now())
+        record = publish_checkpoint(engine, signer, utc_now(), settings.CHECKPOINT_DIR)
     finally:
         engine.dispose()
-    write_checkpoint_file(record, settings.CHECKPOINT_DIR)
     file.write_text(record.note, encoding="utf-8")
     click.echo(f"checkpoint of {record.size} entries written to {file} (verifier key {signer.verifier_key})")
 

@@ -14,7 +14,7 @@ def command(directory: Path) -> None:
 
     from config import load_settings
     from ledger.api import utc_now
-    from ledger.checkpoint_store import CheckpointSigner, create_checkpoint, stored_checkpoints, write_checkpoint_file
+    from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint, stored_checkpoints
     from ledger.db import open_migrated, read_only
     from ledger.entries import append_entry, head, stream_rows
     from ledger.verifier import write_export
@@ -24,9 +24,7 @@ def command(directory: Path) -> None:
     engine = open_migrated(settings.DATABASE_URL)
     try:
         # A fresh checkpoint first, so every exported entry is covered by a signed root.
-        with Session(engine, expire_on_commit=False) as session, session.begin():
-            record = create_checkpoint(session, signer, utc_now())
-        write_checkpoint_file(record, settings.CHECKPOINT_DIR)
+        record = publish_checkpoint(engine, signer, utc_now(), settings.CHECKPOINT_DIR)
         with read_only(engine) as connection:
             size, _hash = head(connection)
             notes = [row.note for row in stored_checkpoints(connection)]

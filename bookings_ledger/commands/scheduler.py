@@ -10,15 +10,12 @@ import click
 
 def checkpoint_job(ledger: Any, settings: Any) -> Callable[[], Mapping[str, Any]]:
     """The checkpoint job: sign the ledger as it stands and write the note to CHECKPOINT_DIR."""
-    from ledger.checkpoint_store import CheckpointSigner, create_checkpoint, write_checkpoint_file
+    from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint
 
     signer = CheckpointSigner.from_settings(settings)
 
     def run() -> Mapping[str, Any]:
-        with ledger.transaction() as tx:
-            record = create_checkpoint(tx.session, signer, ledger.clock())
-        write_checkpoint_file(record, settings.CHECKPOINT_DIR)
-        return {"size": record.size}
+        return {"size": publish_checkpoint(ledger.engine, signer, ledger.clock(), settings.CHECKPOINT_DIR).size}
 
     return run
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,7 +36,7 @@ def progress_display() -> Iterator[RichProgress | None]:
 
 @click.command()
 def command() -> None:
-    """Compare appointments in Graph with the ledger, write the differences, back-fill gaps."""
+    """Compare appointments and customers in Graph with the ledger, write the differences, back-fill gaps."""
     from config import load_settings
     from jobs.services import opened_services
 
@@ -45,6 +45,10 @@ def command() -> None:
     with progress_display() as progress, opened_services(settings, progress=progress) as services:
         results = services.reconciler.reconcile_all(services.businesses)
     for result in results:
-        outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(result.outcomes.items())) or "nothing"
-        click.echo(f"{result.business_id}: {result.appointments} appointments; {outcomes}; "
+        click.echo(f"{result.business_id}: {result.appointments} appointments; {_counts(result.outcomes)}; "
+                   f"{result.customers} customers; {_counts(result.customer_outcomes)}; "
                    f"{len(result.gaps_filled)} gaps back-filled")
+
+
+def _counts(outcomes: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())) or "nothing"
