@@ -19,6 +19,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The chaos test at ten times its size (100,000 booking changes, both databases when
+# TEST_DATABASE_URL is set); make test runs the short form.
+soak: $(STAMP)
+	SOAK_CHANGES=100000 $(BIN)/python -m pytest tests/jobs/test_chaos.py -o timeout=5400
+
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

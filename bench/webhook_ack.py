@@ -46,12 +46,12 @@ def bare_app():
     return app
 
 
-def serve(kind: str, port: int, settings: dict[str, str]) -> None:
+def serve(kind: str, port: int, settings: dict[str, str], workers: int) -> None:
     os.environ.update(settings)
     from bookings_ledger.app import create_app
     from bookings_ledger.gunicorn import serve as run
 
-    run(create_app if kind == "ledger" else bare_app, bind=f"127.0.0.1:{port}", workers=int(os.environ.get("BENCH_WORKERS", "2")), threads=8)
+    run(create_app if kind == "ledger" else bare_app, bind=f"127.0.0.1:{port}", workers=workers, threads=8)
 
 
 def body() -> bytes:
@@ -138,8 +138,20 @@ def wait_until_up(port: int) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
-def prepare(directory: Path) -> dict[str, str]:
-    url = f"sqlite:///{directory / 'ledger.db'}"
+def database_url(directory: Path, postgresql: str | None) -> str:
+    """SQLite in the temporary directory, or a fresh schema on the PostgreSQL server given."""
+    if not postgresql:
+        return f"sqlite:///{directory / 'ledger.db'}"
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with create_engine(postgresql).begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    return make_url(postgresql).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
+
+
+def prepare(url: str) -> dict[str, str]:
     key = os.urandom(32)
     engine = create_ledger_engine(url)
     upgrade(engine)
@@ -156,12 +168,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="length of each measurement")
     parser.add_argument("--rate", type=float, default=300.0, help="requests/s for the latency run")
+    parser.add_argument("--postgresql", metavar="URL", help="store the inbox on this PostgreSQL server (a fresh schema)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes of both apps")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        settings = prepare(Path(directory))
+        settings = prepare(database_url(Path(directory), args.postgresql))
         results = {}
         for kind, port in (("bare", 18601), ("ledger", 18602)):
-            server = multiprocessing.Process(target=serve, args=(kind, port, settings), daemon=True)
+            server = multiprocessing.Process(target=serve, args=(kind, port, settings, args.workers), daemon=True)
             server.start()
             try:
                 wait_until_up(port)
@@ -172,6 +186,8 @@ def main() -> int:
             finally:
                 server.terminate()
                 server.join(10)
+    store = "PostgreSQL" if args.postgresql else "SQLite"
+    print(f"inbox on {store}; gunicorn gthread, {args.workers} workers x 8 threads for both apps; load from another process")
     print(f"{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}   (latency at {args.rate:.0f} req/s)")
     for kind, label in (("bare", "bare Flask 202 (baseline)"), ("ledger", "POST /webhooks/graph")):
         throughput, p50, p99 = results[kind]

@@ -36,6 +36,12 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Callable[[], d
     return app
 
 
+def close_app(app: Flask) -> None:
+    """Release what `create_app` opened: the inbox writer's connection and the database pool."""
+    app.extensions[receiver.EXTENSION].inbox.close()
+    app.extensions["bookings_ledger.engine"].dispose()
+
+
 def register_extensions(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
     """The database, the receiver's collaborators and the readiness checks."""
     engine = create_ledger_engine(settings.DATABASE_URL)
@@ -45,7 +51,7 @@ def register_extensions(app: Flask, settings: Settings, clock: Callable[[], date
     app.extensions[receiver.EXTENSION] = receiver.Receiver(
         client_states=ClientStateCache(engine, keys), inbox=inbox, metrics=WebhookMetrics()
     )
-    app.extensions["bookings_ledger.inbox_depth"] = inbox.depth
+    app.extensions[health.SCRAPE] = lambda metrics: metrics.refresh(engine, clock())
     app.extensions[health.READINESS] = {
         "database": lambda: _database_problem(engine),
         "subscriptions": lambda: _guarded(lambda: subscriptions_problem(engine, settings.booking_businesses, clock())),

@@ -67,6 +67,8 @@ class _QuietHandler(WSGIRequestHandler):
 @contextmanager
 def running_web_app(app: Any, port: int) -> Iterator[None]:
     """The app on 127.0.0.1:port in a background thread (the demo's stand-in for gunicorn)."""
+    from bookings_ledger.app import close_app
+
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="demo-web", daemon=True)
     thread.start()
@@ -75,6 +77,7 @@ def running_web_app(app: Any, port: int) -> Iterator[None]:
     finally:
         server.shutdown()
         thread.join(5)
+        close_app(app)
 
 
 def demo_overrides(graph_url: str, businesses: list[str], port: int) -> dict[str, str]:

@@ -8,9 +8,10 @@ they need is being re-sent, honouring the largest Retry-After among them.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from .errors import GraphError, Throttled, redact_path
 from .retry import is_idempotent
@@ -18,7 +19,31 @@ from .retry import is_idempotent
 if TYPE_CHECKING:
     from .http import GraphHttp
 
+
+def status_label(status: int | None) -> str:
+    """A low-cardinality status for metrics: "2xx", the error's code ("429"), or "none" (no answer)."""
+    if not status:
+        return "none"
+    return "2xx" if 200 <= status < 300 else str(status)
+
 MAX_BATCH = 20  # Graph's limit per $batch
+
+
+def unique_ids(ids: Iterable[str]) -> Iterator[str]:
+    """The ids in order without repeats: an id is also the request id inside a $batch, where a
+    repeat fails the whole batch."""
+    seen: set[str] = set()
+    for item in ids:
+        if item not in seen:
+            seen.add(item)
+            yield item
+
+
+def relative_url(link: str) -> str:
+    """An absolute Graph URL (a nextLink) as a $batch item URL: relative to the version root."""
+    parts = urlsplit(link)
+    path = "/" + parts.path.lstrip("/").partition("/")[2]
+    return f"{path}?{parts.query}" if parts.query else path
 
 
 @dataclass(frozen=True)
@@ -114,8 +139,11 @@ def _response(http: GraphHttp, item: Mapping[str, Any], requests: Mapping[str, B
     headers = {k.lower(): str(v) for k, v in (item.get("headers") or {}).items()}
     body = item.get("body")
     error = None
+    request = requests[item["id"]]
+    # Each item is a Graph call of its own (its 429s are the ones that matter); the envelope
+    # itself is counted as POST /$batch.
+    http.observe(request.method.upper(), redact_path(request.url), status_label(status))
     if not 200 <= status < 300:
-        request = requests[item["id"]]
         detail = body.get("error", {}) if isinstance(body, dict) else {}
         error = http.error_from_parts(
             status, headers, code=detail.get("code"), message=detail.get("message"),

@@ -6,11 +6,12 @@ date ranges use calendarView rather than `$filter`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from .batch import BatchRequest
+from .batch import BatchRequest, relative_url, unique_ids
+from .errors import GraphError
 from .models import (
     Appointment, AppointmentUpdate, Business, Customer, CustomerUpdate, ItemResult,
 )
@@ -22,15 +23,6 @@ ROOT = "/solutions/bookingBusinesses"
 
 def _segment(value: str) -> str:
     return quote(value, safe="@")
-
-
-def _unique(ids: Iterable[str]) -> Iterator[str]:
-    # An id is also the request id inside a $batch, where a repeat fails the whole batch.
-    seen: set[str] = set()
-    for item in ids:
-        if item not in seen:
-            seen.add(item)
-            yield item
 
 
 def _iso(moment: datetime) -> str:
@@ -77,10 +69,33 @@ class Bookings:
     def appointments_by_ids(self, business_id: str, appointment_ids: Iterable[str]) -> Iterator[ItemResult[Appointment]]:
         """GET each appointment by id, 20 to a $batch; a failed item carries its error."""
         requests = (BatchRequest(id=aid, method="GET", url=self._path(business_id, "appointments", aid))
-                    for aid in _unique(appointment_ids))
+                    for aid in unique_ids(appointment_ids))
         for answer in self._session.batch(requests, mailbox=business_id):
             value = parse_appointment(answer.body, business_id) if answer.error is None else None
             yield ItemResult(id=answer.id, value=value, error=answer.error)
+
+    def calendar_views(
+        self, business_id: str, windows: Sequence[tuple[datetime, datetime]]
+    ) -> list[ItemResult[tuple[Appointment, ...]]]:
+        """Several calendarView windows at once, in `$batch` rounds (one round per page depth,
+        nextLinks followed): per window, in the order given (id = its index), every appointment
+        listed, or the error that stopped it."""
+        listed: dict[str, list[Appointment]] = {str(i): [] for i in range(len(windows))}
+        errors: dict[str, GraphError] = {}
+        pending = {str(i): f"{self._path(business_id, 'calendarView')}?{urlencode({'start': _iso(start), 'end': _iso(end)})}"
+                   for i, (start, end) in enumerate(windows)}
+        while pending:
+            requests = [BatchRequest(id=rid, method="GET", url=url) for rid, url in pending.items()]
+            pending = {}
+            for answer in self._session.batch(requests, mailbox=business_id):
+                if answer.error is not None:
+                    errors[answer.id] = answer.error
+                    continue
+                listed[answer.id] += [parse_appointment(item, business_id) for item in answer.body.get("value", ())]
+                if answer.body.get("@odata.nextLink"):
+                    pending[answer.id] = relative_url(answer.body["@odata.nextLink"])
+        return [ItemResult(id=rid, value=None if rid in errors else tuple(items), error=errors.get(rid))
+                for rid, items in listed.items()]
 
     def customers(self, business_id: str) -> Iterator[Customer]:
         """Every customer record of the business, streamed page by page."""
@@ -119,7 +134,7 @@ class Bookings:
     def delete_appointments(self, business_id: str, appointment_ids: Iterable[str]) -> Iterator[ItemResult[None]]:
         """DELETE appointments, 20 to a $batch; a 404 item is reported as NotFound, not raised."""
         requests = (BatchRequest(id=aid, method="DELETE", url=self._path(business_id, "appointments", aid))
-                    for aid in _unique(appointment_ids))
+                    for aid in unique_ids(appointment_ids))
         return self._writes(business_id, requests)
 
     def update_appointments(

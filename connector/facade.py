@@ -3,6 +3,7 @@
     with GraphConnector(base_url=..., credential=...) as graph:      # or connector_from_settings()
         for appointment in graph.bookings.calendar_view(business, start, end): ...
         graph.subscriptions.renew(sub_id, expiration)
+    GraphConnector(..., observe=lambda method, route, status: ...)  # every call, ids masked as {id}
 
 Opening starts the loop thread, imports msgraph there and builds the one client; closing
 closes the HTTP pool, the loop and the credential. Build it in `worker`, `scheduler` or `demo`,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from config.settings import Settings
 
     from .client import GraphClient
-    from .http import GraphHttp
+    from .http import CallObserver, GraphHttp
 
 
 class GraphConnector:
@@ -40,8 +41,10 @@ class GraphConnector:
         policy: RetryPolicy | None = None,
         per_mailbox: int = 4,
         timeout: float = 60.0,
+        observe: CallObserver | None = None,
     ) -> None:
         self.credential = credential
+        self._observe = observe
         self.limiter = MailboxLimiter(per_mailbox)
         self._runner = LoopRunner()
         try:
@@ -60,7 +63,7 @@ class GraphConnector:
         from .http import GraphHttp
 
         client = build_graph_client(base_url, self.credential, timeout=timeout)
-        return client, GraphHttp(client, policy=policy, limiter=self.limiter)
+        return client, GraphHttp(client, policy=policy, limiter=self.limiter, observe=self._observe)
 
     @property
     def closed(self) -> bool:
@@ -82,6 +85,9 @@ class GraphConnector:
         self.close()
 
 
-def connector_from_settings(settings: Settings, *, policy: RetryPolicy | None = None) -> GraphConnector:
-    """A connector for GRAPH_BASE_URL with the credential GRAPH_CREDENTIAL selects."""
-    return GraphConnector(base_url=settings.GRAPH_BASE_URL, credential=credential_from_settings(settings), policy=policy)
+def connector_from_settings(settings: Settings, *, policy: RetryPolicy | None = None,
+                            observe: CallObserver | None = None) -> GraphConnector:
+    """A connector for GRAPH_BASE_URL with the credential GRAPH_CREDENTIAL selects; `observe` is
+    told (method, route template, status) of every Graph call, for metrics."""
+    return GraphConnector(base_url=settings.GRAPH_BASE_URL, credential=credential_from_settings(settings), policy=policy,
+                          observe=observe)

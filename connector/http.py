@@ -18,6 +18,7 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
+from .batch import status_label
 from .client import GraphClient
 from .errors import AuthenticationFailed, GraphError, OutcomeUnknown, Unavailable, error_for_status, redact_path
 from .limits import MailboxLimiter
@@ -25,15 +26,23 @@ from .retry import RetryPolicy, is_idempotent
 
 T = TypeVar("T")
 ERROR_MAP = {"XXX": ODataError}
+# Told of every answer Graph gave (or did not give): (method, route with ids as {id}, status label).
+CallObserver = Callable[[str, str, str], None]
+
+
+def _ignore(method: str, route: str, status: str) -> None:
+    """The observer when nobody counts Graph calls."""
 
 
 class GraphHttp:
     """Async JSON requests to Graph; use only on the connector's event loop."""
 
-    def __init__(self, client: GraphClient, *, policy: RetryPolicy, limiter: MailboxLimiter) -> None:
+    def __init__(self, client: GraphClient, *, policy: RetryPolicy, limiter: MailboxLimiter,
+                 observe: CallObserver | None = None) -> None:
         self.client = client
         self.policy = policy
         self.limiter = limiter
+        self.observe = observe or _ignore
         self.base_url: str = client.adapter.base_url
 
     def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
@@ -94,10 +103,18 @@ class GraphHttp:
         return await self.policy.run(attempt)
 
     async def translate(self, pending: Awaitable[T], *, method: str, route: str, idempotent: bool) -> T:
-        """Await `pending`, turning SDK, httpx and credential failures into GraphError.
-
-        The originals are not chained (`from None`): their messages can echo personal data.
+        """Await `pending`, turning SDK, httpx and credential failures into GraphError, and tell
+        the observer the outcome. The originals are not chained (`from None`): their messages can echo personal data.
         """
+        try:
+            answer = await self._translated(pending, method=method, route=route, idempotent=idempotent)
+        except GraphError as exc:   # counted once per attempt: a retried 429 shows as a 429 and a 2xx
+            self.observe(method, route, status_label(exc.status))
+            raise
+        self.observe(method, route, "2xx")
+        return answer
+
+    async def _translated(self, pending: Awaitable[T], *, method: str, route: str, idempotent: bool) -> T:
         context = {"method": method, "route": route}
         try:
             return await pending

@@ -5,7 +5,8 @@ keyed by the name the ledger stores them under: subject-level fields (name, emai
 zone) by plain name, so `email` and `phone` get blind indexes and one person's latest value is
 kept once; booking-level fields (time, service, notes, answers) under a per-appointment prefix
 (`<tag>.start`), so a person's two bookings never overwrite each other. Each stored field maps
-to the Graph field path the retention policy names (`customers[].emailAddress`).
+to the Graph field path the retention policy names (`customers[].emailAddress`). A business's
+customer record (`customer_record`) is a person of its own, under the same subject-level names.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.retention import RetentionCategory, RetentionPolicy
-from connector.models import Appointment, CustomerInfo
+from connector.models import Address, Appointment, Customer, CustomerInfo
 from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
 from ledger.entries import format_time
 
@@ -60,6 +61,26 @@ SUBJECT_FIELDS: tuple[tuple[str, str, Callable[[CustomerInfo], object]], ...] = 
     ("time_zone", "customers[].timeZone", lambda c: c.time_zone),
 )
 ALL_PATHS = tuple(path for group in (BOOKING_FIELDS, CUSTOMER_BOOKING_FIELDS, SUBJECT_FIELDS) for _, path, _ in group)
+
+
+def _phones(customer: Customer) -> list[list[str | None]] | None:
+    return [[p.kind, p.number] for p in customer.phones if p.number] or None
+
+
+def _address(a: Address) -> list[str | None]:
+    return [a.street, a.city, a.state, a.postal_code, a.country]
+
+
+# A bookingCustomer record's fields (stored name, policy field path, getter). The first phone
+# number is also stored as `phone`, so a request by phone number finds the subject (blind index).
+CUSTOMER_FIELDS: tuple[tuple[str, str, Callable[[Customer], object]], ...] = (
+    ("name", "customer.displayName", lambda c: c.display_name),
+    ("email", "customer.emailAddress", lambda c: c.email),
+    ("phone", "customer.phones", lambda c: next((p.number for p in c.phones if p.number), None)),
+    ("phones", "customer.phones", _phones),
+    ("addresses", "customer.addresses", lambda c: [_address(a) for a in c.addresses if any(_address(a))] or None),
+)
+CUSTOMER_PATHS = tuple(path for _, path, _ in CUSTOMER_FIELDS)
 # Returned only by GET of a single appointment (graph-facts §1.2, §1.3), never by lists.
 LIST_OMITTED = frozenset({"service_notes", "notes", "customer_notes"})
 # Blind indexes need a normalisable value; anything else is kept, unindexed, under another name.
@@ -78,7 +99,7 @@ class Person:
 
 def check_policy(policy: RetentionPolicy) -> None:
     """Fail at start when the policy leaves a field ingestion stores unclassified."""
-    missing = [path for path in ALL_PATHS if policy.for_field(path) is None]
+    missing = [path for path in ALL_PATHS + CUSTOMER_PATHS if policy.for_field(path) is None]
     if missing:
         raise ValueError(f"the retention policy classifies none of: {', '.join(missing)}")
 
@@ -96,6 +117,13 @@ def people(appointment: Appointment, phone_region: str) -> list[Person]:
         fields += [(_indexable(name, _text(get(info)), phone_region), path, _text(get(info))) for name, path, get in SUBJECT_FIELDS]
         found.append(_person(info.customer_id or f"#{index}", info.customer_id, fields))
     return found
+
+
+def customer_record(customer: Customer, phone_region: str) -> Person:
+    """The personal data of a business's customer record (keyed by its customer id)."""
+    fields = [(_indexable(name, _text(get(customer)), phone_region), path, _text(get(customer)))
+              for name, path, get in CUSTOMER_FIELDS]
+    return _person(customer.id, customer.id, fields)
 
 
 def booking_only(appointment: Appointment) -> Person:
@@ -129,26 +157,27 @@ def _indexable(name: str, value: str | None, phone_region: str) -> str:
     return name
 
 
-def classes(policy: RetentionPolicy, paths: dict[str, str], appointment: Appointment, now: datetime) -> dict[str, dict[str, object]]:
-    """Category id -> the fields in it, purpose, legal basis and retention_until, for an entry."""
+def classes(policy: RetentionPolicy, paths: dict[str, str], end: datetime | None, now: datetime) -> dict[str, dict[str, object]]:
+    """Category id -> the fields in it, purpose, legal basis and retention_until, for an entry;
+    `end` is the end of the appointment the data came with (None for a customer record)."""
     grouped: dict[str, dict[str, object]] = {}
     for name, path in sorted(paths.items()):
         category = policy.for_field(path)
         assert category is not None, "check_policy ran at start"
         entry = grouped.setdefault(category.id, {
             "fields": [], "purpose": category.purpose, "legal_basis": category.legal_basis,
-            "retention_until": format_time(retention_start(category, appointment, now) + category.period),
+            "retention_until": format_time(retention_start(category, end, now) + category.period),
         })
         entry["fields"].append(name)  # type: ignore[union-attr]
     return grouped
 
 
-def retention_start(category: RetentionCategory, appointment: Appointment, now: datetime) -> datetime:
-    """When the category's retention period starts for data of this appointment."""
-    if category.clock == "appointment_end" and appointment.end is not None:
-        return appointment.end
-    if category.clock == "last_contact" and appointment.end is not None:
-        return max(appointment.end, now)  # the booking, or this change to it, is the latest contact
+def retention_start(category: RetentionCategory, end: datetime | None, now: datetime) -> datetime:
+    """When the category's retention period starts for data of an appointment ending at `end`."""
+    if category.clock == "appointment_end" and end is not None:
+        return end
+    if category.clock == "last_contact" and end is not None:
+        return max(end, now)  # the booking, or this change to it, is the latest contact
     return now
 
 
@@ -163,11 +192,16 @@ def content_digests(key: bytes, appointment: Appointment, person: Person) -> tup
     absent, as in a calendarView item: a missing note is "not shown", not "removed")."""
     shown = {n: v for n, v in person.values.items() if n.rpartition(".")[2] not in LIST_OMITTED}
     notes = {n: v for n, v in person.values.items() if n not in shown}
-    return _digest(key, appointment, person.key, shown), _digest(key, appointment, person.key, notes) if notes else None
+    return _digest(key, appointment.id, person.key, shown), _digest(key, appointment.id, person.key, notes) if notes else None
 
 
-def _digest(key: bytes, appointment: Appointment, person_key: str, values: dict[str, str]) -> str:
-    canonical = json.dumps([appointment.id, person_key, sorted(values.items())], separators=(",", ":")).encode()
+def record_digest(key: bytes, person: Person) -> str:
+    """Keyed digest of a customer record's canonical content (see `content_digests`)."""
+    return _digest(key, "customer", person.key, person.values)
+
+
+def _digest(key: bytes, owner_id: str, person_key: str, values: dict[str, str]) -> str:
+    canonical = json.dumps([owner_id, person_key, sorted(values.items())], separators=(",", ":")).encode()
     return hmac.new(key, canonical, hashlib.sha256).hexdigest()
 
 

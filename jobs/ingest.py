@@ -7,6 +7,10 @@ The API the worker and reconciliation call (stable):
     ingestor.record_gone(business_id, appointment_id, reason="cancelled" | "deleted", tx=None)
         -> "cancelled" | "unchanged"
     ingestor.known_appointments(business_id, start, end) -> set[str]   # active ids overlapping [start, end)
+    ingestor.graph_versions(appointment_ids) -> dict[str, str]         # stored Graph version stamps
+    ingestor.ingest_customer(customer, tx=None) -> "collected" | "updated" | "unchanged" | "tombstoned"
+    ingestor.record_customer_gone(business_id, customer_id, tx=None) -> "cancelled" | "unchanged"
+    ingestor.known_customers(business_id) -> set[str]                 # active customer record ids
 
 Each call runs in its own ledger transaction, or inside `tx` when one is given (the worker writes
 a whole batch and acknowledges its inbox rows in one transaction).
@@ -14,9 +18,11 @@ a whole batch and acknowledges its inbox rows in one transaction).
 What is written (docs/ingestion.md): a new appointment gives one `collected` entry per customer
 on it (per data subject; one subject-less entry when it has no customer); a known one gives
 `updated` entries only for the customers whose keyed content digest changed; a cancelled or
-deleted one gives `cancelled`. Personal values go only through `tx.collect` (encrypted);
-entries carry field names, categories with purpose, legal basis and retention_until, the
-privacy-notice and policy versions and digests. Tombstoned appointments and customers are
+deleted one gives `cancelled`. A business's customer record (read by reconciliation) is
+recorded the same way under the subject its customer id already has: `collected` when first
+seen, `updated` when its keyed digest changed, `cancelled` when Graph no longer lists it.
+Personal values go only through `tx.collect` (encrypted); entries carry field names, categories
+with purpose, legal basis and retention_until, the privacy-notice and policy versions and digests. Tombstoned appointments and customers are
 never ingested again.
 """
 from __future__ import annotations
@@ -27,15 +33,19 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal
 
+from sqlalchemy.orm import Session
+
 from config.retention import RetentionPolicy
-from connector.models import Appointment
+from connector.models import Appointment, Customer
 from jobs import classify
 from jobs.classify import Person
 from ledger.api import Clock, Ledger, LedgerTransaction
 from ledger.blind_index import IdentifierError
 from ledger.bookings_projection import (
-    ACTIVE, CANCELLED, BookingAppointment, BookingCustomer, known_in_window, subjects_of_business,
+    ACTIVE, CANCELLED, BookingAppointment, BookingCustomer, graph_versions, known_customers, known_in_window,
+    subjects_of_business,
 )
+from ledger.db import read_only
 from ledger.entries import format_time, lock_head
 
 Outcome = Literal["collected", "updated", "unchanged", "tombstoned"]
@@ -106,6 +116,54 @@ class Ingestor:
         with self.ledger.transaction() as tx:
             return known_in_window(tx.session, business_id, format_time(start), format_time(end))
 
+    def graph_versions(self, appointment_ids: list[str]) -> dict[str, str]:
+        """Appointment id -> Graph version stamp the ledger holds, for the active ones among the ids."""
+        # A read-only snapshot: on SQLite it does not wait for, or hold, the write lock.
+        with read_only(self.ledger.engine) as connection, Session(bind=connection) as session:
+            return graph_versions(session, appointment_ids)
+
+    def ingest_customer(self, customer: Customer, *, tx: LedgerTransaction | None = None) -> Outcome:
+        """Record a new customer record, or a real change to a known one; nothing for a repeat."""
+        with self._transaction(tx) as tx:
+            lock_head(tx.session)
+            if tx.is_tombstoned("customer", customer.id):
+                return "tombstoned"
+            row = tx.session.get(BookingCustomer, (customer.business_id, customer.id))
+            person = classify.customer_record(customer, self.ledger.keys.phone_region)
+            digest = classify.record_digest(self._digest_key, person)
+            known = row is not None and row.state == ACTIVE
+            if known and row.digest == digest:  # type: ignore[union-attr]
+                return "unchanged"
+            outcome: Outcome = "updated" if known else "collected"
+            now = self.clock()
+            subject = self._subject(tx, customer.business_id, person, row.subject_ref if row else None)
+            tx.collect(subject, person.values, category=STORED_CATEGORY, purpose=STORED_PURPOSE, kind=outcome,
+                       refs={"customer": customer.id}, business=customer.business_id,
+                       **self._stamps(person.paths, None, digest, now))
+            row = tx.session.get(BookingCustomer, (customer.business_id, customer.id))
+            row.state, row.digest = ACTIVE, digest  # type: ignore[union-attr]
+            tx.session.flush()
+            return outcome
+
+    def record_customer_gone(
+        self, business_id: str, customer_id: str, *, tx: LedgerTransaction | None = None,
+    ) -> GoneOutcome:
+        """Record that Graph no longer has the customer record; the id keeps its subject for appointments."""
+        with self._transaction(tx) as tx:
+            lock_head(tx.session)
+            row = tx.session.get(BookingCustomer, (business_id, customer_id))
+            if row is None or row.state != ACTIVE or tx.is_tombstoned("customer", customer_id):
+                return "unchanged"
+            live = row.subject_ref if self._active(tx, row.subject_ref) else None
+            tx.append("cancelled", subject=live, refs={"customer": customer_id}, business=business_id, reason="deleted")
+            row.state, row.updated_at = CANCELLED, format_time(self.clock())
+            return "cancelled"
+
+    def known_customers(self, business_id: str) -> set[str]:
+        """Ids of the business's customer records the ledger holds as active."""
+        with self.ledger.transaction() as tx:
+            return known_customers(tx.session, business_id)
+
     def link_event(self, tx: LedgerTransaction, appointment_id: str, event_id: str) -> None:
         """Remember which mailbox event is the appointment's calendar copy (saves a lookup next time)."""
         row = tx.session.get(BookingAppointment, appointment_id)
@@ -135,9 +193,12 @@ class Ingestor:
         refs = {"appointment": appointment.id}
         if person.customer_id:
             refs["customer"] = person.customer_id
+        return {"refs": refs, "business": appointment.business_id, **self._stamps(person.paths, appointment.end, digest, now)}
+
+    def _stamps(self, paths: dict[str, str], end: datetime | None, digest: str | None, now: datetime) -> dict[str, object]:
+        """Categories with purpose, legal basis and retention_until; notice and policy versions; digest."""
         return {
-            "refs": refs, "business": appointment.business_id,
-            "classes": classify.classes(self.policy, person.paths, appointment, now),
+            "classes": classify.classes(self.policy, paths, end, now),
             "notice_version": self.policy.notice_version, "policy_version": self.policy.policy_version,
             "content_digest": digest,
         }
@@ -179,7 +240,7 @@ class Ingestor:
             row = BookingAppointment(appointment_id=appointment.id, business_id=appointment.business_id)
             tx.session.add(row)
         paths = {path: path for path in classify.ALL_PATHS}
-        deadlines = [c["retention_until"] for c in classify.classes(self.policy, paths, appointment, now).values()]
+        deadlines = [c["retention_until"] for c in classify.classes(self.policy, paths, appointment.end, now).values()]
         row.start_at = format_time(appointment.start) if appointment.start else None
         row.end_at = format_time(appointment.end) if appointment.end else None
         row.state, row.subjects, row.digests = ACTIVE, json.dumps(subjects), json.dumps(digests)

@@ -2,13 +2,15 @@
 
 A notification only says "something changed in this business's calendar" (graph-facts §2.1,
 §7.2). For the events of a batch of inbox rows this module finds, in as few HTTP requests as
-it can (every read goes out in `$batch` envelopes of 20):
+it can (every read goes out in `$batch` envelopes of 20, through the connector's batched
+helpers: nothing here spells a Graph URL):
 
-1. one envelope round: each event not yet matched to an appointment (GET event, for its time)
-   and each appointment whose event is already matched (GET appointment by id);
+1. each event not yet matched to an appointment (`mailbox.events_by_ids`, for its time), then
+   each appointment whose event is already matched (`bookings.appointments_by_ids`);
 2. one round of calendarView windows around the unmatched events' times (merged where they
-   overlap; nextLinks followed in further rounds); an event whose time equals exactly one
-   listed appointment's is matched to it, so the next change to it skips rounds 1 and 2;
+   overlap; `bookings.calendar_views` follows nextLinks in further rounds); an event whose
+   time equals exactly one listed appointment's is matched to it, so the next change to it
+   skips rounds 1 and 2;
 3. one round of GET appointment by id for what the windows showed new or changed (lists omit
    notes) and for what the ledger holds in a window that the window no longer lists.
 
@@ -20,15 +22,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from urllib.parse import quote, urlencode, urlsplit
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from connector import GraphConnector, NotFound
-from connector.batch import BatchRequest, BatchResponse
-from connector.models import Appointment, Event
-from connector.parse import parse_appointment, parse_event
+from connector.models import Appointment, Event, ItemResult
 from jobs.classify import graph_version
 from ledger.api import Ledger
 from ledger.bookings_projection import appointments_for_events, graph_versions, known_in_window
@@ -36,7 +35,6 @@ from ledger.db import read_only
 from ledger.entries import format_time
 
 EDGE = timedelta(seconds=1)  # widen windows so a zero-length appointment still overlaps its own
-UTC_HEADERS = {"Prefer": 'outlook.timezone="UTC"'}  # Outlook answers in the mailbox's zone otherwise
 
 
 @dataclass(frozen=True)
@@ -87,18 +85,14 @@ class _Reread:
         return self.truth
 
     def _first_round(self, event_ids: list[str], appointment_ids: list[str]) -> dict[str, Event]:
-        requests = [BatchRequest(f"e{i}", "GET", self._event_path(e), headers=UTC_HEADERS) for i, e in enumerate(event_ids)]
-        requests += [BatchRequest(f"a{i}", "GET", self._appointment_path(a)) for i, a in enumerate(appointment_ids)]
         events: dict[str, Event] = {}
-        for answer in self._batch(requests):
-            index = int(answer.id[1:])
-            if answer.id[0] == "a":
-                self._settle(appointment_ids[index], answer)
-            elif answer.error is None:
-                events[event_ids[index]] = parse_event(answer.body)
-            elif not isinstance(answer.error, NotFound):
-                self._fail(self.rows_of_event[event_ids[index]], answer.error, "event")
+        for item in self.graph.mailbox.events_by_ids(self.business, event_ids):
+            if item.value is not None:
+                events[item.id] = item.value
+            elif not isinstance(item.error, NotFound):
+                self._fail(self.rows_of_event[item.id], item.error, "event")   # type: ignore[arg-type]
             # An unmatched event that is already gone names no appointment: reconciliation's job.
+        self._read_appointments(appointment_ids)
         return events
 
     def _windows(self, events: dict[str, Event]) -> set[str]:
@@ -129,35 +123,27 @@ class _Reread:
         self._concern(self.rows_of_event[event_id], [a.id for a in candidates] + sorted(vanished))
 
     def _calendar_views(self, windows: list[tuple[datetime, datetime]]) -> dict[tuple[datetime, datetime], list[Appointment]]:
-        listed: dict[tuple[datetime, datetime], list[Appointment]] = {w: [] for w in windows}
-        pending = {f"w{i}": (w, self._view_path(w)) for i, w in enumerate(windows)}
-        while pending:
-            requests = [BatchRequest(rid, "GET", path) for rid, (_, path) in pending.items()]
-            following = {}
-            for answer in self._batch(requests):
-                window = pending[answer.id][0]
-                if answer.error is not None:
-                    inside = [e for e, (start, end) in self.timed.items() if window[0] <= start and end <= window[1]]
-                    self._fail([r for e in inside for r in self.rows_of_event[e]], answer.error, "calendarView")
-                    continue
-                listed[window] += [parse_appointment(item, self.business) for item in answer.body.get("value", ())]
-                if answer.body.get("@odata.nextLink"):
-                    following[answer.id] = (window, _relative(answer.body["@odata.nextLink"]))
-            pending = following
+        """The windows Graph listed in full (a failed one fails the rows of the events inside it)."""
+        listed: dict[tuple[datetime, datetime], list[Appointment]] = {}
+        for window, item in zip(windows, self.graph.bookings.calendar_views(self.business, windows)):
+            if item.value is not None:
+                listed[window] = list(item.value)
+                continue
+            inside = [e for e, (start, end) in self.timed.items() if window[0] <= start and end <= window[1]]
+            self._fail([r for e in inside for r in self.rows_of_event[e]], item.error, "calendarView")  # type: ignore[arg-type]
         return listed
 
     def _read_appointments(self, appointment_ids: list[str]) -> None:
-        requests = [BatchRequest(f"a{i}", "GET", self._appointment_path(a)) for i, a in enumerate(appointment_ids)]
-        for answer in self._batch(requests):
-            self._settle(appointment_ids[int(answer.id[1:])], answer)
+        for item in self.graph.bookings.appointments_by_ids(self.business, appointment_ids):
+            self._settle(item)
 
-    def _settle(self, appointment_id: str, answer: BatchResponse) -> None:
-        if answer.error is None:
-            self.truth.appointments[appointment_id] = parse_appointment(answer.body, self.business)
-        elif isinstance(answer.error, NotFound):
-            self.truth.gone.add(appointment_id)
+    def _settle(self, item: ItemResult[Appointment]) -> None:
+        if item.value is not None:
+            self.truth.appointments[item.id] = item.value
+        elif isinstance(item.error, NotFound):
+            self.truth.gone.add(item.id)
         else:
-            self._fail(self.rows_of_appointment[appointment_id], answer.error, "appointment")
+            self._fail(self.rows_of_appointment[item.id], item.error, "appointment")  # type: ignore[arg-type]
 
     def _concern(self, rows: Iterable[int], appointment_ids: list[str]) -> None:
         for row in rows:
@@ -168,21 +154,6 @@ class _Reread:
     def _fail(self, rows: Iterable[int], error: Exception, read: str) -> None:
         for row in rows:
             self.truth.failed.setdefault(row, failure_reason(error, f"reading {read}"))
-
-    def _batch(self, requests: list[BatchRequest]) -> Iterator[BatchResponse]:
-        return self.graph.session.batch(requests, mailbox=self.business) if requests else iter(())
-
-    def _event_path(self, event_id: str) -> str:
-        return f"/users/{quote(self.business, safe='@')}/events/{quote(event_id, safe='')}"
-
-    def _appointment_path(self, appointment_id: str) -> str:
-        return f"{self._root()}/appointments/{quote(appointment_id, safe='@')}"
-
-    def _view_path(self, window: tuple[datetime, datetime]) -> str:
-        return f"{self._root()}/calendarView?" + urlencode({"start": _iso(window[0]), "end": _iso(window[1])})
-
-    def _root(self) -> str:
-        return f"/solutions/bookingBusinesses/{quote(self.business, safe='@')}"
 
 
 def failure_reason(error: Exception, step: str) -> str:
@@ -206,14 +177,3 @@ def _merge(windows: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime,
         else:
             merged.append((start, end))
     return merged
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _relative(link: str) -> str:
-    """A nextLink as a $batch item URL: relative to the version root (/v1.0)."""
-    parts = urlsplit(link)
-    path = "/" + parts.path.lstrip("/").partition("/")[2]
-    return f"{path}?{parts.query}" if parts.query else path

@@ -19,6 +19,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
 from jobs import gaps
+from jobs.metrics import JobMetrics
 from ledger.api import Ledger
 from ledger.leases import acquire_lease, finish_run, last_heartbeat, release_lease, start_run
 from ledger.sync_state import parse_time
@@ -38,9 +39,11 @@ Job = Callable[[], Mapping[str, Any]]
 class LeasedRunner:
     """Runs named jobs only while this process holds the scheduler lease, recording each run."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime], holder: str | None = None) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime], holder: str | None = None,
+                 metrics: JobMetrics | None = None) -> None:
         self.engine, self.clock = engine, clock
         self.holder = holder or f"scheduler-{secrets.token_hex(6)}"
+        self.metrics = metrics or JobMetrics()
 
     def is_leader(self) -> bool:
         """Take or extend the lease; whether this process is the one that works."""
@@ -48,6 +51,11 @@ class LeasedRunner:
 
     def run(self, name: str, job: Job) -> str:
         """Run `job` if leader; returns "skipped", "ok" or "failed" (the run's record says more)."""
+        outcome = self._run(name, job)
+        self.metrics.job_runs.labels(name, outcome).inc()
+        return outcome
+
+    def _run(self, name: str, job: Job) -> str:
         if not self.is_leader():
             return "skipped"
         run_id = start_run(self.engine, name, self.holder, self.clock())

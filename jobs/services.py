@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.lifecycle import LifecycleServices
 from jobs.reconcile import BookingsReader, Horizon, Ingestor, Progress, Reconciler
 from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, SubscriptionPolicy
 from ledger.api import Ledger
+
+if TYPE_CHECKING:
+    from connector.http import CallObserver
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,10 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
 
 
 @contextmanager
-def opened_services(settings: Any, *, progress: Progress | None = None) -> Iterator[SyncServices]:
-    """The services on DATABASE_URL (must be migrated) and a connector from the settings, closed after."""
+def opened_services(settings: Any, *, progress: Progress | None = None,
+                    observe: CallObserver | None = None) -> Iterator[SyncServices]:
+    """The services on DATABASE_URL (must be migrated) and a connector from the settings, closed after;
+    `observe` is told of every Graph call (jobs.metrics.JobMetrics.graph_call)."""
     from config.retention import load_policy
     from connector import connector_from_settings
     from jobs.ingest import Ingestor
@@ -69,7 +74,7 @@ def opened_services(settings: Any, *, progress: Progress | None = None) -> Itera
     try:
         ledger = Ledger(engine, LedgerKeys.from_settings(settings))
         ingestor = Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=ledger.clock)
-        with connector_from_settings(settings) as graph:
+        with connector_from_settings(settings, observe=observe) as graph:
             yield sync_services(settings, ledger, graph, ingestor, progress=progress)
     finally:
         engine.dispose()

@@ -1,6 +1,6 @@
 """The inbox worker: claim notification rows, re-read the truth per business, write, acknowledge.
 
-    worker = Worker(ledger, ingestor, graph, clock=clock, lifecycle=handle_or_None)
+    worker = Worker(ledger, ingestor, graph, clock=clock, lifecycle=handle_or_None, metrics=metrics_or_None)
     worker.run_once()                  # one cycle; returns the number of rows claimed
     worker.run(stop_event, interval=1.0)
 
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from connector import GraphConnector
 from jobs.ingest import Ingestor
+from jobs.metrics import JobMetrics
 from jobs.reread import Change, Truth, failure_reason, reread
 from ledger.api import Clock, Ledger
 from ledger.entries import format_time
@@ -55,10 +56,11 @@ class Worker:
 
     def __init__(
         self, ledger: Ledger, ingestor: Ingestor, graph: GraphConnector, *, clock: Clock,
-        lifecycle: LifecycleHandler | None = None, batch_size: int = 500,
+        lifecycle: LifecycleHandler | None = None, batch_size: int = 500, metrics: JobMetrics | None = None,
     ) -> None:
         self.ledger, self.ingestor, self.graph, self.clock = ledger, ingestor, graph, clock
         self.lifecycle, self.batch_size = lifecycle, batch_size
+        self.metrics = metrics or JobMetrics()
 
     def run(self, stop: threading.Event, *, interval: float = 1.0) -> None:
         """Cycle until `stop` is set, starting a cycle every `interval` s (at once after a full one)."""
@@ -111,7 +113,8 @@ class Worker:
             # handler's own transactions (reconciliation) need.
             outcome = self.lifecycle(row)  # type: ignore[arg-type]
             with self.ledger.transaction() as tx:
-                finish(tx.session, tx.session.get(InboxRow, row_id))  # type: ignore[arg-type]
+                finish(tx.session, tx.session.get(InboxRow, row_id), self.clock())  # type: ignore[arg-type]
+            self.metrics.inbox_rows.labels("done").inc()
             log.info("inbox row %d done: lifecycle %s", row_id, outcome)
         except Exception as exc:  # whatever went wrong, the row is retried, then parked
             self._fail([row_id], failure_reason(exc, "handling lifecycle"))
@@ -146,7 +149,10 @@ class Worker:
                 if appointment_id in wanted:
                     self.ingestor.link_event(tx, appointment_id, event_id)
             for row_id in row_ids:
-                finish(tx.session, tx.session.get(InboxRow, row_id))  # type: ignore[arg-type]
+                finish(tx.session, tx.session.get(InboxRow, row_id), self.clock())  # type: ignore[arg-type]
+        self.metrics.inbox_rows.labels("done").inc(len(row_ids))
+        for outcome, count in outcomes.items():
+            self.metrics.ledger_writes.labels(outcome).inc(count)
         for row_id in row_ids:
             log.debug("inbox row %d done", row_id)
         log.info("business %s: %d rows done, %s", business_id, len(row_ids), dict(outcomes) or "nothing to write")
@@ -160,8 +166,9 @@ class Worker:
     def _commit_nothing(self, rows: list[Claimed]) -> None:
         with self.ledger.transaction() as tx:
             for row in rows:
-                finish(tx.session, tx.session.get(InboxRow, row.id))  # type: ignore[arg-type]
+                finish(tx.session, tx.session.get(InboxRow, row.id), self.clock())  # type: ignore[arg-type]
                 log.debug("inbox row %d done", row.id)
+        self.metrics.inbox_rows.labels("done").inc(len(rows))
         log.info("%d rows for subscriptions the service does not hold: nothing to read", len(rows))
 
     def _fail(self, row_ids: Iterable[int], reason: str) -> None:
@@ -171,4 +178,5 @@ class Worker:
                 row = session.get(InboxRow, row_id)
                 if row is not None:
                     fail(session, row, now, reason)
+                    self.metrics.inbox_rows.labels("parked" if row.state == "parked" else "failed").inc()
                     log.warning("inbox row %d failed (attempt %d, %s): %s", row_id, row.attempts, row.state, reason)

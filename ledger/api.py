@@ -98,12 +98,10 @@ class LedgerTransaction:
     ) -> AppendedEntry:
         """Store values encrypted (fields `email` and `phone` are also blind-indexed) and record them."""
         data_key = personal_data.load_data_key(self.session, self.keys.master, subject)
-        digests = {}
-        for field, value in values.items():
-            stored = personal_data.store_value(
-                self.session, data_key, subject, field, value, category=category, purpose=purpose, created_at=self._now()
-            )
-            digests[field] = stored.ciphertext_digest
+        stored = personal_data.store_values(
+            self.session, data_key, subject, values, category=category, purpose=purpose, created_at=self._now()
+        )
+        digests = {field: value.ciphertext_digest for field, value in stored.items()}
         identifiers = {INDEXED_FIELDS[field]: value for field, value in values.items() if field in INDEXED_FIELDS}
         self._index(subject, identifiers)
         return self.append(

@@ -4,11 +4,15 @@
                           subject of each customer on it, the keyed digest of each customer's
                           content (change detection), retention_until, Graph's version stamp
                           and the mailbox event it was matched to
-    booking_customers     the subject a business's Bookings customer id belongs to
+    booking_customers     the subject a business's Bookings customer id belongs to and, once
+                          reconciliation has read the customer record itself, its state and
+                          the keyed digest of its content (NULL for ids known only from
+                          appointments)
 
 No personal values: those live encrypted in `personal_data`. Times use the ledger's text format
 (`entries.format_time`), so `known_in_window` compares them as text on SQLite and PostgreSQL alike.
-Updated in the same transaction as the ledger entries they reflect (migration 0003 creates them).
+Updated in the same transaction as the ledger entries they reflect (migration 0003 creates them,
+0006 adds the customer record columns).
 """
 from __future__ import annotations
 
@@ -56,6 +60,8 @@ class BookingCustomer(Base):
     customer_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     subject_ref: Mapped[str] = mapped_column(REF, index=True)
     updated_at: Mapped[str] = mapped_column(TIME)
+    state: Mapped[str | None] = mapped_column(String(16))     # active | cancelled; None: no record seen
+    digest: Mapped[str | None] = mapped_column(String(64))    # keyed digest of the record's content
 
 
 def known_in_window(session: Session, business_id: str, start: str, end: str) -> set[str]:
@@ -63,6 +69,14 @@ def known_in_window(session: Session, business_id: str, start: str, end: str) ->
     query = select(BookingAppointment.appointment_id).where(
         BookingAppointment.business_id == business_id, BookingAppointment.state == ACTIVE,
         BookingAppointment.start_at < end, BookingAppointment.end_at > start,
+    )
+    return set(session.scalars(query))
+
+
+def known_customers(session: Session, business_id: str) -> set[str]:
+    """Ids of the business's customer records the ledger holds as active."""
+    query = select(BookingCustomer.customer_id).where(
+        BookingCustomer.business_id == business_id, BookingCustomer.state == ACTIVE
     )
     return set(session.scalars(query))
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.entries import format_time
 from ledger.models import TIME, Base
+from ledger.sync_state import parse_time
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=5)   # 5 s, 10 s, 20 s … about 10 minutes before parking
@@ -41,6 +44,7 @@ class InboxRow(Base):
     not_before: Mapped[str] = mapped_column(TIME, index=True)
     lease_until: Mapped[str | None] = mapped_column(TIME)
     last_error: Mapped[str | None] = mapped_column(String(512))
+    processed_at: Mapped[str | None] = mapped_column(TIME, index=True)   # when it became done (0006)
 
 
 @dataclass(frozen=True)
@@ -65,26 +69,63 @@ _INSERT_COLUMNS = ("digest", "kind", "subscription_id", "event", "resource", "re
 _PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}
 
 
-def _insert_sql(dialect: str) -> str:
-    # Plain driver SQL on purpose: this runs inside Graph's time limit on every notification,
-    # and the driver's cursor costs a fraction of a SQLAlchemy Core insert (bench/webhook_ack.py).
-    values = ", ".join([_PLACEHOLDER[dialect]] * len(_INSERT_COLUMNS))
-    return f"INSERT INTO inbox ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) ON CONFLICT (digest) DO NOTHING"
+class InboxWriter:
+    """Stores notification items on one driver connection of its own, one caller at a time.
+
+    This runs inside Graph's time limit on every notification, so it skips SQLAlchemy: plain
+    driver SQL on a connection held for the writer's life costs a fraction of a pooled Core
+    insert (bench/webhook_ack.py). The receiver's group commit guarantees one caller at a time.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        values = ", ".join([_PLACEHOLDER[engine.dialect.name]] * len(_INSERT_COLUMNS))
+        self._sql = f"INSERT INTO inbox ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) ON CONFLICT (digest) DO NOTHING"
+        # The connection kept between calls sits in a list the finalizer can see without keeping
+        # the writer alive: an app dropped without close() still closes its connection.
+        self._held: list[Any] = []
+        weakref.finalize(self, _close_all, self._held)
+
+    def accept(self, items: Sequence[InboxItem], now: datetime) -> list[bool]:
+        """Store the items not already in the inbox, in one transaction; for each item, was it new?"""
+        received = format_time(now)
+        connection = self._held.pop() if self._held else self._engine.raw_connection()
+        cursor = connection.cursor()
+        try:
+            if self._sqlite:  # the engine's connections run in autocommit mode (ledger/db.py)
+                cursor.execute("BEGIN IMMEDIATE")
+            flags = []
+            for item in items:
+                cursor.execute(self._sql, (item.digest(), item.kind, item.subscription_id, item.event, item.resource,
+                                           item.resource_id, received, "pending", 0, received))
+                flags.append(cursor.rowcount == 1)
+            connection.commit()
+        except BaseException:
+            connection.invalidate()  # a broken connection is not reused; the next call takes a fresh one
+            raise
+        finally:
+            cursor.close()
+        self._held.append(connection)
+        return flags
+
+    def close(self) -> None:
+        """Return the connection to the engine's pool."""
+        _close_all(self._held)
+
+
+def _close_all(connections: list[Any]) -> None:
+    while connections:
+        connections.pop().close()
 
 
 def accept(engine: Engine, items: Sequence[InboxItem], now: datetime) -> list[bool]:
-    """Store the items not already in the inbox, in one transaction; for each item, was it new?"""
-    received = format_time(now)
-    sql = _insert_sql(engine.dialect.name)
-    flags = []
-    with engine.begin() as connection:
-        cursor = connection.connection.cursor()
-        for item in items:
-            cursor.execute(sql, (item.digest(), item.kind, item.subscription_id, item.event, item.resource,
-                                 item.resource_id, received, "pending", 0, received))
-            flags.append(cursor.rowcount == 1)
-        cursor.close()
-    return flags
+    """`InboxWriter.accept` on a connection of its own, for callers outside the receiver."""
+    writer = InboxWriter(engine)
+    try:
+        return writer.accept(items, now)
+    finally:
+        writer.close()
 
 
 def claim(session: Session, now: datetime, limit: int) -> list[InboxRow]:
@@ -104,9 +145,9 @@ def claim(session: Session, now: datetime, limit: int) -> list[InboxRow]:
     return rows
 
 
-def finish(session: Session, row: InboxRow) -> None:
-    """The row's work is committed: done."""
-    row.state, row.lease_until = "done", None
+def finish(session: Session, row: InboxRow, now: datetime) -> None:
+    """The row's work is committed: done, at `now` (processing latency counts from arrival)."""
+    row.state, row.lease_until, row.processed_at = "done", None, format_time(now)
 
 
 def fail(session: Session, row: InboxRow, now: datetime, reason: str) -> None:
@@ -127,3 +168,20 @@ def depth(engine: Engine) -> tuple[int, str | None]:
             select(func.count(), func.min(InboxRow.received_at)).where(InboxRow.state == "pending")
         ).one()
     return count, oldest
+
+
+def recent_latencies(engine: Engine, now: datetime, window: timedelta, limit: int) -> list[float]:
+    """Seconds from arrival to done of the latest `limit` rows done within `window` before `now`.
+
+    The index on processed_at makes this a short range scan, cheap enough for every scrape;
+    times are ledger text, so the subtraction happens here rather than in dialect-specific SQL.
+    """
+    query = (
+        select(InboxRow.received_at, InboxRow.processed_at)
+        .where(InboxRow.processed_at >= format_time(now - window))
+        .order_by(InboxRow.processed_at.desc())
+        .limit(limit)
+    )
+    with engine.connect() as connection:
+        pairs = connection.execute(query).all()
+    return [(parse_time(done) - parse_time(received)).total_seconds() for received, done in pairs]

@@ -17,7 +17,7 @@ import threading
 import time
 from datetime import datetime
 
-from sqlalchemy import Engine, LargeBinary, String, select
+from sqlalchemy import Engine, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ledger.entries import format_time
@@ -153,3 +153,13 @@ def subscriptions_problem(engine: Engine, business_ids: list[str], now: datetime
         ).scalars())
     missing = [business_id for business_id in business_ids if business_id not in live]
     return f"{len(missing)} of {len(business_ids)} booking businesses have no live subscription" if missing else None
+
+
+def expiry_by_business(engine: Engine) -> dict[str, str]:
+    """Business id -> the latest expiry among its active subscriptions (ledger time text)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(GraphSubscription.business_id, func.max(GraphSubscription.expires_at))
+            .where(GraphSubscription.state == "active").group_by(GraphSubscription.business_id)
+        ).all()
+    return {business_id: expires for business_id, expires in rows}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -11,6 +10,7 @@ from webhooks.receiver import EXTENSION, Receiver
 
 bp = Blueprint("health", __name__)
 READINESS = "bookings_ledger.readiness"
+SCRAPE = "bookings_ledger.scrape"   # refreshes the database-backed gauges before each exposition
 
 
 @bp.get("/healthz")
@@ -30,18 +30,9 @@ def readyz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """Prometheus exposition of the receiver's counters and the inbox gauges."""
+    """Prometheus exposition of the receiver's counters and the gauges read from the database."""
     receiver: Receiver = current_app.extensions[EXTENSION]
-    inbox_depth = current_app.extensions.get("bookings_ledger.inbox_depth")
-    if inbox_depth is not None:
-        count, oldest = inbox_depth()
-        receiver.metrics.inbox_depth.set(count)
-        receiver.metrics.inbox_oldest_age.set(_age_seconds(oldest))
+    scrape = current_app.extensions.get(SCRAPE)
+    if scrape is not None:
+        scrape(receiver.metrics)
     return Response(generate_latest(receiver.metrics.registry), mimetype=CONTENT_TYPE_LATEST)
-
-
-def _age_seconds(stamp: str | None) -> float:
-    if stamp is None:
-        return 0.0
-    then = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    return max(0.0, (datetime.now(timezone.utc) - then).total_seconds())

@@ -53,6 +53,9 @@ class LedgerInbox:
     _queue_lock: threading.Lock = field(default_factory=threading.Lock)
     _commit_lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        self._writer = inbox.InboxWriter(self.engine)
+
     def accept(self, endpoint: str, items: Sequence[Notification]) -> int:
         """Store each item once, committed before this returns; returns how many were new."""
         ticket = _Ticket([to_item(item) for item in items])
@@ -65,11 +68,15 @@ class LedgerInbox:
             raise ticket.error
         return ticket.stored
 
+    def close(self) -> None:
+        """Give the writer's database connection back."""
+        self._writer.close()
+
     def _commit_queued(self) -> None:
         with self._queue_lock:
             tickets, self._queue = self._queue, []
         try:
-            flags = iter(inbox.accept(self.engine, [i for t in tickets for i in t.items], self.clock()))
+            flags = iter(self._writer.accept([i for t in tickets for i in t.items], self.clock()))
             for ticket in tickets:
                 ticket.stored = sum(next(flags) for _ in ticket.items)
         except Exception as exc:  # every request of the failed batch answers 5xx, so Graph retries

@@ -1,15 +1,28 @@
-"""The web process's Prometheus metrics: one counter per branch of the receiver.
+"""The web process's Prometheus metrics: one counter per branch of the receiver, and gauges
+read from the database at each scrape (inbox depth and age, processing latency, subscription
+expiry margin), since workers and the scheduler write those facts there.
 
 Each app gets its own registry, so tests and several apps in one process never share counts.
-Labels are reasons and statuses, never ids or anything a notification carried.
+Labels are reasons, statuses, quantiles and booking-business ids (shared mailboxes' addresses,
+not people), never anything a notification carried.
 """
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy import Engine
+
+from ledger import inbox
+from ledger.subscriptions import expiry_by_business
+from ledger.sync_state import parse_time
 
 REJECT_REASONS = ("malformed", "unsupported_media_type", "too_large", "forged_client_state", "unknown_subscription")
+LATENCY_WINDOW = timedelta(minutes=5)   # "recent" processing: what an alert on latency should see
+LATENCY_ROWS = 2000                     # the scrape reads at most this many rows, however busy the inbox
+QUANTILES = (0.5, 0.95)
 
 
 @dataclass
@@ -42,3 +55,35 @@ class WebhookMetrics:
         self.inbox_oldest_age = Gauge(
             "bl_inbox_oldest_age_seconds", "Age of the oldest waiting inbox row.", registry=self.registry
         )
+        self.processing_latency = Gauge(
+            "bl_inbox_processing_latency_seconds",
+            "Arrival to done of the inbox rows processed in the last 5 minutes (latest 2000), by quantile.",
+            ["quantile"], registry=self.registry,
+        )
+        self.processed_recently = Gauge(
+            "bl_inbox_processed_recent", "Inbox rows the latency quantiles are computed from.", registry=self.registry
+        )
+        self.expiry_margin = Gauge(
+            "bl_subscription_expiry_margin_seconds", "Time until the active subscription of a business expires.",
+            ["business"], registry=self.registry,
+        )
+
+    def refresh(self, engine: Engine, now: datetime) -> None:
+        """Set the gauges that come from the database, as of `now`."""
+        count, oldest = inbox.depth(engine)
+        self.inbox_depth.set(count)
+        self.inbox_oldest_age.set(max(0.0, (now - parse_time(oldest)).total_seconds()) if oldest else 0.0)
+        latencies = inbox.recent_latencies(engine, now, LATENCY_WINDOW, LATENCY_ROWS)
+        self.processed_recently.set(len(latencies))
+        for q in QUANTILES:
+            self.processing_latency.labels(str(q)).set(_quantile(latencies, q))
+        self.expiry_margin.clear()   # a business no longer subscribed must not keep its last value
+        for business_id, expires in expiry_by_business(engine).items():
+            self.expiry_margin.labels(business_id).set((parse_time(expires) - now).total_seconds())
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """The q-quantile (0 when there is nothing to measure)."""
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]

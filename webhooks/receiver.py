@@ -41,6 +41,8 @@ class Inbox(Protocol):
 
     def accept(self, endpoint: str, items: Sequence[Notification]) -> int: ...
 
+    def close(self) -> None: ...
+
 
 class Receiver:
     """What the views need, built by the app factory and kept in `app.extensions`."""

@@ -21,17 +21,23 @@ def checkpoint_job(ledger: Any, settings: Any) -> Callable[[], Mapping[str, Any]
 
 
 @click.command()
-def command() -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus metrics (Graph calls by status, job runs) on this port; off by default.")
+def command(metrics_port: int | None) -> None:
     """Run the scheduled jobs; start two for availability: only the lease holder works."""
     from config import load_settings
+    from jobs.metrics import JobMetrics
     from jobs.scheduler import LeasedRunner, build_scheduler, record_downtime, service_jobs
     from jobs.services import opened_services
 
     settings = load_settings()
     settings.require("BOOKING_BUSINESSES")
-    with opened_services(settings) as services:
+    metrics = JobMetrics()
+    with opened_services(settings, observe=metrics.graph_call) as services:
+        if metrics_port is not None:
+            metrics.serve(metrics_port)
         ledger = services.ledger
-        runner = LeasedRunner(ledger.engine, ledger.clock)
+        runner = LeasedRunner(ledger.engine, ledger.clock, metrics=metrics)
         record_downtime(ledger, services.businesses)
         interval = timedelta(minutes=settings.RECONCILE_INTERVAL_MINUTES)
         scheduler = build_scheduler(runner, service_jobs(services, checkpoint_job(ledger, settings), interval))

@@ -22,12 +22,15 @@ if TYPE_CHECKING:
               help="Seconds between inbox polls; notifications arriving meanwhile share Graph reads.")
 @click.option("--batch-size", default=500, show_default=True, help="Inbox rows claimed per cycle.")
 @click.option("--once", is_flag=True, help="Process the rows due now, then exit.")
-def command(interval: float, batch_size: int, once: bool) -> None:
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus metrics (Graph calls by status, rows processed) on this port; off by default.")
+def command(interval: float, batch_size: int, once: bool, metrics_port: int | None) -> None:
     """Claim inbox rows, re-read Bookings in batches, write ledger entries; stops on SIGTERM or Ctrl-C."""
     from config import load_settings
     from config.retention import load_policy
     from connector import connector_from_settings
     from jobs.ingest import Ingestor
+    from jobs.metrics import JobMetrics
     from jobs.worker import Worker
     from ledger.api import Ledger, LedgerKeys, utc_now
     from ledger.db import open_migrated
@@ -37,12 +40,15 @@ def command(interval: float, batch_size: int, once: bool) -> None:
     engine = open_migrated(settings.DATABASE_URL)
     ledger = Ledger(engine, LedgerKeys.from_settings(settings), utc_now)
     ingestor = Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=utc_now)
+    metrics = JobMetrics()
+    if metrics_port is not None:
+        metrics.serve(metrics_port)
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
     try:
-        with connector_from_settings(settings) as graph:
-            worker = Worker(ledger, ingestor, graph, clock=utc_now, batch_size=batch_size,
+        with connector_from_settings(settings, observe=metrics.graph_call) as graph:
+            worker = Worker(ledger, ingestor, graph, clock=utc_now, batch_size=batch_size, metrics=metrics,
                             lifecycle=_lifecycle_handler(settings, ledger, graph, ingestor))
             if once:
                 worker.run_once()

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 from werkzeug.serving import make_server
 
-from bookings_ledger.app import create_app
+from bookings_ledger.app import close_app, create_app
 from connector import GraphConnector, RetryPolicy, StaticCredential
 from emulator import EmulatorServer
 from ledger.api import Ledger, LedgerKeys
@@ -116,7 +116,13 @@ def service(db: Engine, database_url: str, emulator: EmulatorServer, graph_clock
     yield Service(overrides, ledger, overrides["PUBLIC_BASE_URL"])
     server.shutdown()
     thread.join(5)
-    app.extensions["bookings_ledger.engine"].dispose()
+    close_app(app)
+
+
+@pytest.fixture
+def retry_policy() -> RetryPolicy:
+    """The retry policy of these tests: small waits."""
+    return FAST
 
 
 @pytest.fixture

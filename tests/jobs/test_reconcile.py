@@ -4,11 +4,13 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs import gaps
-from ledger.entries import head
+from ledger.canonical import parse_entry
+from ledger.entries import head, stream_rows
 from ledger.models import EntryIndex
 from ledger.sync_state import SyncGap, parse_time, sync_status
 
@@ -43,8 +45,11 @@ def test_a_repeated_sweep_writes_nothing(make_services, control, service):
     services.reconciler.reconcile_all(businesses)
     with service.ledger.engine.connect() as connection:
         before = head(connection)
+    control.call("DELETE", "/requests")
     again = services.reconciler.reconcile_business(businesses[0])
     assert dict(again.outcomes) == {"unchanged": 25} and again.changes == 0
+    # Every listed appointment carried the version stamp the ledger holds: none was read by id.
+    assert not [key for key in control.call("GET", "/requests") if key.split(" ")[1].endswith("$batch")]
     with service.ledger.engine.connect() as connection:
         assert head(connection) == before
 
@@ -84,3 +89,59 @@ def test_a_narrow_sweep_records_nothing_gone_that_graph_still_has(make_services,
     result = narrow.reconciler.reconcile_business(businesses[0])
     assert result.outcomes["cancelled"] == 0
     assert projection_differences(service.ledger, control.state()) == []
+
+
+def customers_api(emulator, business: str) -> httpx.Client:
+    """The emulator's Bookings API of one business, as an HTTP client."""
+    return httpx.Client(base_url=f"{emulator.graph_url}/solutions/bookingBusinesses/{business}",
+                        headers={"Authorization": "Bearer test"}, timeout=30)
+
+
+def test_customer_records_are_collected_then_only_their_changes_and_deletions_written(make_services, control, service, emulator):
+    businesses = control.seed(appointments=5, customers=4)
+    services = make_services(businesses)
+    first = services.reconciler.reconcile_business(businesses[0])
+    assert first.customers == 4 and dict(first.customer_outcomes) == {"collected": 4}
+    ids = [c["id"] for c in control.state()["businesses"][0]["customers"]]
+    with customers_api(emulator, businesses[0]) as api:
+        api.post("/customers", json={"@odata.type": "#microsoft.graph.bookingCustomer", "displayName": "Grace Hopper",
+                           "emailAddress": "grace@example.com", "phones": [{"number": "+1 202 555 0143", "type": "mobile"}]}
+                 ).raise_for_status()
+        api.patch(f"/customers/{ids[0]}", json={"@odata.type": "#microsoft.graph.bookingCustomer",
+                                      "addresses": [{"street": "1 Navy Yard", "city": "Arlington"}]}).raise_for_status()
+        api.delete(f"/customers/{ids[1]}").raise_for_status()
+    second = services.reconciler.reconcile_business(businesses[0])
+    assert dict(second.customer_outcomes) == {"collected": 1, "updated": 1, "cancelled": 1, "unchanged": 2}
+    assert second.outcomes["updated"] == 0   # a customer record's change is not an appointment's
+    assert projection_differences(service.ledger, control.state()) == []
+    with service.ledger.engine.connect() as connection:
+        before = head(connection)
+    third = services.reconciler.reconcile_business(businesses[0])
+    assert dict(third.customer_outcomes) == {"unchanged": 4} and third.changes == 0
+    with service.ledger.engine.connect() as connection:
+        assert head(connection) == before
+
+
+def entries(ledger) -> list[dict]:
+    with ledger.engine.connect() as connection:
+        return [parse_entry(body) for _, body, _ in stream_rows(connection)]
+
+
+def test_a_customer_record_keeps_the_subject_its_id_has_on_appointments(make_services, control, service):
+    businesses = control.seed(appointments=6, customers=3)
+    make_services(businesses).reconciler.reconcile_business(businesses[0])
+    found = entries(service.ledger)
+    by_record = {e["refs"]["customer"]: e["subject"] for e in found if e.get("refs", {}).keys() == {"customer"}}
+    on_appointments = {e["refs"]["customer"]: e["subject"] for e in found if {"appointment", "customer"} <= e.get("refs", {}).keys()}
+    assert len(by_record) == 3 and on_appointments
+    assert all(by_record[customer] == subject for customer, subject in on_appointments.items())
+
+
+def test_a_tombstoned_customer_record_is_never_collected_again(make_services, control, service):
+    businesses = control.seed(appointments=0, customers=2)
+    victim = control.state()["businesses"][0]["customers"][0]["id"]
+    with service.ledger.transaction() as tx:
+        tx.tombstone("customer", victim)
+    result = make_services(businesses).reconciler.reconcile_business(businesses[0])
+    assert dict(result.customer_outcomes) == {"tombstoned": 1, "collected": 1}
+    assert all(e.get("refs", {}).get("customer") != victim for e in entries(service.ledger))

@@ -132,7 +132,7 @@ def test_loopback_http_is_allowed_for_the_demo():
 
 
 def test_readyz_reports_subscriptions_healthy_only_when_every_business_has_one(service, graph, control):
-    from bookings_ledger.app import create_app
+    from bookings_ledger.app import close_app, create_app
 
     businesses = control.seed(businesses=2)
     app = create_app({**service.settings, "BOOKING_BUSINESSES": ",".join(businesses)}, clock=service.ledger.clock)
@@ -141,7 +141,7 @@ def test_readyz_reports_subscriptions_healthy_only_when_every_business_has_one(s
     manager(service, graph, businesses).ensure_all()
     response = client.get("/readyz")
     assert response.status_code == 200 and response.get_json()["checks"]["subscriptions"] == "ok"
-    app.extensions["bookings_ledger.engine"].dispose()
+    close_app(app)
 
 
 def test_a_notification_arriving_before_the_id_is_saved_is_checked_against_the_pending_secret(service):

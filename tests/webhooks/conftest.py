@@ -6,12 +6,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy.orm import Session
 
-from bookings_ledger.app import create_app
+from bookings_ledger.app import close_app, create_app
 from ledger.db import create_ledger_engine, upgrade
 from ledger.subscriptions import new_client_state, save_subscription
 from ledger.vault import MasterKeys
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The app's clock: it stands still at NOW."""
+    return NOW
 
 
 @pytest.fixture
@@ -27,7 +33,7 @@ def app(tmp_path, master_key):
         {"DATABASE_URL": url, "LEDGER_MASTER_KEY": base64.b64encode(master_key).decode()}, clock=lambda: NOW
     )
     yield app
-    app.extensions["bookings_ledger.engine"].dispose()
+    close_app(app)
 
 
 @pytest.fixture
