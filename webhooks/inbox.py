@@ -15,9 +15,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from ledger import inbox
-from webhooks.notifications import ChangeNotification, LifecycleNotification
-
-Notification = ChangeNotification | LifecycleNotification
+from webhooks.notifications import LifecycleNotification, Notification
 
 
 def to_item(item: Notification) -> inbox.InboxItem:
@@ -84,7 +82,3 @@ class LedgerInbox:
                 ticket.error = exc
         for ticket in tickets:
             ticket.done = True
-
-    def depth(self) -> tuple[int, str | None]:
-        """Rows waiting and the arrival time of the oldest."""
-        return inbox.depth(self.engine)

@@ -64,6 +64,9 @@ class LifecycleNotificationCollection(BaseModel):
     value: Annotated[list[LifecycleNotification], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
+Notification = ChangeNotification | LifecycleNotification
+
+
 class MalformedNotification(ValueError):
     """The body is not a notification collection; `problems` lists the bad JSON paths."""
 

@@ -16,16 +16,14 @@ from flask import Blueprint, Response, current_app, request
 
 from webhooks.metrics import WebhookMetrics
 from webhooks.notifications import (
-    ChangeNotification,
-    LifecycleNotification,
     MalformedNotification,
+    Notification,
     parse_changes,
     parse_lifecycle,
 )
 from webhooks.problems import problem
 
 EXTENSION = "bookings_ledger.webhooks"
-Notification = ChangeNotification | LifecycleNotification
 
 bp = Blueprint("webhooks", __name__)
 
