@@ -12,7 +12,9 @@ branch is idempotent: a repeated or stale event changes nothing that matters.
 
     reauthorizationRequired  reauthorize (or renew, when renewal is due anyway); recreate if gone
     subscriptionRemoved      record the gap, create a new subscription, reconcile the business
-    missed                   record the gap, reconcile the business now (the back-fill)
+    missed                   nothing if a sweep started since it arrived (a repeat, or a second
+                             `missed` queued behind the first); else record the gap (once, however
+                             often the row is retried) and reconcile the business now (the back-fill)
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from jobs.subscriptions import SubscriptionManager
 from ledger.api import Ledger
 from ledger.inbox import InboxRow
 from ledger.subscriptions import GraphSubscription
-from ledger.sync_state import parse_time, watermark
+from ledger.sync_state import open_gap, parse_time, watermark
 
 
 class BusinessReconciler(Protocol):
@@ -58,19 +60,32 @@ def handle(row: InboxRow, services: LifecycleServices) -> str:
         services.reconciler.reconcile_business(stored.business_id)
         return "recreated"
     if row.event == "missed":
-        _record_missed(services.ledger, stored, row)
-        services.reconciler.reconcile_business(stored.business_id)
-        return "reconciled"
+        return _missed(services, stored, row)
     raise ValueError(f"unknown lifecycle event {row.event!r}")
 
 
-def _record_missed(ledger: Ledger, stored: GraphSubscription, row: InboxRow) -> None:
+def _missed(services: LifecycleServices, stored: GraphSubscription, row: InboxRow) -> str:
+    arrived = parse_time(row.received_at)
+    with Session(services.ledger.engine) as session:
+        since = watermark(session, stored.business_id)
+    if since is not None and parse_time(since) >= arrived:
+        # What it reports was lost before it arrived, and a full sweep that started later has
+        # finished: that sweep already compared everything the losses could concern.
+        return "already-covered"
+    _record_missed(services.ledger, stored, row, since=since)
+    services.reconciler.reconcile_business(stored.business_id)
+    return "reconciled"
+
+
+def _record_missed(ledger: Ledger, stored: GraphSubscription, row: InboxRow, *, since: str | None) -> None:
+    end = parse_time(row.received_at)
+    with Session(ledger.engine) as session:
+        if open_gap(session, stored.business_id, reason="missed", subscription_id=row.subscription_id, end=end):
+            return  # an earlier attempt at this row recorded it, then failed to reconcile
     # Graph does not say which notifications it lost or when: everything since the ledger last
     # matched Graph (the watermark; the subscription's last renewal before any sweep) is suspect.
-    with Session(ledger.engine) as session:
-        since = watermark(session, stored.business_id) or stored.updated_at
-    gaps.record(ledger, stored.business_id, reason="missed", start=parse_time(since),
-                end=parse_time(row.received_at), subscription_id=row.subscription_id)
+    start = parse_time(since or stored.updated_at)
+    gaps.record(ledger, stored.business_id, reason="missed", start=start, end=end, subscription_id=row.subscription_id)
 
 
 def _subscription(ledger: Ledger, subscription_id: str) -> GraphSubscription | None:

@@ -1,6 +1,6 @@
 """The durable inbox between Graph's notifications and the workers.
 
-The web process only appends (`accept`, one transaction, duplicates dropped by a unique digest);
+The web process only appends (`InboxWriter.accept`, duplicates dropped by a unique digest);
 workers `claim` rows under a lease, then `finish` or `fail` them. A failing row is retried with
 exponential backoff and parked with its reason after MAX_ATTEMPTS, so a poison notification is
 never lost and never blocks the rows behind it.
@@ -65,53 +65,79 @@ class InboxItem:
 
 
 _INSERT_COLUMNS = ("digest", "kind", "subscription_id", "event", "resource", "resource_id", "received_at",
-                   "state", "attempts", "not_before")
+                   "not_before", "state", "attempts")
 _PLACEHOLDER = {"sqlite": "?", "postgresql": "%s"}
+_ROWS_PER_STATEMENT = 500   # 4,000 parameters: well inside both drivers' limits
 
 
 class InboxWriter:
-    """Stores notification items on one driver connection of its own, one caller at a time.
+    """Stores notification items on one autocommit driver connection of its own, one caller at a time.
 
-    This runs inside Graph's time limit on every notification, so it skips SQLAlchemy: plain
-    driver SQL on a connection held for the writer's life costs a fraction of a pooled Core
-    insert (bench/webhook_ack.py). The receiver's group commit guarantees one caller at a time.
+    This runs inside Graph's time limit on every notification, so it skips SQLAlchemy: one
+    multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING digest` is one round trip and its own
+    transaction, where BEGIN, an insert per item and COMMIT cost three or more (bench/webhook_ack.py).
+    The connection is detached from the engine's pool, so its autocommit mode never leaks to
+    other users. The receiver's group commit guarantees one caller at a time.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._sqlite = engine.dialect.name == "sqlite"
-        values = ", ".join([_PLACEHOLDER[engine.dialect.name]] * len(_INSERT_COLUMNS))
-        self._sql = f"INSERT INTO inbox ({', '.join(_INSERT_COLUMNS)}) VALUES ({values}) ON CONFLICT (digest) DO NOTHING"
+        self._placeholder = _PLACEHOLDER[engine.dialect.name]
         # The connection kept between calls sits in a list the finalizer can see without keeping
         # the writer alive: an app dropped without close() still closes its connection.
         self._held: list[Any] = []
         weakref.finalize(self, _close_all, self._held)
 
     def accept(self, items: Sequence[InboxItem], now: datetime) -> list[bool]:
-        """Store the items not already in the inbox, in one transaction; for each item, was it new?"""
+        """Store the items not already in the inbox; for each item, was it new?
+
+        Each statement commits on its own. A failure part-way leaves the earlier items stored,
+        which loses nothing: the caller answers 5xx, Graph re-sends, and the digest drops what
+        is already in.
+        """
         received = format_time(now)
-        connection = self._held.pop() if self._held else self._engine.raw_connection()
-        cursor = connection.cursor()
+        digests = [item.digest() for item in items]
+        connection = self._held.pop() if self._held else self._connect()
         try:
-            if self._sqlite:  # the engine's connections run in autocommit mode (ledger/db.py)
-                cursor.execute("BEGIN IMMEDIATE")
-            flags = []
-            for item in items:
-                cursor.execute(self._sql, (item.digest(), item.kind, item.subscription_id, item.event, item.resource,
-                                           item.resource_id, received, "pending", 0, received))
-                flags.append(cursor.rowcount == 1)
-            connection.commit()
+            stored: set[bytes] = set()
+            for first in range(0, len(items), _ROWS_PER_STATEMENT):
+                chunk = range(first, min(first + _ROWS_PER_STATEMENT, len(items)))
+                stored.update(self._insert(connection, [(digests[i], items[i]) for i in chunk], received))
         except BaseException:
-            connection.invalidate()  # a broken connection is not reused; the next call takes a fresh one
+            connection.close()  # a broken connection is not reused; the next call opens a fresh one
             raise
-        finally:
-            cursor.close()
         self._held.append(connection)
+        flags = []
+        for digest in digests:  # a digest twice in one batch is new only the first time
+            flags.append(digest in stored)
+            stored.discard(digest)
         return flags
 
     def close(self) -> None:
-        """Return the connection to the engine's pool."""
+        """Close the writer's connection."""
         _close_all(self._held)
+
+    def _connect(self) -> Any:
+        connection = self._engine.raw_connection()
+        driver = connection.driver_connection
+        connection.detach()
+        if self._engine.dialect.name != "sqlite":  # SQLite's connections already are (ledger/db.py)
+            driver.rollback()  # whatever the dialect's first-connect queries left open
+            driver.autocommit = True
+        return connection
+
+    def _insert(self, connection: Any, rows: list[tuple[bytes, InboxItem]], received: str) -> list[bytes]:
+        row = "(" + ", ".join([self._placeholder] * 8) + ", 'pending', 0)"
+        sql = (f"INSERT INTO inbox ({', '.join(_INSERT_COLUMNS)}) VALUES {', '.join([row] * len(rows))} "
+               "ON CONFLICT (digest) DO NOTHING RETURNING digest")
+        params = [value for digest, item in rows for value in (
+            digest, item.kind, item.subscription_id, item.event, item.resource, item.resource_id, received, received)]
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return [bytes(digest) for (digest,) in cursor.fetchall()]
+        finally:
+            cursor.close()
 
 
 def _close_all(connections: list[Any]) -> None:

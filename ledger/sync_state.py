@@ -92,6 +92,14 @@ def record_gap(
     return gap
 
 
+def open_gap(session: Session, business_id: str, *, reason: str, subscription_id: str, end: datetime) -> SyncGap | None:
+    """The business's gap not yet back-filled with this reason, subscription and end, if any."""
+    return session.scalars(select(SyncGap).where(
+        SyncGap.business_id == business_id, SyncGap.reason == reason, SyncGap.subscription_id == subscription_id,
+        SyncGap.end == format_time(end), SyncGap.filled_at.is_(None),
+    )).first()
+
+
 def complete_sweep(
     session: Session, business_id: str, *, started: datetime, now: datetime, appointments: int, changes: int,
 ) -> list[SyncGap]:

@@ -1,9 +1,9 @@
 """The receiver's side of the inbox: notification items become `ledger.inbox` rows.
 
 Writes are group-committed: while one request thread commits, the others queue their items,
-and the next committer stores everything queued in one transaction. Each request still answers
-only after its own items are committed, but a burst costs a few transactions instead of one per
-request (and on SQLite, far fewer waits for the write lock).
+and the next committer stores everything queued in one statement (`ledger.inbox.InboxWriter`).
+Each request still answers only after its own items are committed, but a burst costs a few
+commits instead of one per request (and on SQLite, far fewer waits for the write lock).
 """
 from __future__ import annotations
 
@@ -18,13 +18,20 @@ from ledger import inbox
 from webhooks.notifications import LifecycleNotification, Notification
 
 
-def to_item(item: Notification) -> inbox.InboxItem:
+def to_item(item: Notification, received: datetime) -> inbox.InboxItem:
     """The ids and event of one notification; nothing else of the body is kept."""
     if isinstance(item, LifecycleNotification):
-        expiry = item.subscriptionExpirationDateTime
+        if item.lifecycleEvent == "missed":
+            # Each `missed` is a new loss, even for the same subscription and expiry: keep every
+            # one (the worker skips those a later sweep already covers).
+            version = received.isoformat()
+        else:
+            # A repeat before the expiry changes asks for the same reauthorization or recreation.
+            expiry = item.subscriptionExpirationDateTime
+            version = expiry.isoformat() if expiry else None
         return inbox.InboxItem(
             kind="lifecycle", subscription_id=item.subscriptionId, event=item.lifecycleEvent, resource="",
-            resource_id=None, version=expiry.isoformat() if expiry else None,
+            resource_id=None, version=version,
         )
     data = item.resourceData
     return inbox.InboxItem(
@@ -56,7 +63,8 @@ class LedgerInbox:
 
     def accept(self, endpoint: str, items: Sequence[Notification]) -> int:
         """Store each item once, committed before this returns; returns how many were new."""
-        ticket = _Ticket([to_item(item) for item in items])
+        received = self.clock()
+        ticket = _Ticket([to_item(item, received) for item in items])
         with self._queue_lock:
             self._queue.append(ticket)
         with self._commit_lock:

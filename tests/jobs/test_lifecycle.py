@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connector.errors import Unavailable
 from jobs.lifecycle import handle
 from ledger.inbox import InboxRow
 from ledger.subscriptions import GraphSubscription
-from ledger.sync_state import SyncGap, sync_status
+from ledger.sync_state import SyncGap, sync_status, watermark
 
 
 def lifecycle_rows(service) -> list[InboxRow]:
@@ -34,6 +36,11 @@ def deliver(control, service, subscription_id: str, event: str) -> InboxRow:
     return rows[-1]
 
 
+def missed_gaps(service) -> list[SyncGap]:
+    with Session(service.ledger.engine) as session:
+        return list(session.scalars(select(SyncGap).where(SyncGap.reason == "missed").order_by(SyncGap.id)))
+
+
 def test_missed_records_a_gap_and_reconciles_the_business_now(make_services, control, service):
     services, sub = subscribed(make_services, control)
     row = deliver(control, service, sub.subscription_id, "missed")
@@ -43,6 +50,52 @@ def test_missed_records_a_gap_and_reconciles_the_business_now(make_services, con
         gap = session.scalars(select(SyncGap)).one()
     assert gap.reason == "missed" and gap.filled_at is not None
     assert sync_status(service.ledger.engine, services.businesses)[0].complete_until is not None
+
+
+def test_a_missed_after_the_last_sweep_gets_its_own_gap_and_back_fill(make_services, control, service):
+    """A second `missed` (same subscription, same expiry) after the first's sweep is a new loss."""
+    services, sub = subscribed(make_services, control)
+    first = deliver(control, service, sub.subscription_id, "missed")
+    assert handle(first, services.lifecycle) == "reconciled"
+    second = deliver(control, service, sub.subscription_id, "missed")
+    assert second.id != first.id
+    assert handle(second, services.lifecycle) == "reconciled"
+    gaps = missed_gaps(service)
+    assert [gap.end for gap in gaps] == [first.received_at, second.received_at]
+    assert all(gap.filled_at is not None for gap in gaps)
+
+
+def test_a_missed_queued_behind_another_is_covered_by_its_sweep(make_services, control, service):
+    """Two `missed` stored before either is handled: one gap, one sweep; the second costs no Graph call."""
+    services, sub = subscribed(make_services, control)
+    first = deliver(control, service, sub.subscription_id, "missed")
+    second = deliver(control, service, sub.subscription_id, "missed")
+    assert second.id != first.id
+    assert handle(first, services.lifecycle) == "reconciled"
+    with Session(service.ledger.engine) as session:
+        swept = watermark(session, sub.business_id)
+    control.call("DELETE", "/requests")
+    assert handle(second, services.lifecycle) == "already-covered"
+    assert not [key for key in control.call("GET", "/requests") if " /v1.0/" in key]
+    with Session(service.ledger.engine) as session:
+        assert watermark(session, sub.business_id) == swept
+    (gap,) = missed_gaps(service)
+    assert (gap.end, gap.filled_at is not None) == (first.received_at, True)
+
+
+def test_a_missed_row_retried_after_a_failed_sweep_records_one_gap(make_services, control, service):
+    """The sweep fails after the gap is recorded; the worker's retry of the row sweeps without a second gap."""
+    services, sub = subscribed(make_services, control)
+    row = deliver(control, service, sub.subscription_id, "missed")
+    control.call("POST", "/faults", {"requests": [{"status": 500, "method": "GET", "route": "calendarView", "retry_after": None}]})
+    with pytest.raises(Unavailable):
+        handle(row, services.lifecycle)
+    (gap,) = missed_gaps(service)
+    assert gap.filled_at is None
+    control.call("DELETE", "/faults")
+    assert handle(row, services.lifecycle) == "reconciled"
+    (gap,) = missed_gaps(service)
+    assert (gap.end, gap.filled_at is not None) == (row.received_at, True)
 
 
 def test_subscription_removed_recreates_it_once_and_back_fills(make_services, control, service):
