@@ -36,14 +36,14 @@ from config.retention import load_policy  # noqa: E402
 from connector import GraphConnector, StaticCredential  # noqa: E402
 from emulator import EmulatorServer  # noqa: E402
 from jobs.ingest import Ingestor  # noqa: E402
-from jobs.services import sync_services  # noqa: E402
+from bookings_ledger.wiring import sync_services  # noqa: E402
 from jobs.worker import Worker  # noqa: E402
-from ledger.api import Ledger, LedgerKeys, utc_now  # noqa: E402
-from ledger.canonical import parse_entry  # noqa: E402
-from ledger.db import create_ledger_engine, upgrade  # noqa: E402
+from ledger.transactions import Ledger, LedgerKeys, utc_now  # noqa: E402
+from ledger.core.canonical import parse_entry  # noqa: E402
+from database.engine import create_ledger_engine, upgrade  # noqa: E402
 from ledger.entries import stream_rows  # noqa: E402
-from ledger.inbox import depth  # noqa: E402
-from ledger.keys import generate_settings_keys  # noqa: E402
+from state.inbox import depth  # noqa: E402
+from ledger.key_rotation import generate_settings_keys  # noqa: E402
 
 OPERATIONS = {"create": 5, "reschedule": 2, "edit": 2, "cancel": 1}  # relative frequencies
 

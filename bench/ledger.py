@@ -28,12 +28,12 @@ from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from ledger.canonical import GENESIS_HASH, canonical_bytes  # noqa: E402
-from ledger.chain import verify_chain  # noqa: E402
-from ledger.db import create_ledger_engine, read_only, upgrade  # noqa: E402
+from ledger.core.canonical import GENESIS_HASH, canonical_bytes  # noqa: E402
+from ledger.core.chain import verify_chain  # noqa: E402
+from database.engine import create_ledger_engine, read_only, upgrade  # noqa: E402
 from ledger.entries import append_entry, build_entry, stream_row_batches, stream_rows  # noqa: E402
-from ledger.segments import Parallelism  # noqa: E402
-from ledger.verification import verify_ledger  # noqa: E402
+from ledger.chain_segments import Parallelism  # noqa: E402
+from ledger.integrity import verify_ledger  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BULK_BATCH = 20_000  # rows per INSERT round when filling the verify ledger

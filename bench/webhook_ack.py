@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy.orm import Session  # noqa: E402
 
-from ledger.db import create_ledger_engine, upgrade  # noqa: E402
-from ledger.subscriptions import save_subscription  # noqa: E402
-from ledger.vault import MasterKeys  # noqa: E402
+from database.engine import create_ledger_engine, upgrade  # noqa: E402
+from state.subscriptions import save_subscription  # noqa: E402
+from ledger.encryption import MasterKeys  # noqa: E402
 
 CLIENT_STATE = "bench-client-state-" + "x" * 40
 SUBSCRIPTION = "bench-subscription"

@@ -14,9 +14,9 @@ from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from config import Settings, load_settings
-from ledger.db import SchemaNotCurrent, create_ledger_engine, require_current_schema
-from ledger.subscriptions import ClientStateCache, subscriptions_problem
-from ledger.vault import MasterKeys
+from database.engine import SchemaNotCurrent, create_ledger_engine, require_current_schema
+from state.subscriptions import ClientStateCache, subscriptions_problem
+from ledger.encryption import MasterKeys
 from webhooks import health, receiver
 from webhooks.inbox import LedgerInbox
 from webhooks.metrics import WebhookMetrics

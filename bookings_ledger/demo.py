@@ -28,7 +28,7 @@ DEMO_TRAFFIC_PER_SECOND = 0.5
 def demo_keys(path: Path = DEMO_KEYS) -> dict[str, str]:
     """The demo's key settings, generated on first use and kept for the next start."""
     if not path.exists():
-        from ledger.keys import generate_settings_keys
+        from ledger.key_rotation import generate_settings_keys
 
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = "".join(f"{name}={value}\n" for name, value in generate_settings_keys().items())
@@ -97,7 +97,7 @@ def run_demo(port: int, emulator_port: int, stop: threading.Event) -> None:
     """Start everything, print where it is, and run until `stop` is set."""
     from bookings_ledger.app import create_app
     from config import load_settings
-    from ledger.db import create_ledger_engine, upgrade
+    from database.engine import create_ledger_engine, upgrade
 
     with running_emulator(emulator_port) as (graph_url, businesses):
         overrides = demo_overrides(graph_url, businesses, port)
@@ -113,33 +113,23 @@ def run_demo(port: int, emulator_port: int, stop: threading.Event) -> None:
 @contextmanager
 def running_jobs(settings: Any, stop: threading.Event) -> Iterator[None]:
     """Subscriptions created, then the inbox worker and the scheduler in background threads."""
-    from functools import partial
-
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from bookings_ledger.commands.scheduler import checkpoint_job
-    from config.retention import load_policy
-    from connector import connector_from_settings
-    from jobs import lifecycle
-    from jobs.ingest import Ingestor
+    from bookings_ledger.wiring import build_worker, opened_process, sync_services
+    from jobs.checkpoints import checkpoint_job
     from jobs.scheduler import LeasedRunner, build_scheduler, service_jobs
-    from jobs.services import sync_services
-    from jobs.worker import Worker
-    from ledger.api import Ledger, LedgerKeys, utc_now
-    from ledger.db import open_migrated
+    from ledger.checkpoint_store import CheckpointSigner
 
-    engine = open_migrated(settings.DATABASE_URL)
-    ledger = Ledger(engine, LedgerKeys.from_settings(settings), utc_now)
-    ingestor = Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=utc_now)
-    with connector_from_settings(settings) as graph:
-        services = sync_services(settings, ledger, graph, ingestor)
+    with opened_process(settings) as process:
+        ledger = process.ledger
+        services = sync_services(settings, ledger, process.graph, process.ingestor)
         services.subscriptions.ensure_all()
-        worker = Worker(ledger, ingestor, graph, clock=utc_now,
-                        lifecycle=partial(lifecycle.handle, services=services.lifecycle))
+        worker = build_worker(process, services)
         worker_thread = threading.Thread(target=worker.run, args=(stop,), name="demo-worker", daemon=True)
         worker_thread.start()
-        runner = LeasedRunner(engine, utc_now)
-        jobs = service_jobs(services, checkpoint_job(ledger, settings), timedelta(minutes=30))
+        runner = LeasedRunner(ledger.engine, ledger.clock)
+        checkpoints = checkpoint_job(ledger, CheckpointSigner.from_settings(settings), settings.CHECKPOINT_DIR)
+        jobs = service_jobs(services, checkpoints, timedelta(minutes=30))
         scheduler = build_scheduler(runner, jobs, BackgroundScheduler(timezone="UTC"))
         scheduler.start()
         try:
@@ -149,7 +139,6 @@ def running_jobs(settings: Any, stop: threading.Event) -> Iterator[None]:
             scheduler.shutdown()
             runner.release()
             worker_thread.join(30)
-    engine.dispose()
 
 
 def _banner(database_url: str, port: int, graph_url: str, businesses: list[str]) -> str:

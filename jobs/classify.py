@@ -20,7 +20,7 @@ from datetime import datetime
 from config.retention import RetentionCategory, RetentionPolicy
 from connector.models import Address, Appointment, Customer, CustomerInfo
 from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
-from ledger.entries import format_time
+from database.times import format_time
 
 DIGEST_CONTEXT = b"bookings-ledger/ingestion/content-digest/v1"
 PREFIX_BYTES = 6  # 12 hex characters: unique enough per subject, short enough for a 64-char field name

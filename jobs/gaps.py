@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from ledger.api import Ledger
-from ledger.entries import format_time
-from ledger.sync_state import complete_sweep, record_gap, sync_status
+from ledger.transactions import Ledger
+from database.times import format_time
+from state.watermarks import complete_sweep, record_gap, sync_status
 
 
 def record(ledger: Ledger, business_id: str, *, reason: str, start: datetime, end: datetime,

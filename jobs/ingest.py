@@ -39,14 +39,15 @@ from config.retention import RetentionPolicy
 from connector.models import Appointment, Customer
 from jobs import classify
 from jobs.classify import Person
-from ledger.api import Clock, Ledger, LedgerTransaction
+from ledger.transactions import Clock, Ledger, LedgerTransaction
 from ledger.blind_index import IdentifierError
-from ledger.bookings_projection import (
+from state.bookings_mirror import (
     ACTIVE, CANCELLED, BookingAppointment, BookingCustomer, graph_versions, known_customers, known_in_window,
     subjects_of_business,
 )
-from ledger.db import read_only
-from ledger.entries import format_time, lock_head
+from database.engine import read_only
+from database.times import format_time
+from ledger.entries import lock_head
 
 Outcome = Literal["collected", "updated", "unchanged", "tombstoned"]
 GoneOutcome = Literal["cancelled", "unchanged"]

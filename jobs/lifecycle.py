@@ -4,9 +4,9 @@ The inbox worker (jobs/worker.py) calls, for each claimed row of kind `lifecycle
 
     outcome = jobs.lifecycle.handle(row, services)
 
-`row` is a `ledger.inbox.InboxRow` (`row.event` is the lifecycle event, `row.subscription_id`
+`row` is a `state.inbox.InboxRow` (`row.event` is the lifecycle event, `row.subscription_id`
 the subscription, `row.received_at` when it arrived); `services` a `LifecycleServices` built once
-per worker: `jobs.services.sync_services(settings, ledger, graph, ingestor).lifecycle`. It returns a short outcome for the worker's log and
+per worker: `bookings_ledger.wiring.sync_services(settings, ledger, graph, ingestor).lifecycle`. It returns a short outcome for the worker's log and
 raises on failure, so the worker retries the row with backoff and parks it in the end. Every
 branch is idempotent: a repeated or stale event changes nothing that matters.
 
@@ -25,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from jobs import gaps
 from jobs.subscriptions import SubscriptionManager
-from ledger.api import Ledger
-from ledger.inbox import InboxRow
-from ledger.subscriptions import GraphSubscription
-from ledger.sync_state import open_gap, parse_time, watermark
+from ledger.transactions import Ledger
+from state.inbox import InboxRow
+from state.subscriptions import GraphSubscription
+from database.times import parse_time
+from state.watermarks import open_gap, watermark
 
 
 class BusinessReconciler(Protocol):

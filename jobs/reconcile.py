@@ -27,7 +27,7 @@ from connector.errors import NotFound
 from connector.models import Appointment, Customer, ItemResult
 from jobs import gaps
 from jobs.classify import graph_version
-from ledger.api import Ledger, LedgerTransaction
+from ledger.transactions import Ledger, LedgerTransaction
 
 DETAIL_BATCH = 20   # one $batch of GET-by-id (Graph's maximum per batch)
 VERSION_CHUNK = 200  # appointments whose stored version stamps are read in one query

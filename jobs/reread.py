@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 from connector import GraphConnector, NotFound
 from connector.models import Appointment, Event, ItemResult
 from jobs.classify import graph_version
-from ledger.api import Ledger
-from ledger.bookings_projection import appointments_for_events, graph_versions, known_in_window
-from ledger.db import read_only
-from ledger.entries import format_time
+from ledger.transactions import Ledger
+from state.bookings_mirror import appointments_for_events, graph_versions, known_in_window
+from database.engine import read_only
+from database.times import format_time
 
 EDGE = timedelta(seconds=1)  # widen windows so a zero-length appointment still overlaps its own
 

@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 
 from jobs import gaps
 from jobs.metrics import JobMetrics
-from ledger.api import Ledger
-from ledger.leases import acquire_lease, finish_run, last_heartbeat, release_lease, start_run
-from ledger.sync_state import parse_time
+from ledger.transactions import Ledger
+from state.leases import acquire_lease, finish_run, last_heartbeat, release_lease, start_run
+from database.times import parse_time
 
 log = logging.getLogger(__name__)
 LEASE = "scheduler"

@@ -27,13 +27,13 @@ from config import SettingsError
 from connector.errors import NotFound, OutcomeUnknown
 from connector.models import Subscription
 from jobs import gaps
-from ledger.api import Ledger
-from ledger.entries import format_time
-from ledger.leases import acquire_lease, release_lease
-from ledger.subscriptions import (
+from ledger.transactions import Ledger
+from database.times import format_time
+from state.leases import acquire_lease, release_lease
+from state.subscriptions import (
     GraphSubscription, decrypt_client_state, new_client_state, promote_pending, save_pending,
 )
-from ledger.sync_state import parse_time
+from database.times import parse_time
 
 log = logging.getLogger(__name__)
 LEASE = "subscriptions"

@@ -11,7 +11,7 @@ business, coalesces the rows per business and re-reads Bookings for them in `$ba
 in one transaction: a row is `done` only if its entries are in. If that transaction fails, the
 rows are retried one by one, so one poison row fails alone; a failed row is retried with
 backoff and parked with its reason (exception class and ids, never personal data) by
-`ledger.inbox.fail`. Lifecycle rows go to `lifecycle` (jobs.lifecycle.handle); without one they
+`state.inbox.fail`. Lifecycle rows go to `lifecycle` (jobs.lifecycle.handle); without one they
 stay pending.
 """
 from __future__ import annotations
@@ -31,10 +31,10 @@ from connector import GraphConnector
 from jobs.ingest import Ingestor
 from jobs.metrics import JobMetrics
 from jobs.reread import Change, Truth, failure_reason, reread
-from ledger.api import Clock, Ledger
-from ledger.entries import format_time
-from ledger.inbox import InboxRow, claim, fail, finish
-from ledger.subscriptions import GraphSubscription
+from ledger.transactions import Clock, Ledger
+from database.times import format_time
+from state.inbox import InboxRow, claim, fail, finish
+from state.subscriptions import GraphSubscription
 
 log = logging.getLogger("bookings_ledger.worker")
 LIFECYCLE_DEFER = timedelta(seconds=60)  # how long a lifecycle row waits when no handler is wired

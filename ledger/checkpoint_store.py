@@ -4,7 +4,7 @@
 its counterpart that reads the database.)
 
 A checkpoint is the RFC 6962 Merkle root of the first `size` entry hashes, signed with Ed25519 as
-a C2SP tlog-checkpoint note (`ledger/notes.py`) under the key name CHECKPOINT_ORIGIN. It is
+a C2SP tlog-checkpoint note (`ledger/core/signed_notes.py`) under the key name CHECKPOINT_ORIGIN. It is
 stored in `checkpoints`, written to CHECKPOINT_DIR (somewhere the database admin cannot
 rewrite), and recorded by a `checkpoint` entry appended right after the entries it covers.
 """
@@ -18,8 +18,9 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.orm import Session
 
-from ledger import merkle, notes
-from ledger.entries import append_entry, format_time, head, lock_head, stored_hash, stream_hashes
+from ledger.core import merkle, signed_notes
+from database.times import format_time
+from ledger.entries import append_entry, head, lock_head, stored_hash, stream_hashes
 from ledger.models import CheckpointRecord
 
 
@@ -46,7 +47,7 @@ class CheckpointSigner:
     @property
     def verifier_key(self) -> str:
         """The public verifier key string an auditor needs."""
-        return notes.verifier_key(self.origin, self.seed)
+        return signed_notes.verifier_key(self.origin, self.seed)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def create_checkpoint(session: Session, signer: CheckpointSigner, time: datetime
     size = lock_head(session).seq
     tree = _tree_at(session.connection(), size, signer.verifier_key)
     root = tree.root()
-    note = notes.sign_note(notes.format_checkpoint(signer.origin, size, root), signer.origin, signer.seed)
+    note = signed_notes.sign_note(signed_notes.format_checkpoint(signer.origin, size, root), signer.origin, signer.seed)
     record = CheckpointRecord(size=size, root=root, note=note, created_at=format_time(time), frontier=tree.frontier)
     session.add(record)
     session.flush()
@@ -127,18 +128,18 @@ def stored_checkpoints(connection: Connection, after_id: int = 0) -> list[Row]:
     return list(connection.execute(statement.order_by(table.size, table.id)))
 
 
-def check_note(note: str, verifier_key: str, *, origin: str | None = None) -> notes.Checkpoint:
+def check_note(note: str, verifier_key: str, *, origin: str | None = None) -> signed_notes.Checkpoint:
     """Verify a note's signature (and origin, when given); CheckpointMismatch if it fails."""
     try:
-        checkpoint = notes.verify_checkpoint(note, verifier_key)
-    except notes.NoteError as exc:
+        checkpoint = signed_notes.verify_checkpoint(note, verifier_key)
+    except signed_notes.NoteError as exc:
         raise CheckpointMismatch(f"checkpoint signature: {exc}") from None
     if origin is not None and checkpoint.origin != origin:
         raise CheckpointMismatch(f"checkpoint origin {checkpoint.origin!r} is not {origin!r}")
     return checkpoint
 
 
-def check_against_ledger(connection: Connection, note: str, verifier_key: str) -> notes.Checkpoint:
+def check_against_ledger(connection: Connection, note: str, verifier_key: str) -> signed_notes.Checkpoint:
     """Check a signed checkpoint note against the entries in the database."""
     checkpoint = check_note(note, verifier_key)
     size, _hash = head(connection)

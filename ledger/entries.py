@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from ledger.canonical import FORMAT_VERSION, canonical_bytes, entry_hash, parse_entry
+from database.times import format_time
+from ledger.core.canonical import FORMAT_VERSION, canonical_bytes, entry_hash, parse_entry
 from ledger.models import EntryIndex, LedgerEntry, LedgerHead
 
 ENTRY_KINDS = frozenset({
@@ -43,13 +44,6 @@ class AppendedEntry:
     seq: int
     hash: bytes
     entry: dict[str, Any]
-
-
-def format_time(moment: datetime) -> str:
-    """The ledger's time format: UTC, microseconds, a trailing Z."""
-    if moment.tzinfo is None:
-        raise EntryError("ledger times must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def build_entry(kind: str, seq: int, time: datetime, details: Mapping[str, Any]) -> dict[str, Any]:

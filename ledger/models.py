@@ -12,15 +12,9 @@ Times are stored as text in the ledger's own format (`2024-02-26T09:30:00.000000
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-REF = String(64)
-TIME = String(32)
-NAME = String(64)
-
-
-class Base(DeclarativeBase):
-    """Declarative base of the ledger's models."""
+from database.base import NAME, REF, TIME, Base
 
 
 class LedgerHead(Base):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from ledger import vault
+from ledger import encryption
 from ledger.models import BlindIndex, DataKey, PersonalData
 
 
@@ -29,19 +29,19 @@ def new_subject_ref() -> str:
     return secrets.token_hex(16)
 
 
-def create_data_key(session: Session, master: vault.MasterKeys, subject_ref: str, created_at: str) -> None:
+def create_data_key(session: Session, master: encryption.MasterKeys, subject_ref: str, created_at: str) -> None:
     """Give a new subject its random data key, wrapped by the current master key."""
-    wrapped = vault.wrap_data_key(master.current, vault.new_data_key(), subject_ref)
+    wrapped = encryption.wrap_data_key(master.current, encryption.new_data_key(), subject_ref)
     session.add(DataKey(subject_ref=subject_ref, wrapped_key=wrapped, master_key_id=master.current_id, created_at=created_at))
     session.flush()
 
 
-def load_data_key(session: Session, master: vault.MasterKeys, subject_ref: str) -> bytes:
+def load_data_key(session: Session, master: encryption.MasterKeys, subject_ref: str) -> bytes:
     """The subject's data key, unwrapped; VaultError if it was destroyed or never existed."""
     row = session.get(DataKey, subject_ref)
     if row is None:
-        raise vault.VaultError(f"subject {subject_ref} has no data key (erased or unknown)")
-    return vault.unwrap_data_key(master.get(row.master_key_id), row.wrapped_key, subject_ref)
+        raise encryption.VaultError(f"subject {subject_ref} has no data key (erased or unknown)")
+    return encryption.unwrap_data_key(master.get(row.master_key_id), row.wrapped_key, subject_ref)
 
 
 def store_values(
@@ -55,8 +55,8 @@ def store_values(
     stored = {}
     for field, value in values.items():
         row_id = secrets.token_hex(16)
-        context = vault.field_context(subject_ref, row_id, field, category, purpose)
-        ciphertext = vault.encrypt_value(data_key, value, context)
+        context = encryption.field_context(subject_ref, row_id, field, category, purpose)
+        ciphertext = encryption.encrypt_value(data_key, value, context)
         session.add(PersonalData(
             id=row_id, subject_ref=subject_ref, field=field, category=category, purpose=purpose,
             ciphertext=ciphertext, created_at=created_at,
@@ -70,8 +70,8 @@ def read_values(session: Session, data_key: bytes, subject_ref: str) -> dict[str
     """Every stored field of the subject, decrypted, by field name."""
     rows = session.scalars(select(PersonalData).where(PersonalData.subject_ref == subject_ref).order_by(PersonalData.field))
     return {
-        row.field: vault.decrypt_value(
-            data_key, row.ciphertext, vault.field_context(subject_ref, row.id, row.field, row.category, row.purpose), row_id=row.id
+        row.field: encryption.decrypt_value(
+            data_key, row.ciphertext, encryption.field_context(subject_ref, row.id, row.field, row.category, row.purpose), row_id=row.id
         )
         for row in rows
     }

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from ledger.canonical import parse_entry
+from ledger.core.canonical import parse_entry
 from ledger.entries import stream_rows
 from ledger.models import RecordProjection, RequestProjection, SubjectProjection
 

@@ -91,7 +91,7 @@ def database_url(database_factory: DatabaseFactory) -> str:
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     """An engine on a fresh, empty database (no migrations applied)."""
-    from ledger.db import create_ledger_engine
+    from database.engine import create_ledger_engine
 
     engine = create_ledger_engine(database_url)
     yield engine
@@ -101,7 +101,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def db(engine: Engine) -> Engine:
     """An engine on a fresh database migrated to the current schema."""
-    from ledger.db import upgrade
+    from database.engine import upgrade
 
     upgrade(engine)
     return engine

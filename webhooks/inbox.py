@@ -1,7 +1,7 @@
-"""The receiver's side of the inbox: notification items become `ledger.inbox` rows.
+"""The receiver's side of the inbox: notification items become `state.inbox` rows.
 
 Writes are group-committed: while one request thread commits, the others queue their items,
-and the next committer stores everything queued in one statement (`ledger.inbox.InboxWriter`).
+and the next committer stores everything queued in one statement (`state.inbox.InboxWriter`).
 Each request still answers only after its own items are committed, but a burst costs a few
 commits instead of one per request (and on SQLite, far fewer waits for the write lock).
 """
@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from ledger import inbox
+from state import inbox
 from webhooks.notifications import LifecycleNotification, Notification
 
 

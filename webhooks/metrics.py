@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy import Engine
 
-from ledger import inbox
-from ledger.subscriptions import expiry_by_business
-from ledger.sync_state import parse_time
+from state import inbox
+from state.subscriptions import expiry_by_business
+from database.times import parse_time
 
 REJECT_REASONS = ("malformed", "unsupported_media_type", "too_large", "forged_client_state", "unknown_subscription")
 LATENCY_WINDOW = timedelta(minutes=5)   # "recent" processing: what an alert on latency should see

@@ -16,9 +16,9 @@ def command() -> None:
 def export_command(file: Path) -> None:
     """Sign a checkpoint of the ledger as it stands, store it, and write it to FILE."""
     from config import load_settings
-    from ledger.api import utc_now
+    from ledger.transactions import utc_now
     from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint
-    from ledger.db import open_migrated
+    from database.engine import open_migrated
 
     settings = load_settings()
     signer = CheckpointSigner.from_settings(settings)
@@ -38,7 +38,7 @@ def verify_command(file: Path, verifier_key: str | None) -> None:
     """Check a checkpoint FILE's signature and that the database still produces its root."""
     from config import load_settings
     from ledger.checkpoint_store import CheckpointMismatch, CheckpointSigner, check_against_ledger
-    from ledger.db import open_migrated, read_only
+    from database.engine import open_migrated, read_only
 
     settings = load_settings()
     verifier_key = verifier_key or CheckpointSigner.from_settings(settings).verifier_key

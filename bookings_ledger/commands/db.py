@@ -13,7 +13,7 @@ def command() -> None:
 def upgrade_command() -> None:
     """Apply every pending migration (safe to run again)."""
     from config import load_settings
-    from ledger.db import create_ledger_engine, schema_revisions, upgrade
+    from database.engine import create_ledger_engine, schema_revisions, upgrade
 
     settings = load_settings()
     engine = create_ledger_engine(settings.DATABASE_URL)

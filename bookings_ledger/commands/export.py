@@ -13,11 +13,11 @@ def command(directory: Path) -> None:
     from sqlalchemy.orm import Session
 
     from config import load_settings
-    from ledger.api import utc_now
+    from ledger.transactions import utc_now
     from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint, stored_checkpoints
-    from ledger.db import open_migrated, read_only
+    from database.engine import open_migrated, read_only
     from ledger.entries import append_entry, head, stream_rows
-    from ledger.verifier import write_export
+    from ledger.core.auditor_verifier import write_export
 
     settings = load_settings()
     signer = CheckpointSigner.from_settings(settings)

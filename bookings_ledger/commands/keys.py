@@ -12,7 +12,7 @@ def command() -> None:
 @command.command("generate")
 def generate_command() -> None:
     """Print fresh values for every key setting, as lines for an env file."""
-    from ledger.keys import generate_settings_keys
+    from ledger.key_rotation import generate_settings_keys
 
     for name, value in generate_settings_keys().items():
         click.echo(f"{name}={value}")
@@ -22,10 +22,10 @@ def generate_command() -> None:
 def rotate_command() -> None:
     """Re-wrap every data key under a previous master key with LEDGER_MASTER_KEY (idempotent)."""
     from config import load_settings
-    from ledger.api import utc_now
-    from ledger.db import open_migrated
-    from ledger.keys import rotate_master_key
-    from ledger.vault import MasterKeys
+    from ledger.transactions import utc_now
+    from database.engine import open_migrated
+    from ledger.key_rotation import rotate_master_key
+    from ledger.encryption import MasterKeys
 
     settings = load_settings()
     master = MasterKeys(settings.key("LEDGER_MASTER_KEY"), tuple(settings.previous_master_keys))

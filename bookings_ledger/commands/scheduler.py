@@ -1,23 +1,9 @@
 """`bookings-ledger scheduler`: subscription renewal, reconciliation, gap back-fills and checkpoints."""
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
 
 import click
-
-
-def checkpoint_job(ledger: Any, settings: Any) -> Callable[[], Mapping[str, Any]]:
-    """The checkpoint job: sign the ledger as it stands and write the note to CHECKPOINT_DIR."""
-    from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint
-
-    signer = CheckpointSigner.from_settings(settings)
-
-    def run() -> Mapping[str, Any]:
-        return {"size": publish_checkpoint(ledger.engine, signer, ledger.clock(), settings.CHECKPOINT_DIR).size}
-
-    return run
 
 
 @click.command()
@@ -28,10 +14,13 @@ def command(metrics_port: int | None) -> None:
     from config import load_settings
     from jobs.metrics import JobMetrics
     from jobs.scheduler import LeasedRunner, build_scheduler, record_downtime, service_jobs
-    from jobs.services import opened_services
+    from bookings_ledger.wiring import opened_services
+    from jobs.checkpoints import checkpoint_job
+    from ledger.checkpoint_store import CheckpointSigner
 
     settings = load_settings()
     settings.require("BOOKING_BUSINESSES")
+    signer = CheckpointSigner.from_settings(settings)
     metrics = JobMetrics()
     with opened_services(settings, observe=metrics.graph_call) as services:
         if metrics_port is not None:
@@ -40,7 +29,7 @@ def command(metrics_port: int | None) -> None:
         runner = LeasedRunner(ledger.engine, ledger.clock, metrics=metrics)
         record_downtime(ledger, services.businesses)
         interval = timedelta(minutes=settings.RECONCILE_INTERVAL_MINUTES)
-        scheduler = build_scheduler(runner, service_jobs(services, checkpoint_job(ledger, settings), interval))
+        scheduler = build_scheduler(runner, service_jobs(services, checkpoint_job(ledger, signer, settings.CHECKPOINT_DIR), interval))
         click.echo(f"scheduler {runner.holder} started; Ctrl-C stops it")
         try:
             scheduler.start()

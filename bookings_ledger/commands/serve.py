@@ -14,7 +14,7 @@ def command(bind: str, workers: int, threads: int) -> None:
     """Serve the web app with gunicorn; stateless, so run as many as the load needs."""
     from bookings_ledger.app import create_app
     from bookings_ledger.gunicorn import serve
-    from ledger.db import require_current_schema
+    from database.engine import require_current_schema
 
     # Checked once here, before forking, so a broken deploy fails with one clear line instead
     # of every worker crashing in a loop.

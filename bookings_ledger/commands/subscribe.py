@@ -8,7 +8,7 @@ import click
 def command() -> None:
     """One pass of the renewal job: create missing subscriptions, renew due ones, recreate gone ones."""
     from config import load_settings
-    from jobs.services import opened_services
+    from bookings_ledger.wiring import opened_services
 
     settings = load_settings()
     settings.require("BOOKING_BUSINESSES")

@@ -38,7 +38,7 @@ def progress_display() -> Iterator[RichProgress | None]:
 def command() -> None:
     """Compare appointments and customers in Graph with the ledger, write the differences, back-fill gaps."""
     from config import load_settings
-    from jobs.services import opened_services
+    from bookings_ledger.wiring import opened_services
 
     settings = load_settings()
     settings.require("BOOKING_BUSINESSES")

@@ -17,15 +17,15 @@ if TYPE_CHECKING:
 def command(full: bool) -> None:
     """Exit 0 with a summary when the ledger is intact; exit 1 naming the first bad entry."""
     from config import load_settings
-    from ledger import notes
-    from ledger.api import utc_now
-    from ledger.db import open_migrated
-    from ledger.verification import verify_ledger
+    from ledger.core import signed_notes
+    from ledger.transactions import utc_now
+    from database.engine import open_migrated
+    from ledger.integrity import verify_ledger
 
     settings = load_settings()
     verifier_key = None
     if settings.CHECKPOINT_SIGNING_KEY is not None:
-        verifier_key = notes.verifier_key(settings.CHECKPOINT_ORIGIN, settings.key("CHECKPOINT_SIGNING_KEY"))
+        verifier_key = signed_notes.verifier_key(settings.CHECKPOINT_ORIGIN, settings.key("CHECKPOINT_SIGNING_KEY"))
     engine = open_migrated(settings.DATABASE_URL)
     try:
         with _progress(engine) as advance:
@@ -50,7 +50,7 @@ def _progress(engine: Engine) -> Iterator[Callable[[int], None] | None]:
         return
     from rich.progress import Progress
 
-    from ledger.db import read_only
+    from database.engine import read_only
     from ledger.entries import head
 
     with read_only(engine) as connection:

@@ -19,8 +19,8 @@ from werkzeug.serving import make_server
 from bookings_ledger.app import close_app, create_app
 from connector import GraphConnector, RetryPolicy, StaticCredential
 from emulator import EmulatorServer
-from ledger.api import Ledger, LedgerKeys
-from ledger.keys import generate_settings_keys
+from ledger.transactions import Ledger, LedgerKeys
+from ledger.key_rotation import generate_settings_keys
 
 FAST = RetryPolicy(max_attempts=8, max_total=20.0, backoff_base=0.05, backoff_max=0.2, jitter=0.05)
 EMULATOR_OPTIONS = {"validation_timeout_s": 5.0, "delivery_timeout_s": 2.0, "retry_initial_s": 0.1,
@@ -147,7 +147,7 @@ def ingestor(service: Service) -> Any:
 def make_services(service: Service, graph: GraphConnector, ingestor: Any) -> Callable[..., Any]:
     """SyncServices for the given businesses (extra keyword arguments are settings)."""
     from config import load_settings
-    from jobs.services import sync_services
+    from bookings_ledger.wiring import sync_services
 
     def make(businesses: list[str], **settings: Any) -> Any:
         overrides = {**service.settings, "BOOKING_BUSINESSES": ",".join(businesses), **settings}

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs.worker import Worker
-from ledger.canonical import parse_entry
+from ledger.core.canonical import parse_entry
 from ledger.entries import stream_rows
-from ledger.inbox import InboxRow
+from state.inbox import InboxRow
 
 
 @dataclass

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from connector.parse import parse_appointment, parse_customer
 from jobs import classify
-from ledger.api import Ledger
-from ledger.bookings_projection import ACTIVE, BookingAppointment, BookingCustomer
+from ledger.transactions import Ledger
+from state.bookings_mirror import ACTIVE, BookingAppointment, BookingCustomer
 
 
 def projection_differences(ledger: Ledger, state: dict[str, Any]) -> list[str]:

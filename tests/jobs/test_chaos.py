@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from jobs.lifecycle import handle
 from jobs.worker import Worker
-from ledger.inbox import InboxRow
-from ledger.verification import verify_ledger
+from state.inbox import InboxRow
+from ledger.integrity import verify_ledger
 
 from projection_check import projection_differences
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from bookings_ledger.cli import main
 from ingestion_pipeline import wait_delivered
-from ledger.inbox import InboxRow
-from ledger.leases import JobRun
-from ledger.subscriptions import GraphSubscription
+from state.inbox import InboxRow
+from state.leases import JobRun
+from state.subscriptions import GraphSubscription
 
 from projection_check import projection_differences
 

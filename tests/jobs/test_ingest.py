@@ -13,10 +13,10 @@ from config.settings import DEFAULT_RETENTION_POLICY
 from connector.models import Appointment, CustomerInfo, QuestionAnswer
 from jobs import classify
 from jobs.ingest import Ingestor
-from ledger.api import Ledger, LedgerKeys
-from ledger.canonical import parse_entry
+from ledger.transactions import Ledger, LedgerKeys
+from ledger.core.canonical import parse_entry
 from ledger.entries import stream_rows
-from ledger.vault import MasterKeys
+from ledger.encryption import MasterKeys
 
 START = datetime(2024, 3, 1, 10, 0, tzinfo=timezone.utc)
 ADA = CustomerInfo(customer_id="c-1", name="Ada Lovelace", email="Ada@Example.com", phone="+44 20 7946 0018",

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from connector.errors import Unavailable
 from jobs.lifecycle import handle
-from ledger.inbox import InboxRow
-from ledger.subscriptions import GraphSubscription
-from ledger.sync_state import SyncGap, sync_status, watermark
+from state.inbox import InboxRow
+from state.subscriptions import GraphSubscription
+from state.watermarks import SyncGap, sync_status, watermark
 
 
 def lifecycle_rows(service) -> list[InboxRow]:

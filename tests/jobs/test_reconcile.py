@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs import gaps
-from ledger.canonical import parse_entry
+from ledger.core.canonical import parse_entry
 from ledger.entries import head, stream_rows
 from ledger.models import EntryIndex
-from ledger.sync_state import SyncGap, parse_time, sync_status
+from database.times import parse_time
+from state.watermarks import SyncGap, sync_status
 
 from projection_check import projection_differences
 

@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jobs.scheduler import LeasedRunner, build_scheduler, record_downtime, service_jobs
-from ledger.inbox import InboxRow
-from ledger.leases import last_runs
-from ledger.sync_state import SyncGap, parse_time
+from state.inbox import InboxRow
+from state.leases import last_runs
+from database.times import parse_time
+from state.watermarks import SyncGap
 
 
 def test_a_second_scheduler_does_not_run_jobs_while_the_first_holds_the_lease(db, clock):

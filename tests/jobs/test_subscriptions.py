@@ -9,8 +9,9 @@ from sqlalchemy.orm import Session
 
 from config import SettingsError
 from jobs.subscriptions import SubscriptionManager, webhook_urls
-from ledger.subscriptions import GraphSubscription, read_client_state
-from ledger.sync_state import SyncGap, parse_time
+from state.subscriptions import GraphSubscription, read_client_state
+from database.times import parse_time
+from state.watermarks import SyncGap
 
 
 def manager(service, graph, businesses, **kwargs) -> SubscriptionManager:
@@ -145,7 +146,7 @@ def test_readyz_reports_subscriptions_healthy_only_when_every_business_has_one(s
 
 
 def test_a_notification_arriving_before_the_id_is_saved_is_checked_against_the_pending_secret(service):
-    from ledger.subscriptions import ClientStateCache, save_pending
+    from state.subscriptions import ClientStateCache, save_pending
 
     keys = service.ledger.keys.master
     with service.ledger.transaction() as tx:

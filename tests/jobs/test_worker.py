@@ -8,7 +8,7 @@ import pytest
 
 from ingestion_pipeline import Pipeline
 from jobs.worker import Worker
-from ledger.inbox import MAX_ATTEMPTS, InboxItem, accept
+from state.inbox import MAX_ATTEMPTS, InboxItem, accept
 
 
 @pytest.fixture

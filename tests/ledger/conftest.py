@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from ledger.api import Ledger, LedgerKeys
+from ledger.transactions import Ledger, LedgerKeys
 from ledger.checkpoint_store import CheckpointSigner
-from ledger.vault import MasterKeys
+from ledger.encryption import MasterKeys
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from ledger import merkle, notes
+from ledger.core import merkle, signed_notes
 from ledger.checkpoint_store import create_checkpoint, inclusion_proof, stored_checkpoints
 from tampering import without_triggers
 
@@ -24,7 +24,7 @@ def test_export_writes_a_signed_note_that_verifies_with_the_public_key(cli, appe
     code, output = cli("checkpoint", "export", str(tmp_path / "cp.txt"))
     assert code == 0, output
     note = (tmp_path / "cp.txt").read_text()
-    checkpoint = notes.verify_checkpoint(note, signer.verifier_key)
+    checkpoint = signed_notes.verify_checkpoint(note, signer.verifier_key)
     assert (checkpoint.origin, checkpoint.size) == ("test.example/ledger", 7)
     assert list((tmp_path / "checkpoints").glob("checkpoint-*.txt"))
     assert cli("checkpoint", "verify", str(tmp_path / "cp.txt"), "--key", signer.verifier_key) == (
@@ -33,7 +33,7 @@ def test_export_writes_a_signed_note_that_verifies_with_the_public_key(cli, appe
 
 
 def test_checkpoint_signed_by_another_key_fails(cli, appended, tmp_path):
-    forged = notes.sign_note(notes.format_checkpoint("test.example/ledger", 7, bytes(32)), "test.example/ledger", b"\x05" * 32)
+    forged = signed_notes.sign_note(signed_notes.format_checkpoint("test.example/ledger", 7, bytes(32)), "test.example/ledger", b"\x05" * 32)
     (tmp_path / "forged.txt").write_text(forged)
     code, output = cli("checkpoint", "verify", str(tmp_path / "forged.txt"))
     assert code == 1 and "signature" in output
@@ -41,8 +41,8 @@ def test_checkpoint_signed_by_another_key_fails(cli, appended, tmp_path):
 
 def test_equivocating_checkpoint_fails(cli, appended, signer, tmp_path):
     """Same size, another root, validly signed: the database does not produce that root."""
-    text_ = notes.format_checkpoint(signer.origin, 7, b"\x01" * 32)
-    (tmp_path / "other.txt").write_text(notes.sign_note(text_, signer.origin, signer.seed))
+    text_ = signed_notes.format_checkpoint(signer.origin, 7, b"\x01" * 32)
+    (tmp_path / "other.txt").write_text(signed_notes.sign_note(text_, signer.origin, signer.seed))
     code, output = cli("checkpoint", "verify", str(tmp_path / "other.txt"))
     assert code == 1 and "root" in output
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import multiprocessing
 
-from ledger.verification import verify_ledger
+from ledger.integrity import verify_ledger
 from tampering import rows
 
 WRITERS = 8
@@ -15,7 +15,7 @@ def _append_many(url: str, writer: int) -> None:
 
     from sqlalchemy.orm import Session
 
-    from ledger.db import create_ledger_engine
+    from database.engine import create_ledger_engine
     from ledger.entries import append_entry
 
     engine = create_ledger_engine(url)

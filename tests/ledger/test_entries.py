@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
-from ledger.canonical import GENESIS_HASH, canonical_bytes, entry_hash, parse_entry
+from ledger.core.canonical import GENESIS_HASH, canonical_bytes, entry_hash, parse_entry
 from ledger.entries import EntryError, rebuild_entry_index
 from tampering import rows
 

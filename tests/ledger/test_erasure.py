@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from ledger.vault import VaultError
-from ledger.verification import verify_ledger
+from ledger.encryption import VaultError
+from ledger.integrity import verify_ledger
 from test_personal_data import PERSON, _collect, dump_tables
 
 

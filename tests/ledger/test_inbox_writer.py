@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from sqlalchemy import func, insert, select
 
-from ledger.inbox import InboxItem, InboxRow, InboxWriter
+from state.inbox import InboxItem, InboxRow, InboxWriter
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import text
 
 from config import load_settings
-from ledger.api import Ledger, LedgerKeys
-from ledger.keys import rotate_master_key
-from ledger.vault import MasterKeys, key_id
+from ledger.transactions import Ledger, LedgerKeys
+from ledger.key_rotation import rotate_master_key
+from ledger.encryption import MasterKeys, key_id
 from test_personal_data import PERSON, _collect
 
 
@@ -44,10 +44,10 @@ def test_rotation_resumes_after_a_crash(ledger, db, ledger_keys, clock, monkeypa
     for n in range(4):
         _collect(ledger, appointment=f"A{n}")
     rotated = MasterKeys(b"\x07" * 32, (ledger_keys.master.current,))
-    from ledger import keys
+    from ledger import key_rotation
 
     calls = {"n": 0}
-    real = keys._rewrap_batch
+    real = key_rotation._rewrap_batch
 
     def crash_on_second_batch(*args):
         calls["n"] += 1
@@ -55,11 +55,11 @@ def test_rotation_resumes_after_a_crash(ledger, db, ledger_keys, clock, monkeypa
             raise RuntimeError("power cut")
         return real(*args)
 
-    monkeypatch.setattr(keys, "_rewrap_batch", crash_on_second_batch)
+    monkeypatch.setattr(key_rotation, "_rewrap_batch", crash_on_second_batch)
     with pytest.raises(RuntimeError):
         rotate_master_key(db, rotated, clock, batch=2)
     assert len(_master_key_ids(db)) == 2  # half done, and committed
-    monkeypatch.setattr(keys, "_rewrap_batch", real)
+    monkeypatch.setattr(key_rotation, "_rewrap_batch", real)
     assert rotate_master_key(db, rotated, clock, batch=2).rewrapped == 2
     assert _master_key_ids(db) == {rotated.current_id}
 

@@ -6,12 +6,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ledger import merkle
+from ledger.core import merkle
 from ledger.checkpoint_store import create_checkpoint
 from ledger.entries import append_entry
-from ledger.segments import Parallelism, Segment, walk_in_parallel
-from ledger.db import read_only
-from ledger.verification import verify_ledger
+from ledger.chain_segments import Parallelism, Segment, walk_in_parallel
+from database.engine import read_only
+from ledger.integrity import verify_ledger
 from tampering import replace_rows, rows, without_triggers
 from test_tampering_property import Tamper, _apply
 

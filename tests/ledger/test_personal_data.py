@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from ledger.api import Ledger, LedgerKeys
+from ledger.transactions import Ledger, LedgerKeys
 from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
-from ledger.vault import MasterKeys, VaultError
+from ledger.encryption import MasterKeys, VaultError
 
 PERSON = {"email": "  Ann.Example@Contoso.COM ", "phone": "020 7946 0018", "name": "Ann Example"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
-from ledger.db import SchemaNotCurrent, require_current_schema, schema_revisions, upgrade
+from database.engine import SchemaNotCurrent, require_current_schema, schema_revisions, upgrade
 
 COMMANDS_NEEDING_SCHEMA = [("verify",), ("keys", "rotate"), ("checkpoint", "export", "cp.txt"), ("export", "out")]
 
@@ -37,7 +37,7 @@ def test_commands_refuse_an_unmigrated_database(cli, args, tmp_path, monkeypatch
 def test_commands_refuse_a_database_behind_the_code(cli, database_url):
     """A database at another revision than the code's head is refused too."""
     assert cli("db", "upgrade")[0] == 0
-    from ledger.db import create_ledger_engine
+    from database.engine import create_ledger_engine
 
     engine = create_ledger_engine(database_url)
     with engine.begin() as connection:

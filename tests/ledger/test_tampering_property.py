@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ledger.canonical import canonical_bytes, entry_hash
+from ledger.core.canonical import canonical_bytes, entry_hash
 from ledger.checkpoint_store import create_checkpoint
-from ledger.db import create_ledger_engine, upgrade
+from database.engine import create_ledger_engine, upgrade
 from ledger.entries import append_entry
-from ledger import notes
+from ledger.core import signed_notes
 from tampering import replace_rows, rows, without_triggers
 
 PROPERTY_SETTINGS = settings(
@@ -115,11 +115,11 @@ def test_forged_equivocating_or_outrun_checkpoints_fail_verify(case, cli, databa
 
 def _attack(connection, attack: str, signer, checkpoint_size: int, keep: int) -> None:
     if attack == "wrong-key":
-        note = notes.sign_note(notes.format_checkpoint(signer.origin, checkpoint_size, b"\x00" * 32), signer.origin, b"\x06" * 32)
+        note = signed_notes.sign_note(signed_notes.format_checkpoint(signer.origin, checkpoint_size, b"\x00" * 32), signer.origin, b"\x06" * 32)
         connection.execute(text("UPDATE checkpoints SET note = :note, root = :root"), {"note": note, "root": b"\x00" * 32})
     elif attack == "equivocation":
         root = os.urandom(32)
-        note = notes.sign_note(notes.format_checkpoint(signer.origin, checkpoint_size, root), signer.origin, signer.seed)
+        note = signed_notes.sign_note(signed_notes.format_checkpoint(signer.origin, checkpoint_size, root), signer.origin, signer.seed)
         connection.execute(
             text("INSERT INTO checkpoints (size, root, note, created_at) VALUES (:size, :root, :note, 'x')"),
             {"size": checkpoint_size, "root": root, "note": note},

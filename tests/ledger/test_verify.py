@@ -72,7 +72,7 @@ def test_changed_hash_at_the_resume_point_is_named(cli, filled, db, signer, cloc
 
 def test_checkpoint_whose_root_the_ledger_does_not_produce_fails(cli, filled, db):
     """A chain rewritten consistently after a checkpoint is caught by the checkpoint's root."""
-    from ledger.canonical import canonical_bytes, entry_hash, parse_entry
+    from ledger.core.canonical import canonical_bytes, entry_hash, parse_entry
 
     stored, previous, rewritten = rows(db), bytes(32), []
     for seq, body, _digest in stored:
@@ -95,7 +95,7 @@ def test_verify_without_the_checkpoint_key_is_a_settings_error(tmp_path, monkeyp
     import os
 
     from bookings_ledger.cli import main
-    from ledger.db import create_ledger_engine, upgrade
+    from database.engine import create_ledger_engine, upgrade
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     upgrade(create_ledger_engine(url))

@@ -1,10 +1,10 @@
 """Builders for chains, checkpoints and keys used across the ledger core tests."""
 from __future__ import annotations
 
-from ledger.canonical import GENESIS_HASH, canonical_bytes, entry_hash
-from ledger.chain import Row
-from ledger.merkle import root_of_entries
-from ledger.notes import sign_checkpoint, verifier_key
+from ledger.core.canonical import GENESIS_HASH, canonical_bytes, entry_hash
+from ledger.core.chain import Row
+from ledger.core.merkle import root_of_entries
+from ledger.core.signed_notes import sign_checkpoint, verifier_key
 
 ORIGIN = "ledger.example/bookings"
 SEED = bytes(range(32))

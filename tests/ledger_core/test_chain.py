@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import chain
-from ledger.canonical import GENESIS_HASH, canonical_bytes, entry_hash
-from ledger.chain import Row, verify_chain
+from ledger.core import chain
+from ledger.core.canonical import GENESIS_HASH, canonical_bytes, entry_hash
+from ledger.core.chain import Row, verify_chain
 
 from .factories import build_rows, chain_of, make_entry
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import checkpoints
-from ledger.checkpoints import check_checkpoints
-from ledger.merkle import root_of_entries
-from ledger.notes import sign_checkpoint
+from ledger.core import checkpoints
+from ledger.core.checkpoints import check_checkpoints
+from ledger.core.merkle import root_of_entries
+from ledger.core.signed_notes import sign_checkpoint
 
 from .factories import OTHER_SEED, ORIGIN, SEED, VKEY, build_rows, checkpoint_for
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.verifier import CHECKPOINTS, ENTRIES, SHIPPED, main, verify_export, write_export
+from ledger.core.auditor_verifier import CHECKPOINTS, ENTRIES, SHIPPED, main, verify_export, write_export
 
 from .factories import OTHER_VKEY, VKEY, build_rows, checkpoint_for
 
@@ -109,7 +109,7 @@ def test_exports_go_only_into_an_empty_directory(export: Path) -> None:
 def test_shipped_modules_import_only_the_standard_library_and_cryptography() -> None:
     """Every absolute import of the shipped modules is stdlib or cryptography."""
     for name in SHIPPED:
-        tree = ast.parse((Path(__file__).parents[2] / "ledger" / name).read_text())
+        tree = ast.parse((Path(__file__).parents[2] / "ledger" / "core" / name).read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 roots = [alias.name.split(".")[0] for alias in node.names]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from ledger.canonical import GENESIS_HASH, canonical_bytes, entry_hash
-from ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, node_hash, root_of_entries
-from ledger.notes import sign_checkpoint, verifier_key
+from ledger.core.canonical import GENESIS_HASH, canonical_bytes, entry_hash
+from ledger.core.merkle import consistency_proof, inclusion_proof, leaf_hash, node_hash, root_of_entries
+from ledger.core.signed_notes import sign_checkpoint, verifier_key
 
 DOC = (Path(__file__).parents[2] / "docs" / "ledger-format.md").read_text(encoding="utf-8")
 ORIGIN = "bookings-ledger.example/ledger"

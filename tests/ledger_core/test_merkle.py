@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.merkle import (
+from ledger.core.merkle import (
     EMPTY_ROOT,
     CompactRange,
     ProofError,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.merkle import (
+from ledger.core.merkle import (
     ProofError,
     consistency_proof,
     inclusion_proof,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger import notes
-from ledger.notes import (
+from ledger.core import signed_notes
+from ledger.core.signed_notes import (
     BadSignatureError,
     MalformedNoteError,
     UnknownKeyError,
@@ -26,9 +26,9 @@ GO_NOTE = GO_TEXT + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8p
 
 def test_reference_key_and_note_are_reproduced_byte_for_byte() -> None:
     """Keys, key ID and the Ed25519 signature match the Go reference example exactly."""
-    name, seed = notes.parse_signer_key(GO_SKEY)
-    assert notes.verifier_key(name, seed) == GO_VKEY
-    assert notes.signer_key(name, seed) == GO_SKEY
+    name, seed = signed_notes.parse_signer_key(GO_SKEY)
+    assert signed_notes.verifier_key(name, seed) == GO_VKEY
+    assert signed_notes.signer_key(name, seed) == GO_SKEY
     assert sign_note(GO_TEXT, name, seed) == GO_NOTE
     assert verify_note(GO_NOTE.encode(), GO_VKEY) == GO_TEXT
 
@@ -93,7 +93,7 @@ def test_malformed_notes_are_refused(note: str) -> None:
 def test_malformed_verifier_keys_are_refused(vkey: str) -> None:
     """A verifier key string must be exact: name, matching key ID, Ed25519 key."""
     with pytest.raises(MalformedNoteError):
-        notes.parse_verifier_key(vkey)
+        signed_notes.parse_verifier_key(vkey)
 
 
 def test_checkpoint_body_round_trips() -> None:
@@ -101,8 +101,8 @@ def test_checkpoint_body_round_trips() -> None:
     root = bytes(range(32))
     text = format_checkpoint(ORIGIN, 1234, root, ("ext one",))
     assert text == f"{ORIGIN}\n1234\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\next one\n"
-    assert parse_checkpoint(text) == notes.Checkpoint(ORIGIN, 1234, root, ("ext one",))
-    assert verify_checkpoint(notes.sign_checkpoint(ORIGIN, 0, root, SEED), VKEY).size == 0
+    assert parse_checkpoint(text) == signed_notes.Checkpoint(ORIGIN, 1234, root, ("ext one",))
+    assert verify_checkpoint(signed_notes.sign_checkpoint(ORIGIN, 0, root, SEED), VKEY).size == 0
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bookings_ledger.app import close_app, create_app
-from ledger.db import create_ledger_engine, upgrade
-from ledger.subscriptions import new_client_state, save_subscription
-from ledger.vault import MasterKeys
+from database.engine import create_ledger_engine, upgrade
+from state.subscriptions import new_client_state, save_subscription
+from ledger.encryption import MasterKeys
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
 

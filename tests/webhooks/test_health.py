@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bookings_ledger.app import close_app, create_app
-from ledger import inbox
+from state import inbox
 
 
 def test_healthz_answers_without_checking_anything(client):

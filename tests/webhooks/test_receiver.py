@@ -4,7 +4,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from ledger.inbox import InboxRow
+from state.inbox import InboxRow
 
 
 def notification(subscription, *, client_state=None, event_id="AAMkAD-event-1", etag='W/"1"', change="created"):

@@ -23,10 +23,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger import blind_index, personal_data, projections, tombstones
-from ledger.entries import AppendedEntry, append_entry, format_time
+from database.times import format_time
+from ledger.entries import AppendedEntry, append_entry
 from ledger.erasure import shred_subject
 from ledger.models import RecordProjection, RequestProjection, SubjectProjection
-from ledger.vault import MasterKeys
+from ledger.encryption import MasterKeys
 
 Clock = Callable[[], datetime]
 INDEXED_FIELDS = {"email": blind_index.EMAIL, "phone": blind_index.PHONE}

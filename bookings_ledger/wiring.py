@@ -1,24 +1,39 @@
-"""Building the subscription, reconciliation and lifecycle services from settings, once per process.
+"""The wiring of a process, written once: engine, keys, ledger, ingestor, connector, services.
 
-`scheduler`, `subscribe`, `sync`, `worker` and `demo` each open a connector and a Ledger, build
-an Ingestor (jobs/ingest.py), then call `sync_services(...)`; tests build the same objects with
-their own clocks and an emulator's connector.
+Every entry point (`demo`, `worker`, `scheduler`, `subscribe`, `sync`) opens what it needs here;
+tests build the same objects with their own clocks and an emulator's connector:
+
+    with opened_process(settings) as process:            # engine, ledger, ingestor, connector
+        services = sync_services(settings, process)      # subscriptions, reconciliation, lifecycle
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from jobs.ingest import Ingestor
 from jobs.lifecycle import LifecycleServices
-from jobs.reconcile import BookingsReader, Horizon, Ingestor, Progress, Reconciler
+from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
 from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, SubscriptionPolicy
-from ledger.api import Ledger
+from jobs.worker import Worker
+from ledger.transactions import Clock, Ledger, utc_now
 
 if TYPE_CHECKING:
+    from connector import GraphConnector
     from connector.http import CallObserver
+
+
+@dataclass(frozen=True)
+class Process:
+    """What a Graph-facing process works with: one ledger, its ingestor, one connector."""
+
+    ledger: Ledger
+    ingestor: Ingestor
+    graph: GraphConnector
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,13 @@ def horizon_from_settings(settings: Any) -> Horizon:
     return Horizon(back=timedelta(days=settings.RECONCILE_DAYS_BACK), ahead=timedelta(days=settings.RECONCILE_DAYS_AHEAD))
 
 
+def build_ingestor(settings: Any, ledger: Ledger) -> Ingestor:
+    """The ingestor under the retention policy the settings name."""
+    from config.retention import load_policy
+
+    return Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=ledger.clock)
+
+
 def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor, *,
                   progress: Progress | None = None) -> SyncServices:
     """The services for BOOKING_BUSINESSES; `graph` is a GraphConnector (or anything shaped like one)."""
@@ -60,21 +82,34 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
 
 
 @contextmanager
-def opened_services(settings: Any, *, progress: Progress | None = None,
-                    observe: CallObserver | None = None) -> Iterator[SyncServices]:
-    """The services on DATABASE_URL (must be migrated) and a connector from the settings, closed after;
+def opened_process(settings: Any, *, clock: Clock = utc_now, observe: CallObserver | None = None) -> Iterator[Process]:
+    """The ledger on DATABASE_URL (must be migrated) and a connector from the settings, closed after;
     `observe` is told of every Graph call (jobs.metrics.JobMetrics.graph_call)."""
-    from config.retention import load_policy
     from connector import connector_from_settings
-    from jobs.ingest import Ingestor
-    from ledger.api import LedgerKeys
-    from ledger.db import open_migrated
+    from database.engine import open_migrated
+    from ledger.transactions import LedgerKeys
 
     engine = open_migrated(settings.DATABASE_URL)
     try:
-        ledger = Ledger(engine, LedgerKeys.from_settings(settings))
-        ingestor = Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=ledger.clock)
+        ledger = Ledger(engine, LedgerKeys.from_settings(settings), clock)
         with connector_from_settings(settings, observe=observe) as graph:
-            yield sync_services(settings, ledger, graph, ingestor, progress=progress)
+            yield Process(ledger, build_ingestor(settings, ledger), graph)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def opened_services(settings: Any, *, progress: Progress | None = None,
+                    observe: CallObserver | None = None) -> Iterator[SyncServices]:
+    """`opened_process` with the sync services built over it."""
+    with opened_process(settings, observe=observe) as process:
+        yield sync_services(settings, process.ledger, process.graph, process.ingestor, progress=progress)
+
+
+
+def build_worker(process: Process, services: SyncServices, **options: Any) -> Worker:
+    """The inbox worker of this process, handing lifecycle rows to `services`."""
+    from jobs import lifecycle
+
+    return Worker(process.ledger, process.ingestor, process.graph, clock=process.ledger.clock,
+                  lifecycle=partial(lifecycle.handle, services=services.lifecycle), **options)

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import Connection
 from sqlalchemy.pool import NullPool
 
-from ledger import merkle
-from ledger.chain import GAP, ChainReport, verify_chain
-from ledger.db import create_ledger_engine, read_only
+from ledger.core import merkle
+from ledger.core.chain import GAP, ChainReport, verify_chain
+from database.engine import create_ledger_engine, read_only
 from ledger.entries import LAST_POSSIBLE_SEQ, stored_hash, stream_row_batches
 
 Progress = Callable[[int], None]

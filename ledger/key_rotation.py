@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import vault
+from ledger import encryption
 from ledger.entries import append_entry
 from ledger.models import DataKey
 
@@ -47,7 +47,7 @@ def generate_settings_keys() -> dict[str, str]:
     }
 
 
-def rotate_master_key(engine: Engine, master: vault.MasterKeys, clock: Callable[[], datetime], batch: int = REWRAP_BATCH) -> RotationReport:
+def rotate_master_key(engine: Engine, master: encryption.MasterKeys, clock: Callable[[], datetime], batch: int = REWRAP_BATCH) -> RotationReport:
     """Re-wrap every data key held under a previous master key with the current one."""
     sessions = sessionmaker(engine)
     old_ids = [key_id for key_id in master.by_id if key_id != master.current_id]
@@ -68,10 +68,10 @@ def rotate_master_key(engine: Engine, master: vault.MasterKeys, clock: Callable[
     return RotationReport(rewrapped, unknown or 0, entry_seqs)
 
 
-def _rewrap_batch(session: Session, master: vault.MasterKeys, old_ids: list[str], batch: int) -> int:
+def _rewrap_batch(session: Session, master: encryption.MasterKeys, old_ids: list[str], batch: int) -> int:
     rows = session.scalars(select(DataKey).where(DataKey.master_key_id.in_(old_ids)).limit(batch)).all()
     for row in rows:
-        data_key = vault.unwrap_data_key(master.get(row.master_key_id), row.wrapped_key, row.subject_ref)
-        row.wrapped_key = vault.wrap_data_key(master.current, data_key, row.subject_ref)
+        data_key = encryption.unwrap_data_key(master.get(row.master_key_id), row.wrapped_key, row.subject_ref)
+        row.wrapped_key = encryption.wrap_data_key(master.current, data_key, row.subject_ref)
         row.master_key_id = master.current_id
     return len(rows)

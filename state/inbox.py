@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ledger.entries import format_time
-from ledger.models import TIME, Base
-from ledger.sync_state import parse_time
+from database.times import format_time
+from database.base import TIME, Base
+from database.times import parse_time
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(seconds=5)   # 5 s, 10 s, 20 s … about 10 minutes before parking

@@ -74,7 +74,7 @@ def read_only(engine: Engine) -> Iterator[Connection]:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the Alembic migrations shipped in `ledger/migrations` up to `revision`."""
+    """Apply the Alembic migrations shipped in `database/migrations` up to `revision`."""
     from alembic import command
 
     with engine.begin() as connection:
@@ -89,7 +89,7 @@ def schema_revisions(engine: Engine) -> tuple[str | None, str]:
     with read_only(engine) as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
-    assert head is not None, "ledger/migrations has no revisions"
+    assert head is not None, "database/migrations has no revisions"
     return current, head
 
 
@@ -105,7 +105,7 @@ def _alembic_config(connection: Connection | None) -> Any:
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", "ledger:migrations")
+    config.set_main_option("script_location", "database:migrations")
     config.attributes["connection"] = connection
     return config
 

@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the connection that `ledger.db.upgrade` passes in."""
+"""Alembic environment: migrations run on the connection that `database.engine.upgrade` passes in."""
 from __future__ import annotations
 
 from alembic import context

@@ -19,13 +19,14 @@ from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.orm import Session
 
 from config import SettingsError
-from ledger import merkle
-from ledger.chain import ChainReport
+from ledger.core import merkle
+from ledger.core.chain import ChainReport
 from ledger.checkpoint_store import CheckpointMismatch, check_note, stored_checkpoints
-from ledger.db import read_only
-from ledger.entries import format_time, head, last_seq, stored_hash
+from database.engine import read_only
+from database.times import format_time
+from ledger.entries import head, last_seq, stored_hash
 from ledger.models import VerifyState
-from ledger.segments import Parallelism, Progress, Segment, walk_in_parallel, walk_segment
+from ledger.chain_segments import Parallelism, Progress, Segment, walk_in_parallel, walk_segment
 
 GENESIS = bytes(32)
 

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ledger.entries import format_time
-from ledger.models import TIME, Base
+from database.times import format_time
+from database.base import TIME, Base
 
 
 class JobLease(Base):

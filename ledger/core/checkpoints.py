@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .merkle import CompactRange, leaf_hash
-from .notes import BadSignatureError, Checkpoint, NoteError, UnknownKeyError, verify_checkpoint
+from .signed_notes import BadSignatureError, Checkpoint, NoteError, UnknownKeyError, verify_checkpoint
 
 # What is wrong with a checkpoint, as named in CheckpointResult.problem.
 MALFORMED = "malformed"

@@ -20,9 +20,9 @@ from datetime import datetime
 from sqlalchemy import Engine, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ledger.entries import format_time
-from ledger.models import TIME, Base
-from ledger.vault import MasterKeys, decrypt_value, encrypt_value
+from database.times import format_time
+from database.base import TIME, Base
+from ledger.encryption import MasterKeys, decrypt_value, encrypt_value
 
 CLIENT_STATE_BYTES = 48  # 64 URL-safe characters: well inside Graph's 128-character limit
 PENDING_PREFIX = "pending:"

@@ -13,22 +13,15 @@ only proof that nothing of the window is missing is a full comparison made after
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Engine, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ledger.entries import format_time
-from ledger.models import TIME, Base
+from database.times import format_time
+from database.base import TIME, Base
 
 GAP_REASONS = frozenset({"lapsed", "removed", "missed", "downtime"})
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"   # entries.format_time's
-
-
-def parse_time(stamp: str) -> datetime:
-    """A time stored in the ledger's format, back as an aware UTC datetime."""
-    return datetime.strptime(stamp, TIME_FORMAT).replace(tzinfo=timezone.utc)
-
 
 class SyncWatermark(Base):
     """How far the ledger is known to match Graph for one booking business."""

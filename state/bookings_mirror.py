@@ -21,7 +21,7 @@ import json
 from sqlalchemy import String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from ledger.models import REF, TIME, Base
+from database.base import REF, TIME, Base
 
 ACTIVE = "active"
 CANCELLED = "cancelled"

@@ -25,7 +25,7 @@ from pathlib import Path
 from .canonical import canonical_bytes
 from .chain import ChainReport, Row, verify_chain
 from .checkpoints import CheckpointAudit, CheckpointResult
-from .notes import NoteError, parse_verifier_key
+from .signed_notes import NoteError, parse_verifier_key
 
 ENTRIES = "entries.jsonl"
 CHECKPOINTS = "checkpoints"
@@ -33,9 +33,9 @@ PUBLIC_KEY = "public-key.txt"
 VERIFIER_DIR = "verifier"
 MALFORMED_LINE = "malformed line"
 # The modules that make up the standalone verifier; none imports anything else of the project.
-SHIPPED = ("canonical.py", "chain.py", "merkle.py", "notes.py", "checkpoints.py", "verifier.py")
+SHIPPED = ("canonical.py", "chain.py", "merkle.py", "signed_notes.py", "checkpoints.py", "auditor_verifier.py")
 _INIT = '"""The bookings-ledger export verifier (a copy of the pure ledger modules)."""\n'
-_MAIN = '"""python -m verifier EXPORT_DIR --key VKEY"""\nfrom .verifier import main\n\nraise SystemExit(main())\n'
+_MAIN = '"""python -m verifier EXPORT_DIR --key VKEY"""\nfrom .auditor_verifier import main\n\nraise SystemExit(main())\n'
 _README = """This is an export of a bookings-ledger compliance ledger (format: docs/ledger-format.md).
 Check it with Python 3.11+ and the `cryptography` package:
 

@@ -1,1 +1,0 @@
-"""Migration scripts, applied in order by `ledger.db.upgrade`."""
