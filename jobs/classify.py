@@ -157,6 +157,13 @@ def _indexable(name: str, value: str | None, phone_region: str) -> str:
     return name
 
 
+def categories(policy: RetentionPolicy, paths: dict[str, str]) -> dict[str, str]:
+    """Stored field name -> the id of the policy category its Graph field path belongs to."""
+    found = {name: policy.for_field(path) for name, path in paths.items()}
+    assert all(found.values()), "check_policy ran at start"
+    return {name: category.id for name, category in found.items()}  # type: ignore[union-attr]
+
+
 def classes(policy: RetentionPolicy, paths: dict[str, str], end: datetime | None, now: datetime) -> dict[str, dict[str, object]]:
     """Category id -> the fields in it, purpose, legal basis and retention_until, for an entry;
     `end` is the end of the appointment the data came with (None for a customer record)."""

@@ -51,8 +51,8 @@ from ledger.entries import lock_head
 
 Outcome = Literal["collected", "updated", "unchanged", "tombstoned"]
 GoneOutcome = Literal["cancelled", "unchanged"]
-# How personal data is stored in `personal_data`: each field's own category is in the entry.
-STORED_CATEGORY, STORED_PURPOSE = "booking", "appointment"
+# The purpose personal_data rows are stored under; each field's data category comes from the policy.
+STORED_PURPOSE = "appointment"
 
 
 class Ingestor:
@@ -138,7 +138,7 @@ class Ingestor:
             outcome: Outcome = "updated" if known else "collected"
             now = self.clock()
             subject = self._subject(tx, customer.business_id, person, row.subject_ref if row else None)
-            tx.collect(subject, person.values, category=STORED_CATEGORY, purpose=STORED_PURPOSE, kind=outcome,
+            tx.collect(subject, person.values, categories=self._categories(person), purpose=STORED_PURPOSE, kind=outcome,
                        refs={"customer": customer.id}, business=customer.business_id,
                        **self._stamps(person.paths, None, digest, now))
             row = tx.session.get(BookingCustomer, (customer.business_id, customer.id))
@@ -183,7 +183,8 @@ class Ingestor:
             subjects[person.key] = subject
             if previous.get(person.key) != digests[person.key]:
                 kind = "updated" if person.key in previous else "collected"
-                tx.collect(subject, person.values, category=STORED_CATEGORY, purpose=STORED_PURPOSE, kind=kind,
+                tx.collect(subject, person.values, categories=self._categories(person), purpose=STORED_PURPOSE,
+                           kind=kind,
                            **self._details(appointment, person, digests[person.key][0], now))
         if not persons:
             nobody = classify.booking_only(appointment)
@@ -195,6 +196,10 @@ class Ingestor:
         if person.customer_id:
             refs["customer"] = person.customer_id
         return {"refs": refs, "business": appointment.business_id, **self._stamps(person.paths, appointment.end, digest, now)}
+
+    def _categories(self, person: Person) -> dict[str, str]:
+        """Stored field name -> the policy's data category of its Graph field (its own data key)."""
+        return classify.categories(self.policy, person.paths)
 
     def _stamps(self, paths: dict[str, str], end: datetime | None, digest: str | None, now: datetime) -> dict[str, object]:
         """Categories with purpose, legal basis and retention_until; notice and policy versions; digest."""

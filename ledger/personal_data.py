@@ -45,16 +45,18 @@ def load_data_key(session: Session, master: encryption.MasterKeys, subject_ref: 
 
 
 def store_values(
-    session: Session, data_key: bytes, subject_ref: str, values: Mapping[str, str], *, category: str, purpose: str,
-    created_at: str,
+    session: Session, data_key: bytes, subject_ref: str, values: Mapping[str, str], *, categories: Mapping[str, str],
+    purpose: str, created_at: str,
 ) -> dict[str, StoredValue]:
-    """Encrypt each field's value into a new row, replacing the subject's earlier values of those fields."""
+    """Encrypt each field's value into a new row under its data category (`categories[field]`),
+    replacing the subject's earlier values of those fields."""
     # One delete and one flush for all the fields: a round trip per field was most of the cost
     # of ingesting a booking on PostgreSQL.
     session.execute(delete(PersonalData).where(PersonalData.subject_ref == subject_ref, PersonalData.field.in_(list(values))))
     stored = {}
     for field, value in values.items():
         row_id = secrets.token_hex(16)
+        category = categories[field]
         context = encryption.field_context(subject_ref, row_id, field, category, purpose)
         ciphertext = encryption.encrypt_value(data_key, value, context)
         session.add(PersonalData(

@@ -3,7 +3,8 @@
     ledger = Ledger(engine, LedgerKeys.from_settings(settings), clock=utc_now)
     with ledger.transaction() as tx:              # one database transaction, committed at exit
         subject = tx.new_subject()
-        tx.collect(subject, {"email": ..., "name": ...}, category="booking", purpose="appointment",
+        tx.collect(subject, {"email": ..., "name": ...}, categories={"email": "contact", "name": "contact"},
+                   purpose="appointment",
                    refs={"appointment": graph_id})
         tx.find_subjects(email="...")             # -> [subject]
         tx.read_personal_data(subject, viewer=user_id, purpose="access-request")   # records `viewed`
@@ -94,20 +95,24 @@ class LedgerTransaction:
         return subject
 
     def collect(
-        self, subject: str, values: Mapping[str, str], *, category: str, purpose: str,
+        self, subject: str, values: Mapping[str, str], *, categories: Mapping[str, str], purpose: str,
         refs: Mapping[str, str] | None = None, kind: str = "collected", **details: Any,
     ) -> AppendedEntry:
-        """Store values encrypted (fields `email` and `phone` are also blind-indexed) and record them."""
+        """Store values encrypted, each under its data category (`categories[field]`; fields `email` and
+        `phone` are also blind-indexed), and record them."""
+        missing = set(values) - set(categories)
+        if missing:
+            raise ValueError(f"no data category for fields {sorted(missing)}")
         data_key = personal_data.load_data_key(self.session, self.keys.master, subject)
         stored = personal_data.store_values(
-            self.session, data_key, subject, values, category=category, purpose=purpose, created_at=self._now()
+            self.session, data_key, subject, values, categories=categories, purpose=purpose, created_at=self._now()
         )
         digests = {field: value.ciphertext_digest for field, value in stored.items()}
         identifiers = {INDEXED_FIELDS[field]: value for field, value in values.items() if field in INDEXED_FIELDS}
         self._index(subject, identifiers)
         return self.append(
-            kind, subject=subject, refs=refs, fields=sorted(values), categories=[category], purpose=purpose,
-            digests=digests, **details,
+            kind, subject=subject, refs=refs, fields=sorted(values),
+            categories=sorted({categories[field] for field in values}), purpose=purpose, digests=digests, **details,
         )
 
     def read_personal_data(self, subject: str, *, viewer: str, purpose: str) -> dict[str, str]:

@@ -14,7 +14,8 @@ PERSON = {"email": "  Ann.Example@Contoso.COM ", "phone": "020 7946 0018", "name
 def _collect(ledger: Ledger, values: dict[str, str] = PERSON, appointment: str = "AAMk-1") -> str:
     with ledger.transaction() as tx:
         subject = tx.new_subject()
-        tx.collect(subject, values, category="booking", purpose="appointment", refs={"appointment": appointment})
+        tx.collect(subject, values, categories={field: "contact" for field in values}, purpose="appointment",
+                   refs={"appointment": appointment})
     return subject
 
 
