@@ -145,3 +145,20 @@ def test_inclusion_proof_of_a_missing_entry_fails(appended, db, signer, clock):
     with db.connect() as connection:
         with pytest.raises(merkle.ProofError):
             inclusion_proof(connection, 3, record)
+
+
+def test_export_ends_with_a_checkpoint_that_covers_every_exported_entry(cli, appended, signer, clock, tmp_path, capsys):
+    """Deleting the export's last line fails: no entry lies beyond the newest checkpoint."""
+    from ledger.core.auditor_verifier import ENTRIES, main as verify_main
+
+    with appended.transaction() as tx:  # an older checkpoint, whose own entry is seq 8
+        create_checkpoint(tx.session, signer, clock())
+    assert cli("export", str(tmp_path / "audit"))[0] == 0
+    entries = tmp_path / "audit" / ENTRIES
+    lines = entries.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 8  # 7 entries and the older checkpoint's entry; the export's own checkpoint covers them
+    capsys.readouterr()
+    assert verify_main([str(tmp_path / "audit"), "--key", signer.verifier_key]) == 0
+    entries.write_bytes(b"".join(lines[:-1]))
+    assert verify_main([str(tmp_path / "audit"), "--key", signer.verifier_key]) == 1
+    assert "truncated log" in capsys.readouterr().out
