@@ -41,10 +41,11 @@ def grant_statements(connection: Connection, role: str) -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {grantee}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {grantee}",
     ]
-    tables = ", ".join(f"{schema}.{quote(name)}" for name in (*APPEND_ONLY, *READ_ONLY))
-    statements.append(f"REVOKE UPDATE, DELETE ON {tables} FROM {grantee}")
-    readable = ", ".join(f"{schema}.{quote(name)}" for name in READ_ONLY)
-    statements.append(f"REVOKE INSERT ON {readable} FROM {grantee}")
+    def listed(names: tuple[str, ...]) -> str:
+        return ", ".join(f"{schema}.{quote(name)}" for name in names)
+
+    statements.append(f"REVOKE UPDATE, DELETE ON {listed(APPEND_ONLY)} FROM {grantee}")
+    statements.append(f"REVOKE INSERT, UPDATE, DELETE ON {listed(READ_ONLY)} FROM {grantee}")
     return statements
 
 

@@ -128,3 +128,21 @@ def test_postgresql_runtime_role_may_only_append_to_the_chain_and_checkpoints(
     finally:
         engine.dispose()
     assert cli("verify") == (0, "ledger intact: 4 entries, 1 checkpoints\n")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_factory", ["postgresql"], indirect=True)
+def test_the_grants_in_docs_operations_are_the_ones_db_upgrade_runs(database_factory):
+    """docs/operations.md shows the exact SQL: it is what grant_statements produces for its example."""
+    from pathlib import Path
+
+    from database.roles import grant_statements
+
+    doc = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    admin = create_engine(os.environ["TEST_DATABASE_URL"], poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            statements = grant_statements(connection, "ledger_app")
+    finally:
+        admin.dispose()
+    assert "\n".join(f"{statement};" for statement in statements) in doc
