@@ -1,5 +1,5 @@
 """Ledger benchmark: append throughput (SQLite, PostgreSQL), verify throughput against raw
-SHA-256 over the same canonical bytes (in one process and as `verify --full` runs it, in
+SHA-256 over the same canonical bytes (in one process and as `verify` runs it, in
 parallel segments), and verify of many entries with flat memory.
 
     .venv/bin/python bench/ledger.py [--entries N] [--appends N]
@@ -92,12 +92,12 @@ def chain_rate(engine: Engine, count: int) -> float:
 
 
 def full_verify(engine: Engine, count: int) -> tuple[float, float, float]:
-    """The `verify --full` path: (entries per second, growth of peak RSS over the run in MiB,
+    """The `verify` path: (entries per second, growth of peak RSS over the run in MiB,
     the largest worker's peak RSS in MiB)."""
     reset_peak_rss()
     before = rss_kib("VmRSS")
     started = time.perf_counter()
-    result = verify_ledger(engine, verifier_key=None, origin=None, full=True, clock=now)
+    result = verify_ledger(engine, verifier_key=None, origin=None, clock=now)
     elapsed = time.perf_counter() - started
     assert result.ok, result.message
     # Linux reports ru_maxrss in KiB; the bench starts no other child processes.
@@ -168,11 +168,11 @@ def main() -> int:
         table.add_row("raw hashlib.sha256", "memory", f"{raw:,.0f} entries/s", "same canonical bytes, no I/O")
         table.add_row("verify chain, one process", "sqlite", f"{chain:,.0f} entries/s", f"ratio to raw {chain / raw:.2f}")
         table.add_row(
-            "verify --full", "sqlite", f"{full:,.0f} entries/s",
+            "verify", "sqlite", f"{full:,.0f} entries/s",
             f"ratio to raw {full / raw:.2f} (target >= 0.5); {Parallelism().workers} processes; chain + head, no checkpoints",
         )
         table.add_row(
-            "verify --full memory", "sqlite", f"{rss:+.1f} MiB peak RSS",
+            "verify memory", "sqlite", f"{rss:+.1f} MiB peak RSS",
             f"over {count:,} entries (flat: batches of 10,000); each worker at most {worker_rss:.0f} MiB RSS (pages shared with this process by fork included)",
         )
     Console().print(table)

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 DEFAULT_RETENTION_POLICY = Path(__file__).with_name("retention.toml")
 REAL_GRAPH = "https://graph.microsoft.com/v1.0"
 CONFIG_FILE_VARIABLE = "BOOKINGS_LEDGER_CONFIG"
+DEFAULT_CHECKPOINT_ORIGIN = "bookings-ledger.local/ledger"
 
 # What a valid value looks like, for the error message of each setting that can be wrong.
 EXAMPLES: dict[str, str] = {
@@ -35,6 +36,8 @@ EXAMPLES: dict[str, str] = {
     "LEDGER_PREVIOUS_MASTER_KEYS": "comma-separated base64 keys, oldest first",
     "BLIND_INDEX_KEY": "32 random bytes in base64 (bookings-ledger keys generate)",
     "CHECKPOINT_SIGNING_KEY": "an Ed25519 seed, 32 bytes in base64 (bookings-ledger keys generate)",
+    "CHECKPOINT_VERIFIER_KEY": "the C2SP verifier key string <origin>+<key id>+<base64 key> (bookings-ledger keys generate)",
+    "DATABASE_OWNER_URL": "postgresql+psycopg://ledger_owner@host:5432/ledger (the role that owns the schema)",
     "SECRET_KEY": "a long random string (bookings-ledger keys generate)",
     "DEFAULT_PHONE_REGION": "a two-letter region such as GB or US",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
@@ -68,6 +71,8 @@ class Settings(BaseSettings):
     )
 
     DATABASE_URL: str = "sqlite:///var/ledger.db"
+    # The schema owner's URL, used by `db upgrade` only; None: DATABASE_URL owns the schema itself.
+    DATABASE_OWNER_URL: SecretStr | None = None
     GRAPH_BASE_URL: str = REAL_GRAPH
     GRAPH_TENANT_ID: str | None = None
     GRAPH_CLIENT_ID: str | None = None
@@ -82,7 +87,9 @@ class Settings(BaseSettings):
     LEDGER_PREVIOUS_MASTER_KEYS: SecretStr | None = None
     BLIND_INDEX_KEY: SecretStr | None = None
     CHECKPOINT_SIGNING_KEY: SecretStr | None = None
-    CHECKPOINT_ORIGIN: str = "bookings-ledger.local/ledger"
+    # Public: what every verifier trusts. Only the checkpoint signers need CHECKPOINT_SIGNING_KEY.
+    CHECKPOINT_VERIFIER_KEY: str | None = None
+    CHECKPOINT_ORIGIN: str = DEFAULT_CHECKPOINT_ORIGIN
     CHECKPOINT_DIR: Path = Path("var/checkpoints")
     SECRET_KEY: SecretStr | None = None
     DEFAULT_PHONE_REGION: str = "US"
@@ -110,6 +117,14 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError("must be a sqlite:// or postgresql+psycopg:// URL")
+        return value
+
+    @field_validator("DATABASE_OWNER_URL")
+    @classmethod
+    def _owner_database(cls, value: SecretStr | None) -> SecretStr | None:
+        # Roles exist on PostgreSQL only; on SQLite whoever can write the file owns it.
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must be a postgresql+psycopg:// URL")
         return value
 
     @field_validator("GRAPH_BASE_URL", "PUBLIC_BASE_URL")
@@ -167,6 +182,12 @@ class Settings(BaseSettings):
     @property
     def uses_sqlite(self) -> bool:
         return self.DATABASE_URL.startswith("sqlite")
+
+    @property
+    def database_owner_url(self) -> str:
+        """The URL `db upgrade` runs the migrations as: DATABASE_OWNER_URL, else DATABASE_URL."""
+        owner = self.DATABASE_OWNER_URL
+        return owner.get_secret_value() if owner is not None else self.DATABASE_URL
 
 
 def _split(value: str) -> list[str]:

@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 from ledger.core import merkle
 from ledger.core.chain import GAP, ChainReport, verify_chain
 from database.engine import create_ledger_engine, read_only
-from ledger.entries import LAST_POSSIBLE_SEQ, stored_hash, stream_row_batches
+from ledger.entries import LAST_POSSIBLE_SEQ, last_seq, stored_hash, stream_row_batches
 
 Progress = Callable[[int], None]
 Row = tuple[int, bytes, bytes]
@@ -102,6 +102,14 @@ def walk_segment(connection: Connection, segment: Segment, progress: Progress | 
     with closing(stream_row_batches(connection, segment.after, segment.upto)) as batches:
         report = verify_chain(grower.rows(batches), previous_hash=previous, first_seq=segment.after + 1)
     return SegmentResult(previous, report, grower.checkpoint_trees, grower.tree)
+
+
+def walk(connection: Connection, segment: Segment, parallelism: Parallelism, progress: Progress | None = None) -> SegmentResult:
+    """The segment walked in parallel when it is long enough, else (or unless clean) in one process."""
+    bounds = parallelism.bounds(segment.after, min(segment.upto, last_seq(connection)))
+    result = walk_in_parallel(connection, segment, bounds, parallelism.workers, progress) if bounds else None
+    # Only a clean parallel walk counts; anything else is named by the walk in one process.
+    return result or walk_segment(connection, segment, progress)
 
 
 def walk_in_parallel(

@@ -18,7 +18,10 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.orm import Session
 
+from config import SettingsError
+from ledger.chain_segments import Parallelism, Segment, walk
 from ledger.core import merkle, signed_notes
+from ledger.core.canonical import GENESIS_HASH
 from database.times import format_time
 from ledger.entries import append_entry, head, lock_head, stored_hash, stream_hashes
 from ledger.models import CheckpointRecord
@@ -48,6 +51,16 @@ class CheckpointSigner:
     def verifier_key(self) -> str:
         """The public verifier key string an auditor needs."""
         return signed_notes.verifier_key(self.origin, self.seed)
+
+
+def verifier_key_from_settings(settings: object) -> str:
+    """CHECKPOINT_VERIFIER_KEY, checked: the public key every verifier trusts (SettingsError if missing or malformed)."""
+    vkey = settings.require("CHECKPOINT_VERIFIER_KEY")  # type: ignore[attr-defined]
+    try:
+        signed_notes.parse_verifier_key(vkey)
+    except signed_notes.NoteError as exc:
+        raise SettingsError(f"setting CHECKPOINT_VERIFIER_KEY: {exc} (bookings-ledger keys generate prints one)") from None
+    return vkey
 
 
 @dataclass(frozen=True)
@@ -139,15 +152,26 @@ def check_note(note: str, verifier_key: str, *, origin: str | None = None) -> si
     return checkpoint
 
 
-def check_against_ledger(connection: Connection, note: str, verifier_key: str) -> signed_notes.Checkpoint:
-    """Check a signed checkpoint note against the entries in the database."""
+def check_against_ledger(
+    connection: Connection, note: str, verifier_key: str, parallelism: Parallelism | None = None
+) -> signed_notes.Checkpoint:
+    """Check a signed checkpoint note against the entries in the database, re-hashed from their bodies."""
     checkpoint = check_note(note, verifier_key)
     size, _hash = head(connection)
     if checkpoint.size > size:
         raise CheckpointMismatch(
             f"checkpoint covers {checkpoint.size} entries but the ledger has {size}", bad_seq=size + 1
         )
-    if merkle.root_of_entries(stream_hashes(connection, checkpoint.size)) != checkpoint.root:
+    # The leaves are the stored hashes only after the chain walk has recomputed each one from its
+    # body: a body changed behind the triggers with its stored hash kept must not pass.
+    segment = Segment(0, GENESIS_HASH, merkle.CompactRange(), checkpoint.size, frozenset(), upto=checkpoint.size)
+    walked = walk(connection, segment, parallelism or Parallelism())
+    if not walked.report.ok:
+        raise CheckpointMismatch(f"the ledger's chain {walked.report.summary()}", bad_seq=walked.report.bad_seq)
+    if walked.report.last_seq != checkpoint.size:
+        missing = walked.report.last_seq + 1
+        raise CheckpointMismatch(f"entry {missing} of the checkpoint's {checkpoint.size} is missing", bad_seq=missing)
+    if walked.tree.root() != checkpoint.root:
         raise CheckpointMismatch(f"checkpoint of size {checkpoint.size} has a root the ledger does not produce")
     return checkpoint
 

@@ -110,9 +110,9 @@ def stream_row_batches(
         cursor.close()
 
 
-def stream_rows(connection: Connection, after: int = 0) -> Iterator[Row]:
-    """(seq, body, hash) of the entries after `after`, in order."""
-    for batch in stream_row_batches(connection, after):
+def stream_rows(connection: Connection, after: int = 0, upto: int = LAST_POSSIBLE_SEQ) -> Iterator[Row]:
+    """(seq, body, hash) of the entries after `after` up to `upto`, in order."""
+    for batch in stream_row_batches(connection, after, upto):
         yield from batch
 
 

@@ -1,13 +1,15 @@
 """`verify` on the database: the hash chain, the head, and every stored checkpoint, in one pass.
 
-Incremental by default: a successful run stores in `verify_state` the size S of the largest
-checkpoint it verified, the entry hash at S and the Merkle compact range of the first S
-entries; the next run re-walks the chain from S only (after checking that entry S still has that
-hash) and checks the checkpoints made since. Entries before S are vouched for by the verified,
-signed checkpoint; `--full` re-walks everything from seq 1 and is what an audit should run.
+By default every entry is re-hashed from its canonical bytes, from seq 1, and every stored
+checkpoint is checked: a body rewritten long ago, its stored hash kept, is found whatever was
+verified before. A successful run stores in `verify_state` the size S of the largest checkpoint
+it verified, the entry hash at S and the Merkle compact range of the first S entries.
+`since_checkpoint` (`verify --since-checkpoint`) is the opt-in shortcut that resumes from S
+(after checking that entry S still has that hash): it trusts the entries before S to the signed
+checkpoint, so it cannot see a rewrite behind the triggers there.
 
-A long walk runs in parallel segments (`segments.py`); any segment that does not verify cleanly
-sends verify back to the walk in one process, so failures are named exactly as always.
+A long walk runs in parallel segments (`chain_segments.py`); any segment that does not verify
+cleanly sends verify back to the walk in one process, so failures are named exactly as always.
 """
 from __future__ import annotations
 
@@ -24,9 +26,9 @@ from ledger.core.chain import ChainReport
 from ledger.checkpoint_store import CheckpointMismatch, check_note, stored_checkpoints
 from database.engine import read_only
 from database.times import format_time
-from ledger.entries import head, last_seq, stored_hash
+from ledger.entries import head, stored_hash
 from ledger.models import VerifyState
-from ledger.chain_segments import Parallelism, Progress, Segment, walk_in_parallel, walk_segment
+from ledger.chain_segments import Parallelism, Progress, Segment, walk
 
 GENESIS = bytes(32)
 
@@ -52,23 +54,23 @@ class _Start:
 
 
 def verify_ledger(
-    engine: Engine, *, verifier_key: str | None, origin: str | None, full: bool, clock: Callable[[], datetime],
-    progress: Progress | None = None, parallelism: Parallelism | None = None,
+    engine: Engine, *, verifier_key: str | None, origin: str | None, clock: Callable[[], datetime],
+    since_checkpoint: bool = False, progress: Progress | None = None, parallelism: Parallelism | None = None,
 ) -> VerifyResult:
-    """Verify chain, head and checkpoints; on success remember where to resume next time."""
+    """Verify chain, head and checkpoints; on success remember where `since_checkpoint` may resume."""
     with read_only(engine) as connection:
-        result, resume = _verify(connection, verifier_key, origin, full, progress, parallelism or Parallelism())
+        result, resume = _verify(connection, verifier_key, origin, since_checkpoint, progress, parallelism or Parallelism())
     if result.ok and resume is not None:
         _save_state(engine, resume, clock)
     return result
 
 
 def _verify(
-    connection: Connection, verifier_key: str | None, origin: str | None, full: bool, progress: Progress | None,
-    parallelism: Parallelism,
+    connection: Connection, verifier_key: str | None, origin: str | None, since_checkpoint: bool,
+    progress: Progress | None, parallelism: Parallelism,
 ) -> tuple[VerifyResult, _Start | None]:
     checkpoints = stored_checkpoints(connection)
-    start = _start(connection, checkpoints, full)
+    start = _start(connection, checkpoints, since_checkpoint)
     pending = [row for row in checkpoints if row.size > start.seq or row.id > start.checkpoint_id]
     try:
         _check_signatures(pending, verifier_key, origin)
@@ -85,7 +87,7 @@ def _verify(
     if problem is not None:
         return VerifyResult(False, str(problem), report.count, bad_seq=problem.bad_seq, first_seq=start.seq + 1), None
     message = f"ledger intact: {report.last_seq} entries, {len(checkpoints)} checkpoints" + (
-        "" if full or not start.seq else f" (entries {start.seq + 1}..{report.last_seq} re-walked; --full for all)"
+        "" if not start.seq else f" (entries {start.seq + 1}..{report.last_seq} re-walked since checkpoint size {start.seq})"
     )
     return VerifyResult(True, message, report.count, len(checkpoints), first_seq=start.seq + 1), check.resume
 
@@ -95,18 +97,15 @@ def _walk(
 ) -> ChainReport:
     """Walk the chain after the start (in parallel when it is long) and check the checkpoints' roots."""
     segment = Segment(start.seq, start.hash, start.tree, check.limit, frozenset(row.size for row in check.checkpoints))
-    bounds = parallelism.bounds(start.seq, last_seq(connection))
-    result = walk_in_parallel(connection, segment, bounds, parallelism.workers, progress) if bounds else None
-    # Only a clean parallel walk counts; anything else is named by the walk in one process.
-    result = result or walk_segment(connection, segment, progress)
+    result = walk(connection, segment, parallelism, progress)
     for tree, entry_hash in result.checkpoint_trees:
         check.reached(tree, entry_hash)
     check.finish(result.tree)
     return result.report
 
 
-def _start(connection: Connection, checkpoints: Sequence[Row], full: bool) -> _Start:
-    state = None if full else connection.execute(select(VerifyState).where(VerifyState.id == 1)).first()
+def _start(connection: Connection, checkpoints: Sequence[Row], since_checkpoint: bool) -> _Start:
+    state = None if not since_checkpoint else connection.execute(select(VerifyState).where(VerifyState.id == 1)).first()
     if state is None:
         return _Start(0, GENESIS, merkle.CompactRange(), 0)
     if any(row.id > state.checkpoint_id and row.size < state.seq for row in checkpoints):
@@ -118,8 +117,8 @@ def _check_signatures(checkpoints: Sequence[Row], verifier_key: str | None, orig
     for row in checkpoints:
         if verifier_key is None:
             # Not a finding about the ledger but about this run's settings: exit 2, not 1.
-            raise SettingsError("setting CHECKPOINT_SIGNING_KEY is required to check the stored checkpoints; "
-                                "set it to the key that signed them")
+            raise SettingsError("setting CHECKPOINT_VERIFIER_KEY is required to check the stored checkpoints; "
+                                "set it to the verifier key string of the key that signed them")
         note = check_note(row.note, verifier_key, origin=origin)
         if row.size == 0 and row.root != merkle.EMPTY_ROOT:
             raise CheckpointMismatch(f"checkpoint {row.id} of the empty ledger has a non-empty root")

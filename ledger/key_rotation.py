@@ -18,7 +18,9 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from config.settings import DEFAULT_CHECKPOINT_ORIGIN
 from ledger import encryption
+from ledger.core import signed_notes
 from ledger.entries import append_entry
 from ledger.models import DataKey
 
@@ -34,15 +36,18 @@ class RotationReport:
     entry_seqs: list[int]
 
 
-def generate_settings_keys() -> dict[str, str]:
+def generate_settings_keys(checkpoint_origin: str = DEFAULT_CHECKPOINT_ORIGIN) -> dict[str, str]:
     """Fresh values for every key setting, ready to paste into the environment."""
     def random_b64() -> str:
         return base64.b64encode(os.urandom(32)).decode()
 
+    seed = os.urandom(32)  # an Ed25519 private key is any 32-byte seed
     return {
         "LEDGER_MASTER_KEY": random_b64(),
         "BLIND_INDEX_KEY": random_b64(),
-        "CHECKPOINT_SIGNING_KEY": random_b64(),  # an Ed25519 private key is any 32-byte seed
+        "CHECKPOINT_SIGNING_KEY": base64.b64encode(seed).decode(),
+        # The public half, for every host that verifies: they never need the signing key.
+        "CHECKPOINT_VERIFIER_KEY": signed_notes.verifier_key(checkpoint_origin, seed),
         "SECRET_KEY": secrets.token_urlsafe(48),
     }
 

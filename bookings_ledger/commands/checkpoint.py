@@ -33,15 +33,15 @@ def export_command(file: Path) -> None:
 
 @command.command("verify")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", "verifier_key", help="The verifier key string; default: derived from CHECKPOINT_SIGNING_KEY.")
+@click.option("--key", "verifier_key", help="The verifier key string; default: CHECKPOINT_VERIFIER_KEY.")
 def verify_command(file: Path, verifier_key: str | None) -> None:
-    """Check a checkpoint FILE's signature and that the database still produces its root."""
+    """Check a checkpoint FILE's signature and that the database's entries, re-hashed, produce its root."""
     from config import load_settings
-    from ledger.checkpoint_store import CheckpointMismatch, CheckpointSigner, check_against_ledger
+    from ledger.checkpoint_store import CheckpointMismatch, check_against_ledger, verifier_key_from_settings
     from database.engine import open_migrated, read_only
 
     settings = load_settings()
-    verifier_key = verifier_key or CheckpointSigner.from_settings(settings).verifier_key
+    verifier_key = verifier_key or verifier_key_from_settings(settings)
     engine = open_migrated(settings.DATABASE_URL)
     try:
         with read_only(engine) as connection:

@@ -11,10 +11,11 @@ def command() -> None:
 
 @command.command("generate")
 def generate_command() -> None:
-    """Print fresh values for every key setting, as lines for an env file."""
+    """Print fresh values for every key setting (the verifier key under CHECKPOINT_ORIGIN), as env lines."""
+    from config import load_settings
     from ledger.key_rotation import generate_settings_keys
 
-    for name, value in generate_settings_keys().items():
+    for name, value in generate_settings_keys(load_settings().CHECKPOINT_ORIGIN).items():
         click.echo(f"{name}={value}")
 
 

@@ -1,4 +1,4 @@
-"""`bookings-ledger verify [--full]`: check the hash chain, the head and every checkpoint."""
+"""`bookings-ledger verify [--since-checkpoint]`: re-hash the chain, check the head and every checkpoint."""
 from __future__ import annotations
 
 import sys
@@ -13,24 +13,27 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--full", is_flag=True, help="Re-walk the whole chain, not just what follows the last verified checkpoint.")
-def command(full: bool) -> None:
+@click.option(
+    "--since-checkpoint", is_flag=True,
+    help="Shortcut: re-hash only what follows the checkpoint the last verify checked (trusts it for the rest).",
+)
+def command(since_checkpoint: bool) -> None:
     """Exit 0 with a summary when the ledger is intact; exit 1 naming the first bad entry."""
     from config import load_settings
-    from ledger.core import signed_notes
+    from ledger.checkpoint_store import verifier_key_from_settings
     from ledger.transactions import utc_now
     from database.engine import open_migrated
     from ledger.integrity import verify_ledger
 
     settings = load_settings()
-    verifier_key = None
-    if settings.CHECKPOINT_SIGNING_KEY is not None:
-        verifier_key = signed_notes.verifier_key(settings.CHECKPOINT_ORIGIN, settings.key("CHECKPOINT_SIGNING_KEY"))
+    # Checked only when there are checkpoints to verify (verify_ledger asks for it then).
+    verifier_key = verifier_key_from_settings(settings) if settings.CHECKPOINT_VERIFIER_KEY else None
     engine = open_migrated(settings.DATABASE_URL)
     try:
         with _progress(engine) as advance:
             result = verify_ledger(
-                engine, verifier_key=verifier_key, origin=settings.CHECKPOINT_ORIGIN, full=full, clock=utc_now, progress=advance
+                engine, verifier_key=verifier_key, origin=settings.CHECKPOINT_ORIGIN, clock=utc_now,
+                since_checkpoint=since_checkpoint, progress=advance,
             )
     finally:
         engine.dispose()

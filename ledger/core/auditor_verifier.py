@@ -1,77 +1,107 @@
 """The auditor's verifier: writes and checks a ledger export, and runs standalone.
 
 An export directory holds
-    entries.jsonl     one entry a line: {"seq": N, "hash": "<hex entry hash>", "entry": {...}}
-    checkpoints/      signed tlog-checkpoint notes, *.note
+    entries.jsonl     one entry a line: {"seq":N,"hash":"<hex entry hash>","entry":{...}} (export_records.py)
+    checkpoints/      signed tlog-checkpoint notes, *.note; the last covers every exported entry
     public-key.txt    the log's verifier key string
     verifier/         this module and its pure siblings, runnable as `python -m verifier`
     README.txt        how to run it
 
-`cd EXPORT_DIR && python -m verifier . --key "<verifier key>"` needs Python 3.11 and
-`cryptography` only; it exits 0 when the export is intact, 1 when it was tampered with (naming the
-first bad sequence number or the bad checkpoint), 2 on bad usage. Pass the key you obtained from
-the operator out of band: the copy in public-key.txt is a convenience, not a trust anchor.
+`cd EXPORT_DIR && python -m verifier . --key "<verifier key>" [--checkpoint FILE ...]` needs
+Python 3.11 and `cryptography` only. `--checkpoint` (repeatable) gives checkpoints the auditor
+kept from earlier exports: each is checked against these entries and the export's checkpoints,
+so a history rewritten and re-signed by the key holder, or an export cut short together with its
+newest checkpoint, is caught. It exits 0 when every entry verifies and is covered by a signed
+checkpoint, 1 when the export was tampered with or entries are covered by no signature (naming
+the first bad sequence number, or the range, and the bad checkpoint), 2 on bad usage. Pass the
+key you obtained from the operator out of band: the copy in public-key.txt is a convenience,
+not a trust anchor.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .canonical import canonical_bytes
 from .chain import ChainReport, Row, verify_chain
-from .checkpoints import CheckpointAudit, CheckpointResult
+from .checkpoints import NOT_CHECKED, CheckpointAudit, CheckpointResult
+from .export_records import RecordError, format_record, parse_record
 from .signed_notes import NoteError, parse_verifier_key
 
 ENTRIES = "entries.jsonl"
 CHECKPOINTS = "checkpoints"
 PUBLIC_KEY = "public-key.txt"
 VERIFIER_DIR = "verifier"
-MALFORMED_LINE = "malformed line"
+KEPT_PREFIX = "kept:"
 # The modules that make up the standalone verifier; none imports anything else of the project.
-SHIPPED = ("canonical.py", "chain.py", "merkle.py", "signed_notes.py", "checkpoints.py", "auditor_verifier.py")
+SHIPPED = (
+    "canonical.py", "chain.py", "merkle.py", "signed_notes.py", "checkpoints.py", "export_records.py",
+    "auditor_verifier.py",
+)
 _INIT = '"""The bookings-ledger export verifier (a copy of the pure ledger modules)."""\n'
-_MAIN = '"""python -m verifier EXPORT_DIR --key VKEY"""\nfrom .auditor_verifier import main\n\nraise SystemExit(main())\n'
+_MAIN = '"""python -m verifier EXPORT_DIR --key VKEY [--checkpoint FILE ...]"""\nfrom .auditor_verifier import main\n\nraise SystemExit(main())\n'
 _README = """This is an export of a bookings-ledger compliance ledger (format: docs/ledger-format.md).
 Check it with Python 3.11+ and the `cryptography` package:
 
     cd {directory}
-    python -m verifier . --key "<the log's verifier key, obtained from its operator>"
+    python -m verifier . --key "<the log's verifier key, obtained from its operator>" \\
+        --checkpoint /path/to/a/checkpoint/you/kept.note   # repeatable; keep this export's newest too
 
-Exit status 0: intact. 1: tampered with (the first bad seq or checkpoint is named). 2: bad usage.
+Exit status 0: every entry verifies and a signed checkpoint covers it. 1: tampered with, or
+entries no signature covers (the first bad seq or checkpoint is named). 2: bad usage.
 """
 
 
 @dataclass(frozen=True)
 class ExportReport:
-    """The verdict on an export: the chain walk and every checkpoint."""
+    """The verdict on an export: the chain walk, every checkpoint, and how much a signature covers."""
 
     chain: ChainReport
     checkpoints: list[CheckpointResult]
 
     @property
+    def covered(self) -> int:
+        """How many leading entries the newest checkpoint that holds covers."""
+        return max((result.checkpoint.size for result in self.checkpoints if result.ok and result.checkpoint), default=0)
+
+    @property
+    def uncovered(self) -> int:
+        """Entries of an unbroken chain after the newest checkpoint that holds: no signature vouches for them."""
+        return max(self.chain.count - self.covered, 0) if self.chain.ok else 0
+
+    @property
     def ok(self) -> bool:
-        """True when the chain and every checkpoint hold, and at least one checkpoint exists."""
+        """True when the chain and every checkpoint hold and a signed checkpoint covers every entry."""
         # Without a signed checkpoint nothing ties the entries to the log's key: anyone could
-        # have written a fresh, self-consistent chain.
-        return self.chain.ok and bool(self.checkpoints) and all(result.ok for result in self.checkpoints)
+        # have written a fresh, self-consistent chain, or appended to a signed one.
+        checked = bool(self.checkpoints) and all(result.ok for result in self.checkpoints)
+        return self.chain.ok and checked and self.uncovered == 0
 
     def lines(self) -> list[str]:
-        """What to print: one line when intact, one per problem otherwise."""
+        """What to print: one line when intact, one per finding otherwise."""
         if self.ok:
-            covered = max((result.checkpoint.size for result in self.checkpoints), default=0)
+            kept = sum(result.kept for result in self.checkpoints)
             return [
                 f"intact: {self.chain.count} entries, {len(self.checkpoints)} checkpoints verified"
-                f" (the latest covers {covered} entries), last hash {self.chain.last_hash.hex()}"
+                f" ({kept} kept by you); the newest covers every entry; last hash {self.chain.last_hash.hex()}"
             ]
         lines = [] if self.chain.ok else [f"TAMPERED: {self.chain.summary()}"]
         if not self.checkpoints:
             lines.append(f"TAMPERED: no signed checkpoint in {CHECKPOINTS}/ vouches for the entries")
-        return lines + [f"TAMPERED: {result.summary()}" for result in self.checkpoints if not result.ok]
+        lines += [f"TAMPERED: {result.summary()}" for result in self.checkpoints if result.problem not in (None, NOT_CHECKED)]
+        unchecked = [result.label for result in self.checkpoints if result.problem == NOT_CHECKED]
+        if unchecked:
+            lines.append(f"not checked (they reach past seq {self.chain.bad_seq}, where the chain breaks): {', '.join(unchecked)}")
+        if self.uncovered and self.checkpoints:
+            first = self.covered + 1
+            lines.append(
+                f"UNVERIFIED: {self.uncovered} entries (seqs {first}..{self.chain.count}) come after the newest signed"
+                f" checkpoint that holds (size {self.covered}); no signature covers them"
+            )
+        return lines
 
 
 def write_export(directory: str | Path, rows: Iterable[Row], checkpoints: Iterable[str], vkey: str) -> Path:
@@ -84,7 +114,7 @@ def write_export(directory: str | Path, rows: Iterable[Row], checkpoints: Iterab
         for seq, body, stored in rows:
             # Canonical bytes are a JSON object already; writing them as they are keeps the
             # export faithful even to a tampered row, which the verifier must then catch.
-            out.write(b'{"seq":%d,"hash":"%s","entry":%s}\n' % (seq, stored.hex().encode(), body))
+            out.write(format_record(seq, body, stored))
     for number, note in enumerate(checkpoints, 1):
         (root / CHECKPOINTS / f"checkpoint-{number:04d}.note").write_text(note, encoding="utf-8")
     (root / PUBLIC_KEY).write_text(vkey + "\n", encoding="utf-8")
@@ -104,36 +134,37 @@ def copy_verifier(target: str | Path) -> Path:
     return target
 
 
-def verify_export(directory: str | Path, vkey: str) -> ExportReport:
-    """Check an export's chain and checkpoints against a verifier key string."""
+def verify_export(directory: str | Path, vkey: str, kept: Sequence[Path] = ()) -> ExportReport:
+    """Check an export's chain and checkpoints, and the checkpoints the auditor kept, against a verifier key."""
     root = Path(directory)
     parse_verifier_key(vkey)  # a malformed key is a usage error, not a finding about the export
     notes = [(path.name, path.read_bytes()) for path in sorted((root / CHECKPOINTS).glob("*.note"))]
-    audit = CheckpointAudit(notes, vkey)
+    audit = CheckpointAudit(notes, vkey, [(f"{KEPT_PREFIX}{path}", path.read_bytes()) for path in kept])
     rows = _ExportRows(root / ENTRIES, audit)
     chain = verify_chain(rows)
     if not chain.ok and rows.error is not None and rows.error[0] == chain.bad_seq:
-        chain = replace(chain, reason=MALFORMED_LINE, detail=rows.error[1])
+        chain = replace(chain, reason=rows.error[1], detail=rows.error[2])
     # Roots are only trusted over entries the chain verified before its first break.
     trusted = chain.count if chain.ok else min(chain.count, chain.bad_seq - 1)
-    return ExportReport(chain, audit.results(trusted))
+    return ExportReport(chain, audit.results(trusted, complete=chain.ok))
 
 
 class _ExportRows:
-    """The rows of entries.jsonl with recomputed canonical bytes, each hash fed to the audit."""
+    """The rows of entries.jsonl, each line read in its one exact form, each hash fed to the audit."""
 
     def __init__(self, path: Path, audit: CheckpointAudit) -> None:
         self.path, self.audit = path, audit
-        self.error: tuple[int, str] | None = None
+        self.error: tuple[int, str, str] | None = None
 
     def __iter__(self) -> Iterator[Row]:
         last = 0
         with open(self.path, "rb") as lines:
             for number, line in enumerate(lines, 1):
                 try:
-                    seq, body, stored = _parse_line(line)
-                except (ValueError, KeyError, TypeError) as exc:
-                    self.error = (last + 1, f"line {number} is not an entry record: {exc}")
+                    seq, body, stored = parse_record(line)
+                except RecordError as exc:
+                    # Named by position: the seq this line should have held, whatever it claims.
+                    self.error = (last + 1, exc.reason, f"line {number}: {exc}")
                     yield last + 1, b"", b""  # a row that cannot verify, so the chain stops here
                     return
                 self.audit.add(stored)
@@ -141,30 +172,34 @@ class _ExportRows:
                 yield seq, body, stored
 
 
-def _parse_line(line: bytes) -> Row:
-    record = json.loads(line)
-    seq, entry = record["seq"], record["entry"]
-    if type(seq) is not int or not isinstance(entry, dict):
-        raise ValueError("seq must be an integer and entry an object")
-    return seq, canonical_bytes(entry), bytes.fromhex(record["hash"])
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Command line: verify an export directory; exit 0 intact, 1 tampered, 2 bad usage."""
+    """Command line: verify an export directory; exit 0 intact, 1 tampered or uncovered, 2 bad usage."""
     parser = argparse.ArgumentParser(prog="python -m verifier", description="Verify a bookings-ledger export.")
     parser.add_argument("directory", type=Path, help="the export directory (holding entries.jsonl)")
     parser.add_argument("--key", required=True, help="the log's verifier key string, obtained out of band")
+    parser.add_argument(
+        "--checkpoint", dest="kept", action="append", type=Path, default=[], metavar="FILE",
+        help="a checkpoint note you kept (from an earlier export, or this one's newest); repeatable",
+    )
     args = parser.parse_args(argv)
-    if not (args.directory / ENTRIES).is_file():
-        print(f"error: {args.directory} holds no {ENTRIES}", file=sys.stderr)
+    problem = _usage_problem(args.directory, args.kept)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        report = verify_export(args.directory, args.key)
+        report = verify_export(args.directory, args.key, args.kept)
     except NoteError as exc:
         print(f"error: --key: {exc}", file=sys.stderr)
         return 2
     print("\n".join(report.lines()))
     return 0 if report.ok else 1
+
+
+def _usage_problem(directory: Path, kept: Iterable[Path]) -> str | None:
+    if not (directory / ENTRIES).is_file():
+        return f"{directory} holds no {ENTRIES}"
+    missing = [str(path) for path in kept if not path.is_file()]
+    return f"--checkpoint: no such file {', '.join(missing)}" if missing else None
 
 
 if __name__ == "__main__":

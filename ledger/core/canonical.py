@@ -1,4 +1,4 @@
-"""The versioned canonical encoding of ledger entries (format 1), and the chain hash.
+"""The versioned canonical encoding of ledger entries, the members every version requires, and the chain hash.
 
 An entry is a JSON object. Its canonical bytes are the RFC 8785 (JCS) serialisation of that
 object restricted to what JCS and Python agree on byte for byte: object keys are ASCII, numbers
@@ -14,11 +14,43 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # the version this code writes
 GENESIS_HASH = bytes(32)
-REQUIRED_KEYS = ("v", "seq", "time", "kind")
+TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")  # database/times.py's format
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # bool is an int subclass: `true` is not a number here
+
+
+def _is_time(value: Any) -> bool:
+    if not isinstance(value, str) or not TIME_PATTERN.fullmatch(value):
+        return False
+    try:
+        datetime.strptime(value, TIME_FORMAT)  # a real date: no month 13, no 30 February
+    except ValueError:
+        return False
+    return True
+
+
+# What each required member must be, in every format version; docs/ledger-format.md §1.
+MEMBER_RULES: Mapping[str, tuple[str, Callable[[Any], bool]]] = {
+    "v": ("a known format version", lambda value: _is_int(value) and value in FORMAT_VERSIONS),
+    "seq": ("an integer >= 1", lambda value: _is_int(value) and value >= 1),
+    "time": ("a UTC time YYYY-MM-DDTHH:MM:SS.ffffffZ", _is_time),
+    "kind": ("a non-empty string", lambda value: isinstance(value, str) and value != ""),
+}
+# Every entry format version a verifier accepts, with the members it requires. A version joins
+# this table when it keeps the encoding below (it may change the members an entry carries).
+FORMAT_VERSIONS: Mapping[int, tuple[str, ...]] = {
+    1: ("v", "seq", "time", "kind"),
+}
 
 
 class CanonicalError(ValueError):
@@ -26,12 +58,8 @@ class CanonicalError(ValueError):
 
 
 def canonical_bytes(entry: dict[str, Any]) -> bytes:
-    """The canonical bytes of an entry object; raises CanonicalError on what format 1 forbids."""
-    missing = [key for key in REQUIRED_KEYS if key not in entry]
-    if missing:
-        raise CanonicalError(f"entry lacks {', '.join(missing)}")
-    if entry["v"] != FORMAT_VERSION:
-        raise CanonicalError(f"unknown format version {entry['v']!r}")
+    """The canonical bytes of an entry object; raises CanonicalError on what its format version forbids."""
+    check_members(entry)
     _check(entry)
     text = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     try:
@@ -40,12 +68,33 @@ def canonical_bytes(entry: dict[str, Any]) -> bytes:
         raise CanonicalError("strings must be valid Unicode (no lone surrogates)") from None
 
 
-def parse_entry(body: bytes) -> dict[str, Any]:
-    """Decode canonical bytes; raises CanonicalError if they are not canonical."""
+def check_members(entry: dict[str, Any]) -> None:
+    """Raise CanonicalError unless the entry's format version is known and its required members are well typed."""
+    version = entry.get("v")
+    if not _is_int(version) or version not in FORMAT_VERSIONS:
+        raise CanonicalError(f"member v must be one of the format versions {sorted(FORMAT_VERSIONS)}")
+    missing = [key for key in FORMAT_VERSIONS[version] if key not in entry]
+    if missing:
+        raise CanonicalError(f"entry lacks {', '.join(missing)}")
+    for key in FORMAT_VERSIONS[version]:
+        meaning, rule = MEMBER_RULES[key]
+        if not rule(entry[key]):
+            raise CanonicalError(f"member {key} must be {meaning}")
+
+
+def loads_strict(text: bytes | str) -> Any:
+    """json.loads that refuses duplicate object keys at any depth (CanonicalError)."""
     try:
-        entry = json.loads(body)
+        return json.loads(text, object_pairs_hook=_without_duplicates)
+    except CanonicalError:
+        raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise CanonicalError(f"not JSON: {exc}") from None
+
+
+def parse_entry(body: bytes) -> dict[str, Any]:
+    """Decode canonical bytes; raises CanonicalError if they are not canonical."""
+    entry = loads_strict(body)
     if not isinstance(entry, dict) or canonical_bytes(entry) != body:
         raise CanonicalError("not in canonical form")
     return entry
@@ -54,6 +103,16 @@ def parse_entry(body: bytes) -> dict[str, Any]:
 def entry_hash(previous: bytes, body: bytes) -> bytes:
     """SHA-256 over the previous entry's hash and this entry's canonical bytes."""
     return hashlib.sha256(previous + body).digest()
+
+
+def _without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys: `{"kind":"erased","kind":"collected"}` would
+    # hash as one thing and read (to grep, or another parser) as another.
+    keys = [key for key, _value in pairs]
+    if len(set(keys)) != len(keys):
+        duplicate = next(key for key in keys if keys.count(key) > 1)
+        raise CanonicalError(f"duplicate key {duplicate!r}")
+    return dict(pairs)
 
 
 def _check(value: Any) -> None:

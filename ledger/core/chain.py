@@ -66,7 +66,7 @@ def verify_chain(rows: Iterable[Row], *, previous_hash: bytes = GENESIS_HASH, fi
     iterator = iter(rows)
     for seq, body, stored in iterator:
         if seq != expected:
-            return _broken(expected, first_seq, prev, *_out_of_sequence(seq, expected, first_seq))
+            return _broken(expected, first_seq, prev, *_out_of_sequence(seq, expected, first_seq, iterator))
         if sha256(prev + body).digest() != stored:
             if before is not None and sha256(before + body).digest() == stored:
                 # This row chains onto the entry two back: the row just before it was slipped in.
@@ -83,11 +83,17 @@ def _broken(next_seq: int, first_seq: int, last_hash: bytes, bad_seq: int, reaso
     return ChainReport(next_seq - first_seq, next_seq - 1, last_hash, bad_seq, reason, detail)
 
 
-def _out_of_sequence(seq: int, expected: int, first_seq: int) -> tuple[int, str, str]:
-    if expected == first_seq:
-        return min(seq, expected), WRONG_START, f"the log starts at seq {seq}, not {first_seq}"
+def _out_of_sequence(seq: int, expected: int, first_seq: int, rest: Iterator[Row]) -> tuple[int, str, str]:
     if seq > expected:
+        # Off the hot path: read on to tell a missing row from one moved further down (a swap).
+        # Rows from the database come in seq order, so there this only ever confirms the gap.
+        if any(later == expected for later, _body, _hash in rest):
+            return expected, REORDERED, f"seq {expected} comes after seq {seq}: the entries are out of order"
+        if expected == first_seq:
+            return expected, WRONG_START, f"the log starts at seq {seq}, not {first_seq}"
         return expected, GAP, f"seq {expected} is missing (the next row is seq {seq})"
+    if expected == first_seq:
+        return seq, WRONG_START, f"the log starts at seq {seq}, not {first_seq}"
     return seq, DUPLICATE, f"seq {seq} appears again after seq {expected - 1}"
 
 

@@ -190,14 +190,14 @@ def _signature_line(line: str) -> tuple[str, bytes]:
 def _parse_key(key: str, *, seed: bool = False) -> tuple[str, bytes]:
     parts = key.split("+", 2)  # the base64 key may itself hold "+"
     if len(parts) != 3 or len(parts[1]) != 8:
-        raise MalformedNoteError("a key string is <name>+<8 hex digits>+<base64 key>")
+        raise MalformedNoteError("a key string is <name>+<8 lowercase hex digits>+<base64 key>")
     name, hex_id, encoded = parts
     _check_name(name)
     material = _unb64(encoded)
     if material[:1] != ED25519 or len(material) != 33:
         raise MalformedNoteError("only 32-byte Ed25519 keys (type 0x01) are supported")
     public = _public_bytes(_private_key(material[1:])) if seed else material[1:]
-    if key_id(name, public).hex() != hex_id.lower():
+    if key_id(name, public).hex() != hex_id:  # lowercase only: one string per key
         raise MalformedNoteError("the key ID does not match the name and key")
     return name, material[1:]
 

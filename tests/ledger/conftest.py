@@ -12,7 +12,10 @@ from sqlalchemy import Engine
 
 from ledger.transactions import Ledger, LedgerKeys
 from ledger.checkpoint_store import CheckpointSigner
+from ledger.core.signed_notes import verifier_key
 from ledger.encryption import MasterKeys
+
+ORIGIN = "test.example/ledger"
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ class KeySet:
             "LEDGER_MASTER_KEY": _b64(self.master),
             "BLIND_INDEX_KEY": _b64(self.blind),
             "CHECKPOINT_SIGNING_KEY": _b64(self.signing),
-            "CHECKPOINT_ORIGIN": "test.example/ledger",
+            "CHECKPOINT_VERIFIER_KEY": verifier_key(ORIGIN, self.signing),
+            "CHECKPOINT_ORIGIN": ORIGIN,
             "DEFAULT_PHONE_REGION": "GB",
         }
 
@@ -52,7 +56,7 @@ def ledger_keys(key_set: KeySet) -> LedgerKeys:
 @pytest.fixture
 def signer(key_set: KeySet) -> CheckpointSigner:
     """The checkpoint signer of this test."""
-    return CheckpointSigner("test.example/ledger", key_set.signing)
+    return CheckpointSigner(ORIGIN, key_set.signing)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Changing ledger rows behind the triggers' back, as an attacker with database access could."""
+"""Changing ledger rows behind the triggers' back, as an attacker who owns the database could."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -6,14 +6,17 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
 
+GUARDED = ("ledger_entries", "checkpoints")  # the tables whose triggers refuse every change
+
 
 @contextmanager
 def without_triggers(engine: Engine) -> Iterator[Connection]:
-    """A transaction in which ledger_entries accepts UPDATE and DELETE; the triggers come back after."""
+    """A transaction in which the chain and the checkpoints accept any change; the triggers come back after."""
     with engine.begin() as connection:
         if engine.dialect.name == "sqlite":
             triggers = connection.execute(
-                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ledger_entries'")
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN (:a, :b)"),
+                {"a": GUARDED[0], "b": GUARDED[1]},
             ).all()
             for name, _sql in triggers:
                 connection.execute(text(f"DROP TRIGGER {name}"))
@@ -21,9 +24,11 @@ def without_triggers(engine: Engine) -> Iterator[Connection]:
             for _name, sql in triggers:
                 connection.execute(text(sql))
         else:
-            connection.execute(text("ALTER TABLE ledger_entries DISABLE TRIGGER USER"))
+            for table in GUARDED:
+                connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             yield connection
-            connection.execute(text("ALTER TABLE ledger_entries ENABLE TRIGGER USER"))
+            for table in GUARDED:
+                connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
 
 def rows(engine: Engine) -> list[tuple[int, bytes, bytes]]:

@@ -74,7 +74,8 @@ def test_inclusion_proof_of_every_entry_verifies_against_the_checkpoint(appended
 def test_export_directory_verifies_standalone_and_is_recorded(cli, appended, signer, db, tmp_path):
     code, output = cli("export", str(tmp_path / "audit"))
     assert code == 0, output
-    assert (tmp_path / "audit" / "entries.jsonl").read_text().count("\n") == 8  # 7 + its checkpoint entry
+    # The 7 entries its final checkpoint covers; that checkpoint's own entry waits for the next export.
+    assert (tmp_path / "audit" / "entries.jsonl").read_text().count("\n") == 7
     result = subprocess.run(
         [sys.executable, "-m", "verifier", ".", "--key", signer.verifier_key],
         cwd=tmp_path / "audit", capture_output=True, text=True, timeout=60,
@@ -105,7 +106,7 @@ def _root_of_stored_hashes(db, size):
 
 def test_next_checkpoint_extends_the_stored_frontier(appended, db, signer, clock):
     """The second checkpoint starts from the first one's frontier: a hash changed before it is not
-    re-read (the new root stays that of the original entries), so verify --full still catches it."""
+    re-read (the new root stays that of the original entries), so the default verify still catches it."""
     first = _extend_and_checkpoint(appended, signer, clock, 0)
     assert merkle.CompactRange.from_frontier(first.size, first.frontier).root() == first.root
     original = _stored_hashes(db, 2)[1]
@@ -121,7 +122,7 @@ def test_next_checkpoint_extends_the_stored_frontier(appended, db, signer, clock
 @pytest.mark.parametrize("frontier", [bytes(96), b"\x01" * 5])
 def test_a_frontier_that_does_not_give_the_signed_root_is_ignored(appended, db, signer, clock, frontier):
     _extend_and_checkpoint(appended, signer, clock, 0)
-    with db.begin() as connection:
+    with without_triggers(db) as connection:
         connection.execute(text("UPDATE checkpoints SET frontier = :f"), {"f": frontier})
     second = _extend_and_checkpoint(appended, signer, clock, 3)
     assert second.root == _root_of_stored_hashes(db, second.size)
@@ -131,7 +132,7 @@ def test_a_frontier_under_another_signing_key_is_ignored(appended, db, signer, c
     from ledger.checkpoint_store import CheckpointSigner
 
     _extend_and_checkpoint(appended, CheckpointSigner(signer.origin, b"\x07" * 32), clock, 0)
-    with db.begin() as connection:
+    with without_triggers(db) as connection:
         connection.execute(text("UPDATE checkpoints SET frontier = :f"), {"f": bytes(96)})
     second = _extend_and_checkpoint(appended, signer, clock, 1)
     assert second.root == _root_of_stored_hashes(db, second.size)
@@ -144,3 +145,20 @@ def test_inclusion_proof_of_a_missing_entry_fails(appended, db, signer, clock):
     with db.connect() as connection:
         with pytest.raises(merkle.ProofError):
             inclusion_proof(connection, 3, record)
+
+
+def test_export_ends_with_a_checkpoint_that_covers_every_exported_entry(cli, appended, signer, clock, tmp_path, capsys):
+    """Deleting the export's last line fails: no entry lies beyond the newest checkpoint."""
+    from ledger.core.auditor_verifier import ENTRIES, main as verify_main
+
+    with appended.transaction() as tx:  # an older checkpoint, whose own entry is seq 8
+        create_checkpoint(tx.session, signer, clock())
+    assert cli("export", str(tmp_path / "audit"))[0] == 0
+    entries = tmp_path / "audit" / ENTRIES
+    lines = entries.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 8  # 7 entries and the older checkpoint's entry; the export's own checkpoint covers them
+    capsys.readouterr()
+    assert verify_main([str(tmp_path / "audit"), "--key", signer.verifier_key]) == 0
+    entries.write_bytes(b"".join(lines[:-1]))
+    assert verify_main([str(tmp_path / "audit"), "--key", signer.verifier_key]) == 1
+    assert "truncated log" in capsys.readouterr().out

@@ -22,9 +22,15 @@ def test_generated_keys_are_valid_settings(cli):
     code, output = cli("keys", "generate")
     assert code == 0
     values = dict(line.split("=", 1) for line in output.strip().splitlines())
-    assert set(values) == {"LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY", "SECRET_KEY"}
+    assert set(values) == {"LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY", "CHECKPOINT_VERIFIER_KEY", "SECRET_KEY"}
     settings = load_settings(values)
     assert len(settings.key("LEDGER_MASTER_KEY")) == 32 and len(settings.key("CHECKPOINT_SIGNING_KEY")) == 32
+    # The verifier key is the public half of the signing key, under CHECKPOINT_ORIGIN.
+    from ledger.core import signed_notes
+
+    origin = load_settings().CHECKPOINT_ORIGIN
+    note = signed_notes.sign_checkpoint(origin, 1, bytes(32), settings.key("CHECKPOINT_SIGNING_KEY"))
+    assert signed_notes.verify_checkpoint(note, values["CHECKPOINT_VERIFIER_KEY"]).origin == origin
 
 
 def test_rotation_rewraps_every_data_key_and_is_idempotent(ledger, db, ledger_keys, clock):

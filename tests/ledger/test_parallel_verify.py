@@ -22,10 +22,11 @@ SIZE = 18
 NEAR_BOUNDARIES = [3, 4, 5, 8, 9, 16, 17, 18]
 
 
-def _verify(db, clock, parallelism, *, full=True, signer=None):
+def _verify(db, clock, parallelism, *, since_checkpoint=False, signer=None):
     key = signer.verifier_key if signer is not None else None
     origin = signer.origin if signer is not None else None
-    return verify_ledger(db, verifier_key=key, origin=origin, full=full, clock=clock, parallelism=parallelism)
+    return verify_ledger(db, verifier_key=key, origin=origin, since_checkpoint=since_checkpoint, clock=clock,
+                         parallelism=parallelism)
 
 
 @pytest.fixture
@@ -78,8 +79,8 @@ def test_checkpoints_inside_segments_are_checked_and_resumed_from(db, clock, sig
             create_checkpoint(session, signer, clock())
         for _ in range(6):
             append_entry(session, "exported", clock(), {})
-    result = _verify(db, clock, FORCED, full=False, signer=signer)
-    assert result == _verify(db, clock, ONE_PROCESS, full=True, signer=signer) and result.ok
+    result = _verify(db, clock, FORCED, since_checkpoint=True, signer=signer)
+    assert result == _verify(db, clock, ONE_PROCESS, signer=signer) and result.ok
     with db.connect() as connection:
         assert connection.execute(text("SELECT seq FROM verify_state")).scalar() == 11
     with without_triggers(db) as connection:

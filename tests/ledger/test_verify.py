@@ -33,7 +33,7 @@ def test_empty_ledger_is_intact(cli, db):
 def test_modified_body_is_named(cli, filled, db):
     with without_triggers(db) as connection:
         connection.execute(text("UPDATE ledger_entries SET body = :b WHERE seq = 4"), {"b": b'{"forged":true}'})
-    code, output = cli("verify", "--full")
+    code, output = cli("verify")
     assert code == 1
     assert "first bad seq 4" in output
 
@@ -45,28 +45,43 @@ def test_deleted_last_entry_is_named_through_the_head(cli, filled, db):
     assert code == 1 and "first bad seq 10" in output
 
 
-def test_incremental_verify_resumes_from_the_last_verified_checkpoint(cli, filled, db, signer, clock):
+def test_default_verify_catches_an_old_rewrite_that_kept_its_hash(cli, filled, db, signer, clock):
+    """A body rewritten before the last verified checkpoint, its stored hash kept, fails the default verify."""
     assert cli("verify")[0] == 0
     with filled.transaction() as tx:
         create_checkpoint(tx.session, signer, clock())  # size 10; its entry is 11
         tx.append("exported")
-    assert cli("verify") == (0, "ledger intact: 12 entries, 2 checkpoints (entries 7..12 re-walked; --full for all)\n")
+    assert cli("verify") == (0, "ledger intact: 12 entries, 2 checkpoints\n")
+    stored = rows(db)
+    stored[1] = (2, stored[1][1].replace(b'"number":1', b'"number":7'), stored[1][2])
+    replace_rows(db, stored)
     code, output = cli("verify")
-    assert code == 0 and "entries 11..12 re-walked" in output
-    # A change before the resume point is only seen by --full (the checkpoint vouches for it).
+    assert code == 1 and "first bad seq 2: broken at seq 2 (modified body)" in output
+
+
+def test_since_checkpoint_resumes_from_the_last_verified_checkpoint(cli, filled, db, signer, clock):
+    """The opt-in shortcut re-hashes only what follows the checkpoint the last run verified."""
+    assert cli("verify")[0] == 0
+    with filled.transaction() as tx:
+        create_checkpoint(tx.session, signer, clock())
+        tx.append("exported")
+    code, output = cli("verify", "--since-checkpoint")
+    assert (code, output) == (0, "ledger intact: 12 entries, 2 checkpoints (entries 7..12 re-walked since checkpoint size 6)\n")
+    code, output = cli("verify", "--since-checkpoint")
+    assert code == 0 and "entries 11..12 re-walked since checkpoint size 10" in output
+    # The shortcut trusts the checkpoint for what lies before it: that is what the default is for.
     stored = rows(db)
     stored[1] = (2, stored[1][1] + b" ", stored[1][2])
     replace_rows(db, stored)
-    assert cli("verify")[0] == 0
-    code, output = cli("verify", "--full")
-    assert code == 1 and "first bad seq 2" in output
+    assert cli("verify", "--since-checkpoint")[0] == 0
+    assert cli("verify")[0] == 1
 
 
 def test_changed_hash_at_the_resume_point_is_named(cli, filled, db, signer, clock):
     assert cli("verify")[0] == 0
     with without_triggers(db) as connection:
         connection.execute(text("UPDATE ledger_entries SET hash = :h WHERE seq = 6"), {"h": bytes(32)})
-    code, output = cli("verify")
+    code, output = cli("verify", "--since-checkpoint")
     assert code == 1 and "first bad seq 6" in output
 
 
@@ -85,12 +100,13 @@ def test_checkpoint_whose_root_the_ledger_does_not_produce_fails(cli, filled, db
     replace_rows(db, rewritten)
     with db.begin() as connection:
         connection.execute(text("UPDATE ledger_head SET hash = :h"), {"h": previous})
-    code, output = cli("verify", "--full")
+    code, output = cli("verify")
     assert code == 1 and "does not match the ledger's Merkle root" in output
 
 
-def test_verify_without_the_checkpoint_key_is_a_settings_error(tmp_path, monkeypatch, capsys):
-    """Stored checkpoints cannot be checked without their key: exit 2 naming the setting, not 'tampered'."""
+def test_verify_without_the_verifier_key_is_a_settings_error(tmp_path, monkeypatch, capsys):
+    """Stored checkpoints cannot be checked without the public key: exit 2 naming the setting, not 'tampered'.
+    The signing key alone is not enough: verify never derives the public key from it."""
     import base64
     import os
 
@@ -102,7 +118,11 @@ def test_verify_without_the_checkpoint_key_is_a_settings_error(tmp_path, monkeyp
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("CHECKPOINT_SIGNING_KEY", base64.b64encode(os.urandom(32)).decode())
     assert main(["checkpoint", "export", str(tmp_path / "checkpoint.note")]) == 0
-    monkeypatch.delenv("CHECKPOINT_SIGNING_KEY")
+    monkeypatch.delenv("CHECKPOINT_VERIFIER_KEY", raising=False)
     capsys.readouterr()
     assert main(["verify"]) == 2
-    assert "setting CHECKPOINT_SIGNING_KEY is required" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "setting CHECKPOINT_VERIFIER_KEY is required" in error
+    monkeypatch.setenv("CHECKPOINT_VERIFIER_KEY", "not+a+key")
+    assert main(["verify"]) == 2
+    assert "setting CHECKPOINT_VERIFIER_KEY" in capsys.readouterr().err

@@ -5,6 +5,7 @@ import base64
 from pathlib import Path
 
 from ledger.core.canonical import GENESIS_HASH, canonical_bytes, entry_hash
+from ledger.core.export_records import format_record
 from ledger.core.merkle import consistency_proof, inclusion_proof, leaf_hash, node_hash, root_of_entries
 from ledger.core.signed_notes import sign_checkpoint, verifier_key
 
@@ -38,6 +39,7 @@ def test_the_documented_examples_match_the_code() -> None:
     assert inclusion_proof(0, 3, leaves) == leaves[1:] and consistency_proof(2, 3, leaves) == leaves[2:]
     seed = bytes(range(32))
     expected += [verifier_key(ORIGIN, seed), sign_checkpoint(ORIGIN, 3, root, seed), base64.b64encode(root).decode()]
+    expected.append(format_record(2, canonical_bytes(ENTRIES[1]), hashes[1]).decode().rstrip("\n"))
     for value in expected:
         assert value in DOC, value
     assert f"{len(canonical_bytes(ENTRIES[0]))} bytes" in DOC
