@@ -63,13 +63,13 @@ def new_data_key() -> bytes:
 
 def wrap_data_key(master_key: bytes, data_key: bytes, subject_ref: str, category: str) -> bytes:
     """The data key encrypted under the master key, bound to its subject and category."""
-    return _seal(master_key, data_key, _wrapping_context(subject_ref, category))
+    return _seal(master_key, data_key, wrapping_context(subject_ref, category))
 
 
 def unwrap_data_key(master_key: bytes, wrapped: bytes, subject_ref: str, category: str) -> bytes:
     """The data key of (`subject_ref`, `category`); VaultError if the wrong master key, subject or category is used."""
     try:
-        return _open(master_key, wrapped, _wrapping_context(subject_ref, category))
+        return _open(master_key, wrapped, wrapping_context(subject_ref, category))
     except InvalidTag:
         raise VaultError(f"cannot unwrap the {category} data key of subject {subject_ref}") from None
 
@@ -100,7 +100,8 @@ def decrypt_value(data_key: bytes, ciphertext: bytes, context: bytes, *, row_id:
         raise VaultError(f"personal_data row {row_id} does not decrypt under its subject's key and context") from None
 
 
-def _wrapping_context(subject_ref: str, category: str) -> bytes:
+def wrapping_context(subject_ref: str, category: str) -> bytes:
+    """The associated data binding a wrapped data key to its subject and category."""
     return json.dumps(["data_key", subject_ref, category]).encode()
 
 

@@ -58,15 +58,15 @@ class ShreddedData:
 
 
 def record_intent(session: Session, subject: str, category: str | None, *, reason: str, refs: Mapping[str, str] | None,
-                  tombstones: Iterable[tuple[str, str]], requested_at: str) -> str:
-    """Write step 1's intent; returns its id."""
-    intent_id = secrets.token_hex(16)
-    session.add(ErasureIntent(
-        id=intent_id, subject_ref=subject, category=category, reason=reason, refs=json.dumps(dict(refs or {})),
+                  tombstones: Iterable[tuple[str, str]], requested_at: str) -> Intent:
+    """Write step 1's intent (flushed, committed with the caller's transaction)."""
+    row = ErasureIntent(
+        id=secrets.token_hex(16), subject_ref=subject, category=category, reason=reason, refs=json.dumps(dict(refs or {})),
         tombstones=json.dumps([list(pair) for pair in tombstones]), requested_at=requested_at,
-    ))
+    )
+    session.add(row)
     session.flush()
-    return intent_id
+    return _plain(row)
 
 
 def pending_intents(session: Session) -> list[Intent]:
