@@ -38,6 +38,7 @@ from emulator import EmulatorServer  # noqa: E402
 from jobs.ingest import Ingestor  # noqa: E402
 from bookings_ledger.wiring import sync_services  # noqa: E402
 from jobs.worker import Worker  # noqa: E402
+from ledger.keystore import open_keystore  # noqa: E402
 from ledger.transactions import Ledger, LedgerKeys, utc_now  # noqa: E402
 from ledger.core.canonical import parse_entry  # noqa: E402
 from database.engine import create_ledger_engine, upgrade  # noqa: E402
@@ -147,7 +148,8 @@ def run(args: argparse.Namespace, directory: Path) -> None:
         overrides["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{web.server_port}"
         settings = load_settings(overrides)
         engine = create_ledger_engine(url)
-        ledger = Ledger(engine, LedgerKeys.from_settings(settings), utc_now)
+        keys = LedgerKeys.from_settings(settings)
+        ledger = Ledger(engine, keys, utc_now, keystore=open_keystore(f"sqlite:///{directory / 'keys.db'}", keys.master))
         ingestor = Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=utc_now)
         with GraphConnector(base_url=emu.graph_url, credential=StaticCredential()) as graph:
             sync_services(settings, ledger, graph, ingestor).subscriptions.ensure_all()

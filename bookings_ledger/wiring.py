@@ -1,4 +1,7 @@
-"""The wiring of a process, written once: engine, keys, ledger, ingestor, connector, services.
+"""The wiring of a process, written once: engine, keys, key store, ledger, ingestor, connector, services.
+
+Only the processes that handle personal data (worker, scheduler, commands) open the key store,
+here; the web process never does (bookings_ledger/app.py).
 
 Every entry point (`demo`, `worker`, `scheduler`, `subscribe`, `sync`) opens what it needs here;
 tests build the same objects with their own clocks and an emulator's connector:
@@ -82,20 +85,35 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
 
 
 @contextmanager
-def opened_process(settings: Any, *, clock: Clock = utc_now, observe: CallObserver | None = None) -> Iterator[Process]:
-    """The ledger on DATABASE_URL (must be migrated) and a connector from the settings, closed after;
-    `observe` is told of every Graph call (jobs.metrics.JobMetrics.graph_call)."""
-    from connector import connector_from_settings
+def opened_ledger(settings: Any, *, clock: Clock = utc_now) -> Iterator[Ledger]:
+    """The ledger on DATABASE_URL (must be migrated) with its key store on KEYSTORE_URL, closed after.
+    Erasures a crash interrupted are finished first (ledger/erasure.py)."""
     from database.engine import open_migrated
+    from ledger.keystore import keystore_from_settings
     from ledger.transactions import LedgerKeys
 
+    keys = LedgerKeys.from_settings(settings)
     engine = open_migrated(settings.DATABASE_URL)
+    keystore = None
     try:
-        ledger = Ledger(engine, LedgerKeys.from_settings(settings), clock)
-        with connector_from_settings(settings, observe=observe) as graph:
-            yield Process(ledger, build_ingestor(settings, ledger), graph)
+        keystore = keystore_from_settings(settings, keys.master, clock)
+        ledger = Ledger(engine, keys, clock, keystore=keystore)
+        ledger.finish_erasures()
+        yield ledger
     finally:
+        if keystore is not None:
+            keystore.close()
         engine.dispose()
+
+
+@contextmanager
+def opened_process(settings: Any, *, clock: Clock = utc_now, observe: CallObserver | None = None) -> Iterator[Process]:
+    """`opened_ledger` and a connector from the settings, closed after;
+    `observe` is told of every Graph call (jobs.metrics.JobMetrics.graph_call)."""
+    from connector import connector_from_settings
+
+    with opened_ledger(settings, clock=clock) as ledger, connector_from_settings(settings, observe=observe) as graph:
+        yield Process(ledger, build_ingestor(settings, ledger), graph)
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_RETENTION_POLICY = Path(__file__).with_name("retention.toml")
@@ -26,6 +26,8 @@ DEFAULT_CHECKPOINT_ORIGIN = "bookings-ledger.local/ledger"
 # What a valid value looks like, for the error message of each setting that can be wrong.
 EXAMPLES: dict[str, str] = {
     "DATABASE_URL": "sqlite:///var/ledger.db or postgresql+psycopg://user@host:5432/ledger",
+    "KEYSTORE_URL": "sqlite:///var/keys.db or postgresql+psycopg://user@host:5432/ledger_keys (not DATABASE_URL)",
+    "KEYSTORE_BACKUP_RETENTION_DAYS": "0 (the key store is not backed up) or at most the erasure deadline in days",
     "GRAPH_BASE_URL": REAL_GRAPH,
     "GRAPH_CREDENTIAL": "one of auto, secret, certificate, managed_identity, static",
     "BOOKING_BUSINESSES": "bookings@contoso.com,clinic@contoso.com",
@@ -73,6 +75,10 @@ class Settings(BaseSettings):
     DATABASE_URL: str = "sqlite:///var/ledger.db"
     # The schema owner's URL, used by `db upgrade` only; None: DATABASE_URL owns the schema itself.
     DATABASE_OWNER_URL: SecretStr | None = None
+    # The data keys live in a database of their own, so a backup of DATABASE_URL never holds one.
+    KEYSTORE_URL: str = "sqlite:///var/keys.db"
+    # How long the key store's backups are kept: an erasure is final everywhere this long after its keys went.
+    KEYSTORE_BACKUP_RETENTION_DAYS: int = Field(default=0, ge=0)
     GRAPH_BASE_URL: str = REAL_GRAPH
     GRAPH_TENANT_ID: str | None = None
     GRAPH_CLIENT_ID: str | None = None
@@ -112,7 +118,7 @@ class Settings(BaseSettings):
         # Explicit overrides (tests) win, then the environment, then .env, then the TOML file.
         return init_settings, env_settings, dotenv_settings, _TomlFileSource(settings_cls)
 
-    @field_validator("DATABASE_URL")
+    @field_validator("DATABASE_URL", "KEYSTORE_URL")
     @classmethod
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
@@ -126,6 +132,13 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgresql+psycopg://")):
             raise ValueError("must be a postgresql+psycopg:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _keystore_apart(self) -> Settings:
+        # Keys beside the ciphertexts would put both in every backup of the main database.
+        if self.KEYSTORE_URL == self.DATABASE_URL:
+            raise ValueError("KEYSTORE_URL must name a database other than DATABASE_URL")
+        return self
 
     @field_validator("GRAPH_BASE_URL", "PUBLIC_BASE_URL")
     @classmethod

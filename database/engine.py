@@ -6,7 +6,7 @@ ledger's sequence numbers are assigned under the database's write lock (see `ent
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -73,12 +73,31 @@ def read_only(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the Alembic migrations shipped in `database/migrations` up to `revision`."""
+def upgrade(engine: Engine, revision: str = "head", *, data_key_mover: Callable[[Connection], None] | None = None) -> None:
+    """Apply the Alembic migrations shipped in `database/migrations` up to `revision`; `data_key_mover`
+    moves existing data keys to the key store (0007_key_store), and a migration that asks for it is
+    followed by a VACUUM once committed."""
     from alembic import command
 
     with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), revision)
+        config = _alembic_config(connection)
+        config.attributes["data_key_mover"] = data_key_mover
+        command.upgrade(config, revision)
+    if config.attributes.get("vacuum_after"):
+        vacuum(engine)
+
+
+def vacuum(engine: Engine) -> None:
+    """Rebuild the database's files so deleted rows leave them (SQLite: VACUUM and a truncated WAL)."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            # The driver runs in autocommit (see _configure_sqlite_connection): VACUUM needs no open transaction.
+            driver = connection.connection.driver_connection
+            driver.execute("VACUUM")
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM")
 
 
 def schema_revisions(engine: Engine) -> tuple[str | None, str]:

@@ -1,6 +1,7 @@
-"""Envelope encryption of personal data: AES-256-GCM under per-subject data keys.
+"""Envelope encryption of personal data: AES-256-GCM under data keys per subject and data category.
 
-A subject's data key is random and stored only wrapped (AES-256-GCM) by a master key; the key id
+A data key is random and stored only wrapped (AES-256-GCM) by a master key, in the key store
+(ledger/keystore.py), bound to its subject and category; the key id
 recorded beside it is the first 8 bytes of SHA-256 of that master key, in hex. Each field's
 ciphertext is bound to its row by associated data (subject, row id, field, category, purpose),
 so a ciphertext copied to another row, field or subject does not decrypt. Stored format of
@@ -60,17 +61,25 @@ def new_data_key() -> bytes:
     return AESGCM.generate_key(bit_length=KEY_SIZE * 8)
 
 
-def wrap_data_key(master_key: bytes, data_key: bytes, subject_ref: str) -> bytes:
-    """The data key encrypted under the master key, bound to its subject."""
-    return _seal(master_key, data_key, _wrapping_context(subject_ref))
+def wrap_data_key(master_key: bytes, data_key: bytes, subject_ref: str, category: str) -> bytes:
+    """The data key encrypted under the master key, bound to its subject and category."""
+    return _seal(master_key, data_key, wrapping_context(subject_ref, category))
 
 
-def unwrap_data_key(master_key: bytes, wrapped: bytes, subject_ref: str) -> bytes:
-    """The data key of `subject_ref`; VaultError if the wrong master key or subject is used."""
+def unwrap_data_key(master_key: bytes, wrapped: bytes, subject_ref: str, category: str) -> bytes:
+    """The data key of (`subject_ref`, `category`); VaultError if the wrong master key, subject or category is used."""
     try:
-        return _open(master_key, wrapped, _wrapping_context(subject_ref))
+        return _open(master_key, wrapped, wrapping_context(subject_ref, category))
     except InvalidTag:
-        raise VaultError(f"cannot unwrap the data key of subject {subject_ref}") from None
+        raise VaultError(f"cannot unwrap the {category} data key of subject {subject_ref}") from None
+
+
+def unwrap_subject_key(master_key: bytes, wrapped: bytes, subject_ref: str) -> bytes:
+    """A per-subject data key of the schema before 0007 (no category), for the key-store migration."""
+    try:
+        return _open(master_key, wrapped, json.dumps(["data_key", subject_ref]).encode())
+    except InvalidTag:
+        raise VaultError(f"cannot unwrap the pre-0007 data key of subject {subject_ref}") from None
 
 
 def field_context(subject_ref: str, row_id: str, field_name: str, category: str, purpose: str) -> bytes:
@@ -91,8 +100,9 @@ def decrypt_value(data_key: bytes, ciphertext: bytes, context: bytes, *, row_id:
         raise VaultError(f"personal_data row {row_id} does not decrypt under its subject's key and context") from None
 
 
-def _wrapping_context(subject_ref: str) -> bytes:
-    return json.dumps(["data_key", subject_ref]).encode()
+def wrapping_context(subject_ref: str, category: str) -> bytes:
+    """The associated data binding a wrapped data key to its subject and category."""
+    return json.dumps(["data_key", subject_ref, category]).encode()
 
 
 def _seal(key: bytes, plaintext: bytes, context: bytes) -> bytes:

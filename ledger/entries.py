@@ -23,7 +23,7 @@ from ledger.models import EntryIndex, LedgerEntry, LedgerHead
 
 ENTRY_KINDS = frozenset({
     "collected", "updated", "cancelled", "retention-expired", "anonymised", "erased",
-    "key-destroyed", "request-received", "request-completed", "hold-placed", "hold-released",
+    "key-destroyed", "category-key-destroyed", "request-received", "request-completed", "hold-placed", "hold-released",
     "exported", "viewed", "checkpoint", "key-rotated", "notice-changed", "opted-out",
     "sync-gap", "sync-gap-filled",
 })

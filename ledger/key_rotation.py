@@ -1,10 +1,13 @@
-"""Key material: generating fresh settings values, and re-wrapping data keys after a rotation.
+"""Key material: generating fresh settings values, and re-wrapping the key store's data keys after a rotation.
 
 Rotation procedure (docs/ledger.md): put the old LEDGER_MASTER_KEY into
 LEDGER_PREVIOUS_MASTER_KEYS, set a fresh LEDGER_MASTER_KEY, run `bookings-ledger keys rotate`,
-then drop the old key once it reports nothing left. Each batch commits on its own, so a crash
-loses at most one batch of work and a rerun continues where it stopped (keys already under the
-current master key are skipped): the rotation is idempotent and restart-safe.
+then drop the old key once it reports nothing left. Each batch commits in the key store on its
+own, then its `key-rotated` entry commits in the main database, so a crash loses at most one
+batch of work and a rerun continues where it stopped (keys already under the current master key
+are skipped): the rotation is idempotent and restart-safe. The key store is the truth about
+which key wraps what: a crash between the two commits can leave one batch without its entry,
+never an entry claiming a re-wrap that did not happen.
 """
 from __future__ import annotations
 
@@ -15,14 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
 
 from config.settings import DEFAULT_CHECKPOINT_ORIGIN
-from ledger import encryption
 from ledger.core import signed_notes
 from ledger.entries import append_entry
-from ledger.models import DataKey
+from ledger.keystore import KeyStore
 
 REWRAP_BATCH = 500  # data keys per transaction: short write locks, bounded work lost on a crash
 
@@ -52,31 +54,19 @@ def generate_settings_keys(checkpoint_origin: str = DEFAULT_CHECKPOINT_ORIGIN) -
     }
 
 
-def rotate_master_key(engine: Engine, master: encryption.MasterKeys, clock: Callable[[], datetime], batch: int = REWRAP_BATCH) -> RotationReport:
-    """Re-wrap every data key held under a previous master key with the current one."""
+def rotate_master_key(engine: Engine, keystore: KeyStore, master_key_id: str, clock: Callable[[], datetime],
+                      batch: int = REWRAP_BATCH) -> RotationReport:
+    """Re-wrap every key-store data key held under a previous master key with the current one
+    (`master_key_id`), recording each batch as a `key-rotated` entry in the ledger on `engine`."""
     sessions = sessionmaker(engine)
-    old_ids = [key_id for key_id in master.by_id if key_id != master.current_id]
     rewrapped, entry_seqs = 0, []
     while True:
-        # Each batch and its `key-rotated` entry commit together: the ledger never claims a
-        # re-wrap that a crash undid, nor misses one that committed.
-        with sessions.begin() as session:
-            moved = _rewrap_batch(session, master, old_ids, batch)
-            if moved:
-                details = {"master_key_id": master.current_id, "rewrapped": moved}
+        moved = keystore.rewrap(batch)
+        if moved:
+            with sessions.begin() as session:
+                details = {"master_key_id": master_key_id, "rewrapped": moved}
                 entry_seqs.append(append_entry(session, "key-rotated", clock(), details).seq)
         rewrapped += moved
         if moved < batch:
             break
-    with sessions.begin() as session:
-        unknown = session.scalar(select(func.count()).select_from(DataKey).where(DataKey.master_key_id.not_in(master.by_id)))
-    return RotationReport(rewrapped, unknown or 0, entry_seqs)
-
-
-def _rewrap_batch(session: Session, master: encryption.MasterKeys, old_ids: list[str], batch: int) -> int:
-    rows = session.scalars(select(DataKey).where(DataKey.master_key_id.in_(old_ids)).limit(batch)).all()
-    for row in rows:
-        data_key = encryption.unwrap_data_key(master.get(row.master_key_id), row.wrapped_key, row.subject_ref)
-        row.wrapped_key = encryption.wrap_data_key(master.current, data_key, row.subject_ref)
-        row.master_key_id = master.current_id
-    return len(rows)
+    return RotationReport(rewrapped, keystore.count_unknown(), entry_seqs)

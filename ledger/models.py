@@ -5,13 +5,15 @@ Times are stored as text in the ledger's own format (`2024-02-26T09:30:00.000000
 
     chain         ledger_head, ledger_entries (append-only), entry_index (rebuildable)
     evidence      checkpoints, verify_state
-    personal data data_keys, personal_data, blind_indexes        (erased with the subject)
+    personal data personal_data, blind_indexes                   (erased with the subject; the data
+                                                                  keys are in the key store, ledger/keystore.py)
+    erasure       erasure_intents                                (an erasure asked for and not yet finished)
     guards        tombstones
     projections   subjects, records, requests                    (rebuildable from entries)
 """
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.base import NAME, REF, TIME, Base
@@ -71,22 +73,12 @@ class VerifyState(Base):
     verified_at: Mapped[str] = mapped_column(TIME)
 
 
-class DataKey(Base):
-    """A subject's AES-256 data key, wrapped by the master key whose id is recorded."""
-
-    __tablename__ = "data_keys"
-    subject_ref: Mapped[str] = mapped_column(REF, primary_key=True)
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    master_key_id: Mapped[str] = mapped_column(String(16), index=True)
-    created_at: Mapped[str] = mapped_column(TIME)
-
-
 class PersonalData(Base):
-    """One field of a subject's personal data, AES-256-GCM under the subject's data key."""
+    """One field of a subject's personal data, AES-256-GCM under the subject's key of its category."""
 
     __tablename__ = "personal_data"
     id: Mapped[str] = mapped_column(REF, primary_key=True)
-    subject_ref: Mapped[str] = mapped_column(ForeignKey("data_keys.subject_ref"), index=True)
+    subject_ref: Mapped[str] = mapped_column(REF, index=True)
     field: Mapped[str] = mapped_column(NAME)
     category: Mapped[str] = mapped_column(NAME)
     purpose: Mapped[str] = mapped_column(NAME)
@@ -101,6 +93,20 @@ class BlindIndex(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
     subject_ref: Mapped[str] = mapped_column(REF, primary_key=True, index=True)
+
+
+class ErasureIntent(Base):
+    """An erasure (of a subject, or of one category when `category` is set) that was asked for and is
+    not finished: written before the key store is touched, deleted with the entries that record it."""
+
+    __tablename__ = "erasure_intents"
+    id: Mapped[str] = mapped_column(REF, primary_key=True)
+    subject_ref: Mapped[str] = mapped_column(REF, index=True)
+    category: Mapped[str | None] = mapped_column(NAME, nullable=True)
+    reason: Mapped[str] = mapped_column(NAME)
+    refs: Mapped[str] = mapped_column(Text)        # JSON object of Graph ids / request id
+    tombstones: Mapped[str] = mapped_column(Text)  # JSON list of [object_type, object_id]
+    requested_at: Mapped[str] = mapped_column(TIME)
 
 
 class Tombstone(Base):

@@ -1,6 +1,7 @@
-"""Storing, reading and finding a subject's personal data: ciphertexts, data keys, blind indexes.
+"""Storing, reading and finding a subject's personal data: ciphertexts and blind indexes.
 
-Every function works inside the caller's session; nothing here commits.
+The data keys are the key store's (ledger/keystore.py); every function here works inside the
+caller's session on the main database and commits nothing.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ledger import encryption
-from ledger.models import BlindIndex, DataKey, PersonalData
+from ledger.models import BlindIndex, PersonalData
 
 
 @dataclass(frozen=True)
@@ -29,27 +30,12 @@ def new_subject_ref() -> str:
     return secrets.token_hex(16)
 
 
-def create_data_key(session: Session, master: encryption.MasterKeys, subject_ref: str, created_at: str) -> None:
-    """Give a new subject its random data key, wrapped by the current master key."""
-    wrapped = encryption.wrap_data_key(master.current, encryption.new_data_key(), subject_ref)
-    session.add(DataKey(subject_ref=subject_ref, wrapped_key=wrapped, master_key_id=master.current_id, created_at=created_at))
-    session.flush()
-
-
-def load_data_key(session: Session, master: encryption.MasterKeys, subject_ref: str) -> bytes:
-    """The subject's data key, unwrapped; VaultError if it was destroyed or never existed."""
-    row = session.get(DataKey, subject_ref)
-    if row is None:
-        raise encryption.VaultError(f"subject {subject_ref} has no data key (erased or unknown)")
-    return encryption.unwrap_data_key(master.get(row.master_key_id), row.wrapped_key, subject_ref)
-
-
 def store_values(
-    session: Session, data_key: bytes, subject_ref: str, values: Mapping[str, str], *, categories: Mapping[str, str],
-    purpose: str, created_at: str,
+    session: Session, data_keys: Mapping[str, bytes], subject_ref: str, values: Mapping[str, str], *,
+    categories: Mapping[str, str], purpose: str, created_at: str,
 ) -> dict[str, StoredValue]:
-    """Encrypt each field's value into a new row under its data category (`categories[field]`),
-    replacing the subject's earlier values of those fields."""
+    """Encrypt each field's value into a new row under the key of its data category (`categories[field]`,
+    `data_keys[category]`), replacing the subject's earlier values of those fields."""
     # One delete and one flush for all the fields: a round trip per field was most of the cost
     # of ingesting a booking on PostgreSQL.
     session.execute(delete(PersonalData).where(PersonalData.subject_ref == subject_ref, PersonalData.field.in_(list(values))))
@@ -58,7 +44,7 @@ def store_values(
         row_id = secrets.token_hex(16)
         category = categories[field]
         context = encryption.field_context(subject_ref, row_id, field, category, purpose)
-        ciphertext = encryption.encrypt_value(data_key, value, context)
+        ciphertext = encryption.encrypt_value(data_keys[category], value, context)
         session.add(PersonalData(
             id=row_id, subject_ref=subject_ref, field=field, category=category, purpose=purpose,
             ciphertext=ciphertext, created_at=created_at,
@@ -68,15 +54,19 @@ def store_values(
     return stored
 
 
-def read_values(session: Session, data_key: bytes, subject_ref: str) -> dict[str, str]:
-    """Every stored field of the subject, decrypted, by field name."""
+def read_values(session: Session, data_keys: Mapping[str, bytes], subject_ref: str) -> dict[str, str]:
+    """Every stored field of the subject, decrypted under its category's key, by field name;
+    VaultError (naming the row) when that key no longer exists."""
     rows = session.scalars(select(PersonalData).where(PersonalData.subject_ref == subject_ref).order_by(PersonalData.field))
-    return {
-        row.field: encryption.decrypt_value(
-            data_key, row.ciphertext, encryption.field_context(subject_ref, row.id, row.field, row.category, row.purpose), row_id=row.id
-        )
-        for row in rows
-    }
+    return {row.field: _decrypt(row, data_keys) for row in rows}
+
+
+def _decrypt(row: PersonalData, data_keys: Mapping[str, bytes]) -> str:
+    key = data_keys.get(row.category)
+    if key is None:
+        raise encryption.VaultError(f"personal_data row {row.id}: the {row.category} key of its subject was destroyed")
+    context = encryption.field_context(row.subject_ref, row.id, row.field, row.category, row.purpose)
+    return encryption.decrypt_value(key, row.ciphertext, context, row_id=row.id)
 
 
 def add_blind_indexes(session: Session, subject_ref: str, digests: list[tuple[str, bytes]]) -> None:

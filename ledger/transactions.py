@@ -1,6 +1,6 @@
 """The ledger's small Python API, used by the other packages.
 
-    ledger = Ledger(engine, LedgerKeys.from_settings(settings), clock=utc_now)
+    ledger = Ledger(engine, LedgerKeys.from_settings(settings), clock=utc_now, keystore=keystore)
     with ledger.transaction() as tx:              # one database transaction, committed at exit
         subject = tx.new_subject()
         tx.collect(subject, {"email": ..., "name": ...}, categories={"email": "contact", "name": "contact"},
@@ -8,9 +8,13 @@
                    refs={"appointment": graph_id})
         tx.find_subjects(email="...")             # -> [subject]
         tx.read_personal_data(subject, viewer=user_id, purpose="access-request")   # records `viewed`
-        tx.erase_subject(subject, reason="erasure-request", tombstones=[("appointment", graph_id)])
+    ledger.erase_subject(subject, reason="erasure-request", tombstones=[("appointment", graph_id)])
+    ledger.destroy_category(subject, "contact", reason="retention-expired")
 
 Every entry appended through a transaction updates the projections in that same transaction.
+Data keys live in the key store (ledger/keystore.py), a database of its own; erasure spans both
+databases, so it is a `Ledger` operation of several transactions, not one of `LedgerTransaction`
+(see ledger/erasure.py for its crash-safe order).
 """
 from __future__ import annotations
 
@@ -23,15 +27,15 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import blind_index, personal_data, projections, tombstones
 from database.times import format_time
-from ledger.entries import AppendedEntry, append_entry
-from ledger.erasure import shred_subject
-from ledger.models import RecordProjection, RequestProjection, SubjectProjection
+from ledger import blind_index, erasure, personal_data, projections, tombstones
 from ledger.encryption import MasterKeys
+from ledger.entries import AppendedEntry, append_entry
+from ledger.erasure import INDEXED_FIELDS, ErasedSubject, Intent
+from ledger.keystore import DestroyedKeys, KeyStore
+from ledger.models import RecordProjection, RequestProjection, SubjectProjection
 
 Clock = Callable[[], datetime]
-INDEXED_FIELDS = {"email": blind_index.EMAIL, "phone": blind_index.PHONE}
 
 
 def utc_now() -> datetime:
@@ -56,31 +60,79 @@ class LedgerKeys:
 
 @dataclass(frozen=True)
 class ErasureReceipt:
-    """The sequence numbers of the `erased` and `key-destroyed` entries of one erasure."""
+    """One finished erasure: its entries and the moment it became final everywhere the service controls.
 
-    erased_seq: int
+    `keys_destroyed_at` is when the key store's deletion and its scrub (checkpoint / VACUUM)
+    completed; `final_everywhere_at` adds the key store's backup retention (KEYSTORE_BACKUP_RETENTION_DAYS):
+    after it no copy of the keys exists anywhere the service controls. `erased_seq` is None when
+    only one category was destroyed (`category` set).
+    """
+
+    subject: str
+    category: str | None
+    erased_seq: int | None
     key_destroyed_seq: int
+    keys_destroyed_at: str
+    final_everywhere_at: str
 
 
 class Ledger:
-    """Entry point: hands out transactions over one engine, with the keys and clock given."""
+    """Entry point: hands out transactions over one engine, with the keys, key store and clock given."""
 
-    def __init__(self, engine: Engine, keys: LedgerKeys, clock: Clock = utc_now) -> None:
-        self.engine, self.keys, self.clock = engine, keys, clock
+    def __init__(self, engine: Engine, keys: LedgerKeys, clock: Clock = utc_now, *, keystore: KeyStore) -> None:
+        self.engine, self.keys, self.clock, self.keystore = engine, keys, clock, keystore
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
         """One database transaction: committed when the block ends, rolled back if it raises."""
         with self._sessions.begin() as session:
-            yield LedgerTransaction(session, self.keys, self.clock)
+            yield LedgerTransaction(session, self.keys, self.clock, self.keystore)
+
+    def erase_subject(
+        self, subject: str, *, reason: str, refs: Mapping[str, str] | None = None, tombstones: Iterable[tuple[str, str]] = ()
+    ) -> ErasureReceipt:
+        """Destroy the subject's keys in the key store, delete its data, tombstone its Graph objects, and
+        record `erased` and `key-destroyed`; returns when the erasure is final in every live file."""
+        return self._erase(subject, None, reason=reason, refs=refs, tombstones=tombstones)
+
+    def destroy_category(self, subject: str, category: str, *, reason: str) -> ErasureReceipt:
+        """Destroy the subject's key of one data category (its other categories stay readable) and delete
+        that category's data; records `category-key-destroyed`."""
+        return self._erase(subject, category, reason=reason, refs=None, tombstones=())
+
+    def finish_erasures(self) -> list[ErasureReceipt]:
+        """Finish every erasure a crash interrupted (see ledger/erasure.py); their receipts."""
+        with self._sessions.begin() as session:
+            intents = erasure.pending_intents(session)
+        receipts = [self._finish(intent) for intent in intents]
+        return [receipt for receipt in receipts if receipt is not None]
+
+    def _erase(self, subject: str, category: str | None, *, reason: str, refs: Mapping[str, str] | None,
+               tombstones: Iterable[tuple[str, str]]) -> ErasureReceipt:
+        with self._sessions.begin() as session:
+            intent = erasure.record_intent(session, subject, category, reason=reason, refs=refs, tombstones=tombstones,
+                                           requested_at=format_time(self.clock()))
+        receipt = self._finish(intent)
+        if receipt is None:
+            raise erasure.ErasureRaced(f"erasure {intent.id} was finished by another process")
+        return receipt
+
+    def _finish(self, intent: Intent) -> ErasureReceipt | None:
+        if intent.category is None:
+            destroyed = self.keystore.destroy_subject(intent.subject)
+        else:
+            destroyed = self.keystore.destroy_category(intent.subject, intent.category)
+        destroyed_at = self.clock()  # read after the key store's scrub returned: the deletion is complete
+        with self.transaction() as tx:
+            return tx.record_erasure(intent, destroyed, destroyed_at)
 
 
 class LedgerTransaction:
     """The ledger's operations inside one database transaction."""
 
-    def __init__(self, session: Session, keys: LedgerKeys, clock: Clock) -> None:
-        self.session, self.keys, self.clock = session, keys, clock
+    def __init__(self, session: Session, keys: LedgerKeys, clock: Clock, keystore: KeyStore) -> None:
+        self.session, self.keys, self.clock, self.keystore = session, keys, clock, keystore
 
     def append(self, kind: str, *, subject: str | None = None, refs: Mapping[str, str] | None = None, **details: Any) -> AppendedEntry:
         """Append an entry (no personal data in it!) and update the projections."""
@@ -89,10 +141,8 @@ class LedgerTransaction:
         return appended
 
     def new_subject(self) -> str:
-        """A new data subject with its own random data key; returns its random reference."""
-        subject = personal_data.new_subject_ref()
-        personal_data.create_data_key(self.session, self.keys.master, subject, self._now())
-        return subject
+        """A new data subject; returns its random reference (its keys are made per category on collection)."""
+        return personal_data.new_subject_ref()
 
     def collect(
         self, subject: str, values: Mapping[str, str], *, categories: Mapping[str, str], purpose: str,
@@ -103,9 +153,12 @@ class LedgerTransaction:
         missing = set(values) - set(categories)
         if missing:
             raise ValueError(f"no data category for fields {sorted(missing)}")
-        data_key = personal_data.load_data_key(self.session, self.keys.master, subject)
+        self._refuse_if_erased(subject)
+        # The key store commits a new key before this transaction does: a rollback here leaves an
+        # unused key behind, never a ciphertext without its key.
+        data_keys = self.keystore.keys_for(subject, {categories[field] for field in values})
         stored = personal_data.store_values(
-            self.session, data_key, subject, values, categories=categories, purpose=purpose, created_at=self._now()
+            self.session, data_keys, subject, values, categories=categories, purpose=purpose, created_at=self._now()
         )
         digests = {field: value.ciphertext_digest for field, value in stored.items()}
         identifiers = {INDEXED_FIELDS[field]: value for field, value in values.items() if field in INDEXED_FIELDS}
@@ -117,8 +170,7 @@ class LedgerTransaction:
 
     def read_personal_data(self, subject: str, *, viewer: str, purpose: str) -> dict[str, str]:
         """The subject's personal data, decrypted; records a `viewed` entry naming viewer and purpose."""
-        data_key = personal_data.load_data_key(self.session, self.keys.master, subject)
-        values = personal_data.read_values(self.session, data_key, subject)
+        values = personal_data.read_values(self.session, self.keystore.existing_keys(subject), subject)
         self.append("viewed", subject=subject, actor=viewer, purpose=purpose, fields=sorted(values))
         return values
 
@@ -127,22 +179,32 @@ class LedgerTransaction:
         digests = blind_index.identifier_digests(self.keys.blind_index_key, self.keys.phone_region, email=email, phone=phone)
         return personal_data.find_subjects(self.session, digests)
 
-    def erase_subject(
-        self, subject: str, *, reason: str, refs: Mapping[str, str] | None = None, tombstones: Iterable[tuple[str, str]] = ()
-    ) -> ErasureReceipt:
-        """Crypto-shred the subject, tombstone its Graph objects, record `erased` and `key-destroyed`."""
-        shredded = shred_subject(self.session, subject)
-        for object_type, object_id in tombstones:
+    def record_erasure(self, intent: Intent, destroyed: DestroyedKeys, destroyed_at: datetime) -> ErasureReceipt | None:
+        """Step 3 of an erasure whose keys are destroyed: delete its data, tombstone, append its entries;
+        None when another process recorded it already."""
+        if erasure.claim_intent(self.session, intent.id) is None:
+            return None
+        shredded = erasure.shred(self.session, intent.subject, intent.category)
+        for object_type, object_id in intent.tombstones:
             self.tombstone(object_type, object_id)
-        erased = self.append(
-            "erased", subject=subject, refs=refs, reason=reason, fields=shredded.fields,
-            categories=shredded.categories, blind_indexes=shredded.blind_indexes,
-        )
-        destroyed = self.append(
-            "key-destroyed", subject=subject, master_key_id=shredded.master_key_id,
-            wrapped_key_digest=shredded.wrapped_key_digest,
-        )
-        return ErasureReceipt(erased.seq, destroyed.seq)
+        moments = {"keys_destroyed_at": format_time(destroyed_at),
+                   "final_everywhere_at": format_time(destroyed_at + self.keystore.backup_retention)}
+        # A resumed erasure finds the keys gone already: the categories also come from the rows deleted.
+        categories = sorted(set(destroyed.categories) | set(shredded.categories))
+        erased_seq = None
+        if intent.category is None:
+            erased_seq = self.append(
+                "erased", subject=intent.subject, refs=intent.refs, reason=intent.reason, fields=shredded.fields,
+                categories=categories, blind_indexes=shredded.blind_indexes, **moments,
+            ).seq
+            kind = "key-destroyed"
+        else:
+            kind = "category-key-destroyed"
+        destroyed_seq = self.append(
+            kind, subject=intent.subject, reason=intent.reason, categories=categories or [intent.category],
+            master_key_ids=destroyed.master_key_ids, fields=shredded.fields, **moments,
+        ).seq
+        return ErasureReceipt(intent.subject, intent.category, erased_seq, destroyed_seq, **moments)
 
     def tombstone(self, object_type: str, object_id: str) -> None:
         """Mark a Graph object as erased for good."""
@@ -163,6 +225,12 @@ class LedgerTransaction:
     def request(self, request_id: str) -> RequestProjection | None:
         """The current state of a data-subject request, if the ledger knows it."""
         return self.session.get(RequestProjection, request_id)
+
+    def _refuse_if_erased(self, subject: str) -> None:
+        known = self.subject(subject)
+        if known is not None and known.status == "erased":
+            raise ErasedSubject(f"subject {subject} was erased")
+        erasure.refuse_if_erasing(self.session, subject)
 
     def _index(self, subject: str, identifiers: Mapping[str, str]) -> None:
         digests = blind_index.identifier_digests(self.keys.blind_index_key, self.keys.phone_region, **identifiers)

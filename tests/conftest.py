@@ -4,7 +4,9 @@ Every database fixture is parametrized over both backends. PostgreSQL needs TEST
 (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test); without it the PostgreSQL cases skip
 with a reason, except under CI=true, where they fail: CI must never pass by skipping them.
 Each PostgreSQL database is a fresh schema (`search_path` set through the URL's `options`),
-dropped afterwards, so concurrent runs and tests do not see each other.
+dropped afterwards, so concurrent runs and tests do not see each other. The key store is a
+database of its own (a separate SQLite file; on PostgreSQL a whole database with a random name,
+created and dropped by the same factory), as in production.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class DatabaseFactory:
     def __init__(self, backend: str, directory: Path) -> None:
         self.backend, self.directory = backend, directory
         self._schemas: list[str] = []
+        self._databases: list[str] = []
         self._admin: Engine | None = None
         if backend == "postgresql":
             self._admin = create_engine(_postgresql_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT")
@@ -56,12 +59,24 @@ class DatabaseFactory:
         url = make_url(_postgresql_url()).update_query_dict({"options": f"-csearch_path={name}"})
         return url.render_as_string(hide_password=False)
 
+    def new_database_url(self) -> str:
+        """The URL of a new empty database of its own (on PostgreSQL a separate database, not a schema)."""
+        name = f"t_{secrets.token_hex(6)}"
+        if self._admin is None:
+            return f"sqlite:///{self.directory / (name + '.db')}"
+        with self._admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+        self._databases.append(name)
+        return make_url(_postgresql_url()).set(database=name).render_as_string(hide_password=False)
+
     def close(self) -> None:
         if self._admin is None:
             return
         with self._admin.connect() as connection:
             for name in self._schemas:
                 connection.execute(text(f"DROP SCHEMA {name} CASCADE"))
+            for name in self._databases:
+                connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
         self._admin.dispose()
 
 
@@ -105,6 +120,12 @@ def db(engine: Engine) -> Engine:
 
     upgrade(engine)
     return engine
+
+
+@pytest.fixture
+def keystore_url(database_factory: DatabaseFactory) -> str:
+    """The URL of a fresh key-store database of the same backend, apart from the main one."""
+    return database_factory.new_database_url()
 
 
 @pytest.fixture

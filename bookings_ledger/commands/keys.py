@@ -1,4 +1,4 @@
-"""`bookings-ledger keys generate | rotate`: fresh key values, and re-wrapping data keys."""
+"""`bookings-ledger keys generate | rotate`: fresh key values, and re-wrapping the key store's data keys."""
 from __future__ import annotations
 
 import click
@@ -21,21 +21,16 @@ def generate_command() -> None:
 
 @command.command("rotate")
 def rotate_command() -> None:
-    """Re-wrap every data key under a previous master key with LEDGER_MASTER_KEY (idempotent)."""
+    """Re-wrap every key-store data key under a previous master key with LEDGER_MASTER_KEY (idempotent)."""
+    from bookings_ledger.wiring import opened_ledger
     from config import load_settings
-    from ledger.transactions import utc_now
-    from database.engine import open_migrated
     from ledger.key_rotation import rotate_master_key
-    from ledger.encryption import MasterKeys
 
-    settings = load_settings()
-    master = MasterKeys(settings.key("LEDGER_MASTER_KEY"), tuple(settings.previous_master_keys))
-    engine = open_migrated(settings.DATABASE_URL)
-    try:
-        report = rotate_master_key(engine, master, utc_now)
-    finally:
-        engine.dispose()
-    click.echo(f"re-wrapped {report.rewrapped} data keys under master key {master.current_id}")
+    with opened_ledger(load_settings()) as ledger:
+        master_id = ledger.keys.master.current_id
+        report = rotate_master_key(ledger.engine, ledger.keystore, master_id, ledger.clock)
+    click.echo(f"re-wrapped {report.rewrapped} data keys in the key store under master key {master_id}"
+               f" ({len(report.entry_seqs)} key-rotated entries)")
     if report.unknown:
         click.echo(f"{report.unknown} data keys are wrapped by master keys not configured in settings", err=True)
         raise click.exceptions.Exit(1)

@@ -104,16 +104,23 @@ def _serve(app: Any) -> tuple[Any, threading.Thread]:
 
 
 @pytest.fixture
-def service(db: Engine, database_url: str, emulator: EmulatorServer, graph_clock: Callable[[], datetime]) -> Iterator[Service]:
+def service(db: Engine, database_url: str, keystore_url: str, emulator: EmulatorServer,
+            graph_clock: Callable[[], datetime]) -> Iterator[Service]:
     """The web app serving webhooks on a loopback port, and a ledger on the same database."""
     from config import load_settings
+    from ledger.keystore import keystore_from_settings
 
-    overrides = {**KEYS, "DATABASE_URL": database_url, "GRAPH_BASE_URL": emulator.graph_url, "GRAPH_CREDENTIAL": "static"}
+    overrides = {**KEYS, "DATABASE_URL": database_url, "KEYSTORE_URL": keystore_url, "GRAPH_BASE_URL": emulator.graph_url,
+                 "GRAPH_CREDENTIAL": "static"}
     app = create_app(overrides, clock=graph_clock)
     server, thread = _serve(app)
     overrides["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
-    ledger = Ledger(db, LedgerKeys.from_settings(load_settings(overrides)), graph_clock)
+    settings = load_settings(overrides)
+    keys = LedgerKeys.from_settings(settings)
+    keystore = keystore_from_settings(settings, keys.master, graph_clock)
+    ledger = Ledger(db, keys, graph_clock, keystore=keystore)
     yield Service(overrides, ledger, overrides["PUBLIC_BASE_URL"])
+    keystore.close()
     server.shutdown()
     thread.join(5)
     close_app(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +18,7 @@ from ledger.transactions import Ledger, LedgerKeys
 from ledger.core.canonical import parse_entry
 from ledger.entries import stream_rows
 from ledger.encryption import MasterKeys
+from ledger.keystore import open_keystore
 
 START = datetime(2024, 3, 1, 10, 0, tzinfo=timezone.utc)
 ADA = CustomerInfo(customer_id="c-1", name="Ada Lovelace", email="Ada@Example.com", phone="+44 20 7946 0018",
@@ -32,9 +34,11 @@ def booking(appointment_id: str = "a-1", *, business: str = "clinic@contoso.com"
 
 
 @pytest.fixture
-def ingestor(db, clock) -> Ingestor:
-    ledger = Ledger(db, LedgerKeys(MasterKeys(os.urandom(32)), os.urandom(32), "GB"), clock)
-    return Ingestor(ledger, load_policy(DEFAULT_RETENTION_POLICY), clock=clock)
+def ingestor(db, keystore_url, clock) -> Iterator[Ingestor]:
+    keys = LedgerKeys(MasterKeys(os.urandom(32)), os.urandom(32), "GB")
+    keystore = open_keystore(keystore_url, keys.master, clock=clock)
+    yield Ingestor(Ledger(db, keys, clock, keystore=keystore), load_policy(DEFAULT_RETENTION_POLICY), clock=clock)
+    keystore.close()
 
 
 def entries(ingestor: Ingestor) -> list[dict]:
@@ -84,8 +88,7 @@ def test_one_customer_keeps_one_subject_within_a_business_only(ingestor):
 def test_tombstoned_appointments_and_customers_are_never_ingested(ingestor):
     ingestor.ingest_appointment(booking())
     (entry,) = entries(ingestor)
-    with ingestor.ledger.transaction() as tx:
-        tx.erase_subject(entry["subject"], reason="erasure-request", tombstones=[("appointment", "a-1"), ("customer", "c-1")])
+    ingestor.ledger.erase_subject(entry["subject"], reason="erasure-request", tombstones=[("appointment", "a-1"), ("customer", "c-1")])
     assert ingestor.ingest_appointment(booking(start=START + timedelta(days=2))) == "tombstoned"
     assert ingestor.ingest_appointment(booking("a-2")) == "collected"
     assert "subject" not in entries(ingestor)[-1]

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
-from ledger.transactions import Ledger, LedgerKeys
 from ledger.checkpoint_store import CheckpointSigner
 from ledger.core.signed_notes import verifier_key
 from ledger.encryption import MasterKeys
+from ledger.keystore import SqlKeyStore, open_keystore
+from ledger.transactions import Ledger, LedgerKeys
 
 ORIGIN = "test.example/ledger"
 
@@ -60,19 +61,29 @@ def signer(key_set: KeySet) -> CheckpointSigner:
 
 
 @pytest.fixture
-def ledger(db: Engine, ledger_keys: LedgerKeys, clock: Callable) -> Ledger:
-    """A Ledger on a fresh migrated database of each backend."""
-    return Ledger(db, ledger_keys, clock)
+def keystore(keystore_url: str, ledger_keys: LedgerKeys, clock: Callable) -> Iterator[SqlKeyStore]:
+    """The key store of this test, in a database of its own, under the test's master key."""
+    store = open_keystore(keystore_url, ledger_keys.master, clock=clock)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def ledger(db: Engine, ledger_keys: LedgerKeys, keystore: SqlKeyStore, clock: Callable) -> Ledger:
+    """A Ledger on a fresh migrated database of each backend, its key store apart."""
+    return Ledger(db, ledger_keys, clock, keystore=keystore)
 
 
 @pytest.fixture
 def cli(
-    database_url: str, key_set: KeySet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database_url: str, keystore_url: str, key_set: KeySet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., tuple[int, str]]:
     """Run `bookings-ledger ARGS` against this test's database; returns (exit code, stdout + stderr)."""
     from bookings_ledger.cli import main
 
-    for name, value in {**key_set.settings(), "DATABASE_URL": database_url, "CHECKPOINT_DIR": str(tmp_path / "checkpoints")}.items():
+    settings = {**key_set.settings(), "DATABASE_URL": database_url, "KEYSTORE_URL": keystore_url,
+                "CHECKPOINT_DIR": str(tmp_path / "checkpoints")}
+    for name, value in settings.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("LEDGER_PREVIOUS_MASTER_KEYS", raising=False)
 

@@ -1,4 +1,4 @@
-"""Keys: `keys generate` gives valid settings; `keys rotate` re-wraps, idempotent and restart-safe."""
+"""Keys: `keys generate` gives valid settings; `keys rotate` re-wraps the key store's keys, idempotent and restart-safe."""
 from __future__ import annotations
 
 import base64
@@ -7,15 +7,21 @@ import pytest
 from sqlalchemy import text
 
 from config import load_settings
-from ledger.transactions import Ledger, LedgerKeys
-from ledger.key_rotation import rotate_master_key
 from ledger.encryption import MasterKeys, key_id
+from ledger.key_rotation import rotate_master_key
+from ledger.keystore import SqlKeyStore
+from ledger.transactions import Ledger, LedgerKeys
 from test_personal_data import PERSON, _collect
 
 
-def _master_key_ids(db) -> set[str]:
-    with db.connect() as connection:
+def _master_key_ids(keystore) -> set[str]:
+    with keystore.engine.connect() as connection:
         return set(connection.execute(text("SELECT master_key_id FROM data_keys")).scalars())
+
+
+def _under(keystore, master: MasterKeys) -> SqlKeyStore:
+    """The same key store, opened with other master keys (as after a settings change)."""
+    return SqlKeyStore(keystore.engine, master)
 
 
 def test_generated_keys_are_valid_settings(cli):
@@ -33,55 +39,54 @@ def test_generated_keys_are_valid_settings(cli):
     assert signed_notes.verify_checkpoint(note, values["CHECKPOINT_VERIFIER_KEY"]).origin == origin
 
 
-def test_rotation_rewraps_every_data_key_and_is_idempotent(ledger, db, ledger_keys, clock):
+def test_rotation_rewraps_every_data_key_and_is_idempotent(ledger, db, keystore, ledger_keys, clock):
     subjects = [_collect(ledger, appointment=f"A{n}") for n in range(5)]
     old = ledger_keys.master.current
-    rotated = MasterKeys(b"\x07" * 32, (old,))
-    first = rotate_master_key(db, rotated, clock, batch=2)
+    rotated = _under(keystore, MasterKeys(b"\x07" * 32, (old,)))
+    first = rotate_master_key(db, rotated, rotated.master.current_id, clock, batch=2)
     assert (first.rewrapped, first.unknown, len(first.entry_seqs)) == (5, 0, 3)
-    assert _master_key_ids(db) == {key_id(b"\x07" * 32)}
-    assert rotate_master_key(db, rotated, clock).rewrapped == 0
-    only_new = Ledger(db, LedgerKeys(MasterKeys(b"\x07" * 32), ledger_keys.blind_index_key, "GB"), clock)
+    assert _master_key_ids(keystore) == {key_id(b"\x07" * 32)}
+    assert rotate_master_key(db, rotated, rotated.master.current_id, clock).rewrapped == 0
+    new_master = MasterKeys(b"\x07" * 32)
+    only_new = Ledger(db, LedgerKeys(new_master, ledger_keys.blind_index_key, "GB"), clock, keystore=_under(keystore, new_master))
     with only_new.transaction() as tx:
         assert tx.read_personal_data(subjects[0], viewer="officer", purpose="check") == PERSON
 
 
-def test_rotation_resumes_after_a_crash(ledger, db, ledger_keys, clock, monkeypatch):
+def test_rotation_resumes_after_a_crash(ledger, db, keystore, ledger_keys, clock, monkeypatch):
     for n in range(4):
         _collect(ledger, appointment=f"A{n}")
-    rotated = MasterKeys(b"\x07" * 32, (ledger_keys.master.current,))
-    from ledger import key_rotation
-
+    rotated = _under(keystore, MasterKeys(b"\x07" * 32, (ledger_keys.master.current,)))
     calls = {"n": 0}
-    real = key_rotation._rewrap_batch
+    real = rotated.rewrap
 
-    def crash_on_second_batch(*args):
+    def crash_on_second_batch(batch):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("power cut")
-        return real(*args)
+        return real(batch)
 
-    monkeypatch.setattr(key_rotation, "_rewrap_batch", crash_on_second_batch)
+    monkeypatch.setattr(rotated, "rewrap", crash_on_second_batch)
     with pytest.raises(RuntimeError):
-        rotate_master_key(db, rotated, clock, batch=2)
-    assert len(_master_key_ids(db)) == 2  # half done, and committed
-    monkeypatch.setattr(key_rotation, "_rewrap_batch", real)
-    assert rotate_master_key(db, rotated, clock, batch=2).rewrapped == 2
-    assert _master_key_ids(db) == {rotated.current_id}
+        rotate_master_key(db, rotated, rotated.master.current_id, clock, batch=2)
+    assert len(_master_key_ids(keystore)) == 2  # half done, and committed
+    monkeypatch.setattr(rotated, "rewrap", real)
+    assert rotate_master_key(db, rotated, rotated.master.current_id, clock, batch=2).rewrapped == 2
+    assert _master_key_ids(keystore) == {rotated.master.current_id}
 
 
-def test_rotate_command_rewraps_and_records_an_entry(cli, db, key_set, ledger, monkeypatch):
+def test_rotate_command_rewraps_and_records_an_entry(cli, db, keystore, key_set, ledger, monkeypatch):
     _collect(ledger)
     new_key = b"\x09" * 32
     monkeypatch.setenv("LEDGER_MASTER_KEY", base64.b64encode(new_key).decode())
     monkeypatch.setenv("LEDGER_PREVIOUS_MASTER_KEYS", base64.b64encode(key_set.master).decode())
     code, output = cli("keys", "rotate")
     assert code == 0, output
-    assert "re-wrapped 1 data keys" in output
+    assert "re-wrapped 1 data keys in the key store" in output
     with db.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM entry_index WHERE kind = 'key-rotated'")).scalar() == 1
     assert cli("keys", "rotate")[0] == 0
-    assert _master_key_ids(db) == {key_id(new_key)}
+    assert _master_key_ids(keystore) == {key_id(new_key)}
 
 
 def test_rotate_command_reports_keys_under_unconfigured_master_keys(cli, db, ledger, monkeypatch):

@@ -7,6 +7,7 @@ from sqlalchemy import text
 from ledger.transactions import Ledger, LedgerKeys
 from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
 from ledger.encryption import MasterKeys, VaultError
+from ledger.keystore import SqlKeyStore
 
 PERSON = {"email": "  Ann.Example@Contoso.COM ", "phone": "020 7946 0018", "name": "Ann Example"}
 
@@ -75,9 +76,10 @@ def test_a_ciphertext_moved_to_another_row_does_not_decrypt(ledger, db, column):
     assert "Ann" not in str(caught.value)
 
 
-def test_another_master_key_cannot_read(ledger, db, ledger_keys):
+def test_another_master_key_cannot_read(ledger, db, ledger_keys, keystore):
     subject = _collect(ledger)
-    stranger = Ledger(db, LedgerKeys(MasterKeys(b"\x01" * 32), ledger_keys.blind_index_key, "GB"), ledger.clock)
+    stranger_keys = LedgerKeys(MasterKeys(b"\x01" * 32), ledger_keys.blind_index_key, "GB")
+    stranger = Ledger(db, stranger_keys, ledger.clock, keystore=SqlKeyStore(keystore.engine, stranger_keys.master))
     with pytest.raises(VaultError), stranger.transaction() as tx:
         tx.read_personal_data(subject, viewer="x", purpose="y")
 
@@ -102,7 +104,7 @@ def test_lookup_of_an_unknown_identifier_finds_nothing(ledger):
 
 def test_blind_index_uses_its_own_key(ledger, db, ledger_keys):
     _collect(ledger)
-    other = Ledger(db, LedgerKeys(ledger_keys.master, b"\x02" * 32, "GB"), ledger.clock)
+    other = Ledger(db, LedgerKeys(ledger_keys.master, b"\x02" * 32, "GB"), ledger.clock, keystore=ledger.keystore)
     with other.transaction() as tx:
         assert tx.find_subjects(email="ann.example@contoso.com") == []
 

@@ -14,7 +14,8 @@ def test_upgrade_creates_the_ledger_tables_and_is_repeatable(engine):
     upgrade(engine)
     upgrade(engine)
     tables = set(inspect(engine).get_table_names())
-    assert {"ledger_head", "ledger_entries", "personal_data", "data_keys", "blind_indexes", "tombstones"} <= tables
+    assert {"ledger_head", "ledger_entries", "personal_data", "blind_indexes", "tombstones", "erasure_intents"} <= tables
+    assert "data_keys" not in tables  # the data keys live in the key store (KEYSTORE_URL)
     assert schema_revisions(engine)[0] == schema_revisions(engine)[1]
     require_current_schema(engine)
 

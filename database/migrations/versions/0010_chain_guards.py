@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010_chain_guards"
-down_revision = "0006"
+down_revision = "0007_key_store"
 branch_labels = None
 depends_on = None
 
