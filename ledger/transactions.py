@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger import blind_index, personal_data, projections, tombstones
+from ledger import blind_index, personal_data, projections, subject_secrets, tombstones
 from database.times import format_time
 from ledger.entries import AppendedEntry, append_entry
 from ledger.erasure import shred_subject
@@ -114,6 +114,10 @@ class LedgerTransaction:
             kind, subject=subject, refs=refs, fields=sorted(values),
             categories=sorted({categories[field] for field in values}), purpose=purpose, digests=digests, **details,
         )
+
+    def subject_secret(self, subject: str) -> bytes:
+        """The subject's own random secret, to derive keys that must die with it (change digests)."""
+        return subject_secrets.subject_secret(self.session, self.keys.master, subject)
 
     def read_personal_data(self, subject: str, *, viewer: str, purpose: str) -> dict[str, str]:
         """The subject's personal data, decrypted; records a `viewed` entry naming viewer and purpose."""

@@ -1,10 +1,15 @@
-"""The versioned canonical encoding of ledger entries (format 1), and the chain hash.
+"""The versioned canonical encoding of ledger entries (formats 1 and 2), and the chain hash.
 
 An entry is a JSON object. Its canonical bytes are the RFC 8785 (JCS) serialisation of that
 object restricted to what JCS and Python agree on byte for byte: object keys are ASCII, numbers
 are integers, no NaN. Keys are sorted, there is no insignificant white space, and strings are
 UTF-8 with only `"`, `\\` and control characters escaped. `docs/ledger-format.md` specifies it
 for verifiers written in other languages.
+
+Formats 1 and 2 encode bytes the same way; format 2 is the promise about members that
+`docs/ledger-format.md` §1 states: no member holds a value a person's data determines (format 1
+`collected`/`updated` entries carried `retention_until` and `content_digest`). New entries are
+written in `FORMAT_VERSION`; entries of every version in `ACCEPTED_VERSIONS` keep verifying.
 
     entry_hash = SHA-256(previous entry_hash || canonical bytes)      (32 zero bytes before seq 1)
 
@@ -16,7 +21,8 @@ import hashlib
 import json
 from typing import Any
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+ACCEPTED_VERSIONS = frozenset({1, 2})
 GENESIS_HASH = bytes(32)
 REQUIRED_KEYS = ("v", "seq", "time", "kind")
 
@@ -26,11 +32,12 @@ class CanonicalError(ValueError):
 
 
 def canonical_bytes(entry: dict[str, Any]) -> bytes:
-    """The canonical bytes of an entry object; raises CanonicalError on what format 1 forbids."""
+    """The canonical bytes of an entry object; raises CanonicalError on what the format forbids."""
     missing = [key for key in REQUIRED_KEYS if key not in entry]
     if missing:
         raise CanonicalError(f"entry lacks {', '.join(missing)}")
-    if entry["v"] != FORMAT_VERSION:
+    # bool is an int in Python: `True` must not pass as format 1.
+    if isinstance(entry["v"], bool) or entry["v"] not in ACCEPTED_VERSIONS:
         raise CanonicalError(f"unknown format version {entry['v']!r}")
     _check(entry)
     text = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
