@@ -174,8 +174,9 @@ class Reconciler:
         # An erased appointment Graph still lists (until Graph-side anonymisation) is neither read
         # by id nor handed on: its tombstone would refuse it anyway, after a read that costs budget.
         erased = self.ingestor.erased_appointments(ids)
-        result.outcomes["tombstoned"] += len(erased)
-        chunk = [a for a in chunk if a.id not in erased]
+        if erased:
+            result.outcomes["tombstoned"] += len(erased)
+            chunk = [a for a in chunk if a.id not in erased]
         changed = [a for a in chunk if versions.get(a.id) is None or versions[a.id] != graph_version(a)]
         result.outcomes["unchanged"] += len(chunk) - len(changed)
         incomplete = [a.id for a in changed if needs_detail(a)]
