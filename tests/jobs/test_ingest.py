@@ -12,14 +12,17 @@ import pytest
 
 from config.retention import load_policy
 from config.settings import DEFAULT_RETENTION_POLICY
-from connector.models import Appointment, CustomerInfo, QuestionAnswer
-from jobs import classify
-from jobs.ingest import Ingestor
-from ledger.transactions import Ledger, LedgerKeys
-from ledger.core.canonical import parse_entry
-from ledger.entries import stream_rows
-from ledger.encryption import MasterKeys
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from connector.models import Appointment, Customer, CustomerInfo, QuestionAnswer
+from jobs import classify
+from jobs.erasure import erase_subject
+from jobs.ingest import Ingestor
+from ledger.core.canonical import parse_entry
+from ledger.encryption import MasterKeys
+from ledger.entries import stream_rows
+from ledger.transactions import Ledger, LedgerKeys
 from state import bookings_mirror, retention_dues
 
 START = datetime(2024, 3, 1, 10, 0, tzinfo=timezone.utc)
@@ -123,3 +126,28 @@ def test_the_content_digest_is_keyed_by_the_subject_and_no_personal_value_reache
     assert "content_digest" not in entry and "retention_until" not in repr(entry) and stored not in repr(entry)
     text = repr(entry)
     assert not any(value in text for value in ("Ada", "7946", "Allergic", "First visit", "your age", "London", "2024-03-01"))
+
+
+def test_erasure_leaves_ids_and_states_in_the_mirror_and_a_replay_changes_nothing(ingestor):
+    """jobs.erasure: the appointment and customer rows keep ids and `erased` only, the due dates go,
+    both ids are tombstoned; the same booking, record or cancellation again writes nothing."""
+    record = Customer(id="c-1", business_id="clinic@contoso.com", display_name="Ada Lovelace", email="ada@example.com")
+    ingestor.ingest_appointment(booking())
+    assert ingestor.ingest_customer(record) == "collected"
+    subject = entries(ingestor)[0]["subject"]
+    erase_subject(ingestor.ledger, subject, reason="erasure-request")
+    with Session(ingestor.ledger.engine) as session:
+        row = session.get(bookings_mirror.BookingAppointment, "a-1")
+        assert (row.state, row.start_at, row.end_at, row.subjects, row.digests, row.graph_version) == (
+            "erased", None, None, "{}", "{}", None)
+        link = session.get(bookings_mirror.BookingCustomer, ("clinic@contoso.com", "c-1"))
+        assert (link.state, link.subject_ref, link.digest) == ("erased", None, None)
+        assert session.scalars(select(retention_dues.RetentionDue)).all() == []
+    before = entries(ingestor)
+    assert ingestor.ingest_appointment(booking()) == "tombstoned"
+    assert ingestor.ingest_customer(record) == "tombstoned"
+    assert ingestor.record_gone("clinic@contoso.com", "a-1") == "unchanged"
+    assert ingestor.record_customer_gone("clinic@contoso.com", "c-1") == "unchanged"
+    assert ingestor.known_appointments("clinic@contoso.com", START, START + timedelta(hours=1)) == set()
+    assert ingestor.graph_versions(["a-1"]) == {} and ingestor.erased_appointments(["a-1", "a-9"]) == {"a-1"}
+    assert entries(ingestor) == before
