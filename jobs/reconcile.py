@@ -3,9 +3,10 @@
 A sweep of one business reads calendarView windows over the horizon (pages streamed, nextLink
 followed, never `$top`: the connector does that), hands each appointment whose Graph version stamp
 differs from the ledger's to the Ingestor (which writes an entry only when the canonical content
-really differs, and refuses tombstoned ids), skips those the ledger erased (never read again), then asks the Ingestor which appointments the
-ledger holds in the horizon that Graph did not list: each is read by id (it may have moved
-outside the horizon) and recorded gone only on a 404.
+really differs, and refuses tombstoned ids) and skips those the ledger erased (never read
+again), then asks the Ingestor which active appointments the ledger holds in the horizon that
+Graph did not list: each is read by id (it may have moved outside the horizon) and recorded
+gone only on a 404.
 Then it streams the business's customer records, hands each to the Ingestor, and records gone
 every customer record the ledger holds that the (complete, horizon-free) list no longer has.
 
