@@ -151,3 +151,18 @@ def test_erasure_leaves_ids_and_states_in_the_mirror_and_a_replay_changes_nothin
     assert ingestor.known_appointments("clinic@contoso.com", START, START + timedelta(hours=1)) == set()
     assert ingestor.graph_versions(["a-1"]) == {} and ingestor.erased_appointments(["a-1", "a-9"]) == {"a-1"}
     assert entries(ingestor) == before
+
+
+def test_erasing_one_customer_of_a_group_booking_erases_the_booking_row_and_keeps_the_other_subject(ingestor):
+    """The booking's times are the erased person's too: its row goes whole; the other customer's
+    subject, data and due dates stay."""
+    grace = dataclasses.replace(ADA, customer_id="c-2", name="Grace Hopper", email="grace@example.com")
+    group = dataclasses.replace(booking(), customers=(ADA, grace))
+    ingestor.ingest_appointment(group)
+    ada, other = (e["subject"] for e in entries(ingestor))
+    erase_subject(ingestor.ledger, ada, reason="erasure-request")
+    with ingestor.ledger.transaction() as tx:
+        assert bookings_mirror.appointment(tx.session, "a-1").state == "erased"
+        assert tx.is_tombstoned("appointment", "a-1") and tx.subject(other).status == "active"
+        assert {r.subject_ref for r in retention_dues.due_before(tx.session, "9999")} == {other}
+        assert tx.read_personal_data(other, viewer="test", purpose="check")["email"] == "grace@example.com"
