@@ -81,6 +81,15 @@ class AppointmentSnapshot:
 
 
 @dataclass(frozen=True)
+class CustomerSnapshot:
+    """What ingestion needs of a known customer id: its subject, and its record's state and digest."""
+
+    subject_ref: str | None
+    state: str | None
+    digest: str | None
+
+
+@dataclass(frozen=True)
 class ErasedRows:
     """The Graph objects whose mirror rows an erasure reduced to ids and states (to tombstone)."""
 
@@ -136,9 +145,10 @@ def link_event(session: Session, appointment_id: str, event_id: str) -> None:
         row.event_id = event_id
 
 
-def customer(session: Session, business_id: str, customer_id: str) -> BookingCustomer | None:
-    """The mirror's row of a business's customer id (read it, never edit it)."""
-    return session.get(BookingCustomer, (business_id, customer_id))
+def customer(session: Session, business_id: str, customer_id: str) -> CustomerSnapshot | None:
+    """The mirror's view of a business's customer id, or None when it was never seen."""
+    row = session.get(BookingCustomer, (business_id, customer_id))
+    return None if row is None else CustomerSnapshot(row.subject_ref, row.state, row.digest)
 
 
 def link_customer(session: Session, business_id: str, customer_id: str, subject_ref: str, now: str) -> None:
