@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from jobs.erasure import erase_working_state
 from jobs.ingest import Ingestor
 from jobs.lifecycle import LifecycleServices
 from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
@@ -97,7 +98,7 @@ def opened_ledger(settings: Any, *, clock: Clock = utc_now) -> Iterator[Ledger]:
     keystore = None
     try:
         keystore = keystore_from_settings(settings, keys.master, clock)
-        ledger = Ledger(engine, keys, clock, keystore=keystore)
+        ledger = Ledger(engine, keys, clock, keystore=keystore, working_state_eraser=erase_working_state)
         ledger.finish_erasures()
         yield ledger
     finally:

@@ -22,7 +22,7 @@ from connector.models import Address, Appointment, Customer, CustomerInfo
 from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
 from database.times import format_time
 
-DIGEST_CONTEXT = b"bookings-ledger/ingestion/content-digest/v1"
+DIGEST_CONTEXT = b"bookings-ledger/ingestion/content-digest/v2"
 PREFIX_BYTES = 6  # 12 hex characters: unique enough per subject, short enough for a 64-char field name
 
 
@@ -159,24 +159,34 @@ def _indexable(name: str, value: str | None, phone_region: str) -> str:
 
 def categories(policy: RetentionPolicy, paths: dict[str, str]) -> dict[str, str]:
     """Stored field name -> the id of the policy category its Graph field path belongs to."""
-    found = {name: policy.for_field(path) for name, path in paths.items()}
-    assert all(found.values()), "check_policy ran at start"
-    return {name: category.id for name, category in found.items()}  # type: ignore[union-attr]
+    return {name: _category(policy, path).id for name, path in paths.items()}
 
 
-def classes(policy: RetentionPolicy, paths: dict[str, str], end: datetime | None, now: datetime) -> dict[str, dict[str, object]]:
-    """Category id -> the fields in it, purpose, legal basis and retention_until, for an entry;
-    `end` is the end of the appointment the data came with (None for a customer record)."""
+def classes(policy: RetentionPolicy, paths: dict[str, str]) -> dict[str, dict[str, object]]:
+    """Category id -> the fields in it, purpose, legal basis and the policy's period and clock, for
+    an entry: what the policy says, never a date computed from the person's appointment."""
     grouped: dict[str, dict[str, object]] = {}
     for name, path in sorted(paths.items()):
-        category = policy.for_field(path)
-        assert category is not None, "check_policy ran at start"
+        category = _category(policy, path)
         entry = grouped.setdefault(category.id, {
             "fields": [], "purpose": category.purpose, "legal_basis": category.legal_basis,
-            "retention_until": format_time(retention_start(category, end, now) + category.period),
+            "period": category.retention, "clock": category.clock,
         })
         entry["fields"].append(name)  # type: ignore[union-attr]
     return grouped
+
+
+def due_dates(policy: RetentionPolicy, paths: dict[str, str], end: datetime | None, now: datetime) -> dict[str, str]:
+    """Category id -> when its retention period ends, for the mutable retention projection only;
+    `end` is the end of the appointment the data came with (None for a customer record)."""
+    found = {category.id: category for category in (_category(policy, path) for path in paths.values())}
+    return {key: format_time(retention_start(category, end, now) + category.period) for key, category in found.items()}
+
+
+def _category(policy: RetentionPolicy, path: str) -> RetentionCategory:
+    category = policy.for_field(path)
+    assert category is not None, "check_policy ran at start"
+    return category
 
 
 def retention_start(category: RetentionCategory, end: datetime | None, now: datetime) -> datetime:
@@ -188,9 +198,11 @@ def retention_start(category: RetentionCategory, end: datetime | None, now: date
     return now
 
 
-def digest_key(blind_index_key: bytes) -> bytes:
-    """The key of content digests, derived so it is never the blind-index key itself."""
-    return hmac.new(blind_index_key, DIGEST_CONTEXT, hashlib.sha256).digest()
+def digest_key(secret: bytes) -> bytes:
+    """The key of content digests, derived from a secret so it is never that secret itself: from a
+    subject's own key for a person's content (it dies with the subject), from the blind-index key
+    only for an appointment without customers (whose fields describe no one)."""
+    return hmac.new(secret, DIGEST_CONTEXT, hashlib.sha256).digest()
 
 
 def content_digests(key: bytes, appointment: Appointment, person: Person) -> tuple[str, str | None]:

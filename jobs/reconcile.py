@@ -3,9 +3,10 @@
 A sweep of one business reads calendarView windows over the horizon (pages streamed, nextLink
 followed, never `$top`: the connector does that), hands each appointment whose Graph version stamp
 differs from the ledger's to the Ingestor (which writes an entry only when the canonical content
-really differs, and refuses tombstoned ids), then asks the Ingestor which appointments the
-ledger holds in the horizon that Graph did not list: each is read by id (it may have moved
-outside the horizon) and recorded gone only on a 404.
+really differs, and refuses tombstoned ids) and skips those the ledger erased (never read
+again), then asks the Ingestor which active appointments the ledger holds in the horizon that
+Graph did not list: each is read by id (it may have moved outside the horizon) and recorded
+gone only on a 404.
 Then it streams the business's customer records, hands each to the Ingestor, and records gone
 every customer record the ledger holds that the (complete, horizon-free) list no longer has.
 
@@ -49,6 +50,7 @@ class Ingestor(Protocol):
                     tx: LedgerTransaction | None = None) -> str: ...
     def known_appointments(self, business_id: str, start: datetime, end: datetime) -> set[str]: ...
     def graph_versions(self, appointment_ids: list[str]) -> dict[str, str]: ...
+    def erased_appointments(self, appointment_ids: list[str]) -> set[str]: ...
     def ingest_customer(self, customer: Customer) -> str: ...
     def record_customer_gone(self, business_id: str, customer_id: str) -> str: ...
     def known_customers(self, business_id: str) -> set[str]: ...
@@ -168,7 +170,14 @@ class Reconciler:
     def _compare(self, business_id: str, chunk: list[Appointment], result: SweepResult) -> None:
         # An appointment whose Graph version stamp the ledger already holds has the content the
         # ledger holds: it costs no transaction and no read by id (most of a sweep, usually).
-        versions = self.ingestor.graph_versions([a.id for a in chunk])
+        ids = [a.id for a in chunk]
+        versions = self.ingestor.graph_versions(ids)
+        # An erased appointment Graph still lists (until Graph-side anonymisation) is neither read
+        # by id nor handed on: its tombstone would refuse it anyway, after a read that costs budget.
+        erased = self.ingestor.erased_appointments(ids)
+        if erased:
+            result.outcomes["tombstoned"] += len(erased)
+            chunk = [a for a in chunk if a.id not in erased]
         changed = [a for a in chunk if versions.get(a.id) is None or versions[a.id] != graph_version(a)]
         result.outcomes["unchanged"] += len(chunk) - len(changed)
         incomplete = [a.id for a in changed if needs_detail(a)]

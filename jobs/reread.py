@@ -14,7 +14,9 @@ helpers: nothing here spells a Graph URL):
 3. one round of GET appointment by id for what the windows showed new or changed (lists omit
    notes) and for what the ledger holds in a window that the window no longer lists.
 
-404 means gone. Any other failure is charged to the inbox rows that needed that read only.
+404 means gone. Any other failure is charged to the inbox rows that needed that read only. An
+appointment the ledger erased is never read again: a notification of its matched event names
+nothing, and a window that still lists it (until Graph-side anonymisation) does not ask for it.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from connector import GraphConnector, NotFound
 from connector.models import Appointment, Event, ItemResult
 from jobs.classify import graph_version
 from ledger.transactions import Ledger
-from state.bookings_mirror import appointments_for_events, graph_versions, known_in_window
+from state.bookings_mirror import appointments_for_events, erased_appointments, graph_versions, known_in_window
 from database.engine import read_only
 from database.times import format_time
 
@@ -76,10 +78,11 @@ class _Reread:
     def run(self) -> Truth:
         with _snapshot(self.ledger) as session:
             matched = appointments_for_events(session, sorted(self.rows_of_event))
-        for event_id, appointment_id in matched.items():
+        live = {event_id: appointment_id for event_id, appointment_id in matched.items() if appointment_id is not None}
+        for event_id, appointment_id in live.items():
             self._concern(self.rows_of_event[event_id], [appointment_id])
         unmatched = [e for e in self.rows_of_event if e not in matched]
-        events = self._first_round(unmatched, sorted(set(matched.values())))
+        events = self._first_round(unmatched, sorted(set(live.values())))
         needed = self._windows(events)
         self._read_appointments(sorted(needed - self.truth.appointments.keys() - self.truth.gone))
         return self.truth
@@ -101,13 +104,15 @@ class _Reread:
         self.timed = timed
         windows = _merge(timed.values())
         listed = self._calendar_views(windows)
+        listed_ids = sorted({a.id for items in listed.values() for a in items})
         with _snapshot(self.ledger) as session:
-            versions = graph_versions(session, sorted({a.id for items in listed.values() for a in items}))
+            versions = graph_versions(session, listed_ids)
+            erased = erased_appointments(session, listed_ids)
             known = {w: known_in_window(session, self.business, format_time(w[0]), format_time(w[1])) for w in windows}
         needed: set[str] = set()
         for window, items in listed.items():
             vanished = known[window] - {a.id for a in items}
-            needed |= vanished | {a.id for a in items if versions.get(a.id) != graph_version(a)}
+            needed |= vanished | {a.id for a in items if a.id not in erased and versions.get(a.id) != graph_version(a)}
             for event_id, (start, end) in timed.items():
                 if window[0] <= start and end <= window[1]:
                     self._match(event_id, events[event_id], items, vanished)

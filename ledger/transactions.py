@@ -36,6 +36,14 @@ from ledger.keystore import DestroyedKeys, KeyStore
 from ledger.models import RecordProjection, RequestProjection, SubjectProjection
 
 Clock = Callable[[], datetime]
+# What a subject's erasure does to state the ledger cannot see (the ledger never imports state/):
+# given the session of the erasure's last step, the subject and the time, it reduces that state
+# and names the Graph objects (type, id) to tombstone. It runs in that step's transaction, so a
+# resumed erasure (finish_erasures) runs it too.
+WorkingStateEraser = Callable[[Session, str, str], Iterable[tuple[str, str]]]
+# A key-store category of its own, never a policy category: retention's destroy_category never
+# takes it, and erasing the subject destroys it with the rest.
+SUBJECT_SECRET_CATEGORY = "~subject-secret"
 
 
 def utc_now() -> datetime:
@@ -79,15 +87,17 @@ class ErasureReceipt:
 class Ledger:
     """Entry point: hands out transactions over one engine, with the keys, key store and clock given."""
 
-    def __init__(self, engine: Engine, keys: LedgerKeys, clock: Clock = utc_now, *, keystore: KeyStore) -> None:
+    def __init__(self, engine: Engine, keys: LedgerKeys, clock: Clock = utc_now, *, keystore: KeyStore,
+                 working_state_eraser: WorkingStateEraser | None = None) -> None:
         self.engine, self.keys, self.clock, self.keystore = engine, keys, clock, keystore
+        self.working_state_eraser = working_state_eraser
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
         """One database transaction: committed when the block ends, rolled back if it raises."""
         with self._sessions.begin() as session:
-            yield LedgerTransaction(session, self.keys, self.clock, self.keystore)
+            yield LedgerTransaction(session, self.keys, self.clock, self.keystore, self.working_state_eraser)
 
     def erase_subject(
         self, subject: str, *, reason: str, refs: Mapping[str, str] | None = None, tombstones: Iterable[tuple[str, str]] = ()
@@ -131,8 +141,10 @@ class Ledger:
 class LedgerTransaction:
     """The ledger's operations inside one database transaction."""
 
-    def __init__(self, session: Session, keys: LedgerKeys, clock: Clock, keystore: KeyStore) -> None:
+    def __init__(self, session: Session, keys: LedgerKeys, clock: Clock, keystore: KeyStore,
+                 working_state_eraser: WorkingStateEraser | None = None) -> None:
         self.session, self.keys, self.clock, self.keystore = session, keys, clock, keystore
+        self.working_state_eraser = working_state_eraser
 
     def append(self, kind: str, *, subject: str | None = None, refs: Mapping[str, str] | None = None, **details: Any) -> AppendedEntry:
         """Append an entry (no personal data in it!) and update the projections."""
@@ -168,6 +180,12 @@ class LedgerTransaction:
             categories=sorted({categories[field] for field in values}), purpose=purpose, digests=digests, **details,
         )
 
+    def subject_secret(self, subject: str) -> bytes:
+        """The subject's own random secret, kept in the key store and destroyed with the subject's keys,
+        to derive keys that must die with it (change-detection digests); refused once it is erased."""
+        self._refuse_if_erased(subject)
+        return self.keystore.keys_for(subject, [SUBJECT_SECRET_CATEGORY])[SUBJECT_SECRET_CATEGORY]
+
     def read_personal_data(self, subject: str, *, viewer: str, purpose: str) -> dict[str, str]:
         """The subject's personal data, decrypted; records a `viewed` entry naming viewer and purpose."""
         values = personal_data.read_values(self.session, self.keystore.existing_keys(subject), subject)
@@ -185,7 +203,10 @@ class LedgerTransaction:
         if erasure.claim_intent(self.session, intent.id) is None:
             return None
         shredded = erasure.shred(self.session, intent.subject, intent.category)
-        for object_type, object_id in intent.tombstones:
+        tombstones = list(intent.tombstones)
+        if intent.category is None and self.working_state_eraser is not None:
+            tombstones += self.working_state_eraser(self.session, intent.subject, self._now())
+        for object_type, object_id in tombstones:
             self.tombstone(object_type, object_id)
         moments = {"keys_destroyed_at": format_time(destroyed_at),
                    "final_everywhere_at": format_time(destroyed_at + self.keystore.backup_retention)}

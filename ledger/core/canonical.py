@@ -1,10 +1,16 @@
-"""The versioned canonical encoding of ledger entries, the members every version requires, and the chain hash.
+"""The versioned canonical encoding of ledger entries (formats 1 and 2), the members every version
+requires, and the chain hash.
 
 An entry is a JSON object. Its canonical bytes are the RFC 8785 (JCS) serialisation of that
 object restricted to what JCS and Python agree on byte for byte: object keys are ASCII, numbers
 are integers, no NaN. Keys are sorted, there is no insignificant white space, and strings are
 UTF-8 with only `"`, `\\` and control characters escaped. `docs/ledger-format.md` specifies it
 for verifiers written in other languages.
+
+Formats 1 and 2 encode bytes the same way; format 2 is the promise about members that
+`docs/ledger-format.md` §1 states: no member holds a value a person's data determines (format 1
+`collected`/`updated` entries carried `retention_until` and `content_digest`). New entries are
+written in `FORMAT_VERSION`; entries of every version in `FORMAT_VERSIONS` keep verifying.
 
     entry_hash = SHA-256(previous entry_hash || canonical bytes)      (32 zero bytes before seq 1)
 
@@ -19,7 +25,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-FORMAT_VERSION = 1  # the version this code writes
+FORMAT_VERSION = 2  # the version this code writes
 GENESIS_HASH = bytes(32)
 TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")  # database/times.py's format
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -50,6 +56,7 @@ MEMBER_RULES: Mapping[str, tuple[str, Callable[[Any], bool]]] = {
 # this table when it keeps the encoding below (it may change the members an entry carries).
 FORMAT_VERSIONS: Mapping[int, tuple[str, ...]] = {
     1: ("v", "seq", "time", "kind"),
+    2: ("v", "seq", "time", "kind"),
 }
 
 

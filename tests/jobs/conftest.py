@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 from bookings_ledger.app import close_app, create_app
 from connector import GraphConnector, RetryPolicy, StaticCredential
 from emulator import EmulatorServer
+from jobs.erasure import erase_working_state
 from ledger.transactions import Ledger, LedgerKeys
 from ledger.key_rotation import generate_settings_keys
 
@@ -118,7 +119,7 @@ def service(db: Engine, database_url: str, keystore_url: str, emulator: Emulator
     settings = load_settings(overrides)
     keys = LedgerKeys.from_settings(settings)
     keystore = keystore_from_settings(settings, keys.master, graph_clock)
-    ledger = Ledger(db, keys, graph_clock, keystore=keystore)
+    ledger = Ledger(db, keys, graph_clock, keystore=keystore, working_state_eraser=erase_working_state)
     yield Service(overrides, ledger, overrides["PUBLIC_BASE_URL"])
     keystore.close()
     server.shutdown()

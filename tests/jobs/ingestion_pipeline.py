@@ -31,8 +31,10 @@ class Pipeline:
     def _path(self, *tail: str) -> str:
         return "/".join(("/solutions/bookingBusinesses", self.business, *tail))
 
-    def book(self, start: datetime, *, customers: int = 1, email: str = "ada@example.com") -> str:
-        """Create an appointment through Graph; its id."""
+    def book(self, start: datetime, *, customers: int = 1, email: str = "ada@example.com",
+             person: dict[str, Any] | None = None, fields: dict[str, Any] | None = None) -> str:
+        """Create an appointment through Graph; its id. `person` overrides the first customer's
+        members, `fields` the appointment's."""
         business = next(b for b in self.control.state()["businesses"] if b["business"]["id"] == self.business)
         service = business["services"][0]
         people = [{"@odata.type": "#microsoft.graph.bookingCustomerInformation", "name": f"Ada Lovelace {i}",
@@ -40,9 +42,10 @@ class Pipeline:
                    "notes": "Allergic to latex.", "timeZone": "Europe/London",
                    "customQuestionAnswers": [{"questionId": "q1", "question": "Age?", "answer": "36"}]}
                   for i in range(customers)]
+        people[0].update(person or {})
         body = {"serviceId": service["id"], "startDateTime": _dtz(start), "endDateTime": _dtz(start + timedelta(minutes=30)),
                 "serviceNotes": "First visit.", "customerNotes": "Prefers mornings.", "maximumAttendeesCount": customers,
-                "customers": people}
+                "customers": people, **(fields or {})}
         with self._http() as http:
             response = http.post(self._path("appointments"), json=body)
         response.raise_for_status()

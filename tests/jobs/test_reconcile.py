@@ -13,6 +13,7 @@ from ledger.core.canonical import parse_entry
 from ledger.entries import head, stream_rows
 from ledger.models import EntryIndex
 from database.times import parse_time
+from state import bookings_mirror
 from state.watermarks import SyncGap, sync_status
 
 from projection_check import projection_differences
@@ -146,3 +147,27 @@ def test_a_tombstoned_customer_record_is_never_collected_again(make_services, co
     result = make_services(businesses).reconciler.reconcile_business(businesses[0])
     assert dict(result.customer_outcomes) == {"tombstoned": 1, "collected": 1}
     assert all(e.get("refs", {}).get("customer") != victim for e in entries(service.ledger))
+
+
+def test_a_sweep_never_reads_an_erased_appointment_again(make_services, control, service, emulator):
+    """Still listed by Graph or deleted there, an erased appointment costs no read by id and writes nothing."""
+    businesses = control.seed(appointments=6)
+    services = make_services(businesses)
+    services.reconciler.reconcile_all(businesses)
+    appointments = control.state()["businesses"][0]["appointments"]
+    listed, deleted = [a["id"] for a in appointments if a["customers"]][:2]
+    with service.ledger.transaction() as tx:
+        subjects = {s for i in (listed, deleted) for s in bookings_mirror.appointment(tx.session, i).subjects.values()}
+    for subject in sorted(subjects):
+        service.ledger.erase_subject(subject, reason="erasure-request")
+    with httpx.Client(base_url=emulator.graph_url, headers={"Authorization": "Bearer test"}) as http:
+        http.delete(f"/solutions/bookingBusinesses/{businesses[0]}/appointments/{deleted}").raise_for_status()
+    with service.ledger.engine.connect() as connection:
+        before = head(connection)
+    control.call("DELETE", "/requests")
+    again = services.reconciler.reconcile_business(businesses[0])
+    reads = [r["path"] for r in control.call("GET", "/requests/log") if r["method"] == "GET"]
+    assert reads and not [path for path in reads if listed in path or deleted in path]
+    assert again.outcomes["tombstoned"] >= 1 and again.changes == 0
+    with service.ledger.engine.connect() as connection:
+        assert head(connection) == before

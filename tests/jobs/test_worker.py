@@ -24,7 +24,8 @@ def _soon(pipeline: Pipeline, days: int = 3):
 
 
 def test_a_new_booking_is_collected_once_per_customer_classified_and_without_personal_data(pipeline):
-    """One `collected` entry per customer, every field classified, stamped and retention-dated."""
+    """One `collected` entry per customer, every field classified and stamped with the policy's rule
+    (period and clock), never a date; the dates are in the retention projection."""
     appointment_id = pipeline.book(_soon(pipeline), customers=2)
     pipeline.settle()
     collected = pipeline.entries("collected")
@@ -34,7 +35,8 @@ def test_a_new_booking_is_collected_once_per_customer_classified_and_without_per
         assert set(entry["classes"]) == {"booking.identity", "booking.contact", "booking.details", "booking.notes",
                                          "booking.answers", "account.preferences"}
         assert entry["classes"]["booking.notes"]["legal_basis"] == "contract"
-        assert entry["classes"]["booking.notes"]["retention_until"] < entry["classes"]["booking.details"]["retention_until"]
+        assert entry["classes"]["booking.notes"]["period"] == "P90D" and entry["classes"]["booking.details"]["period"] == "P6Y"
+        assert all("retention_until" not in c for c in entry["classes"].values()) and "content_digest" not in entry
         assert entry["notice_version"] == "2024-02-26" and entry["policy_version"]
         assert "email" in entry["fields"] and len(entry["digests"]) == len(entry["fields"])
     body = pipeline.ledger_bytes()
@@ -81,18 +83,21 @@ def test_duplicate_and_stale_notifications_write_nothing(pipeline, control, serv
     assert all(row.state == "done" for row in pipeline.inbox())
 
 
-def test_an_erased_appointment_and_customer_never_come_back(pipeline, service):
-    """After erasure with tombstones, late notifications and new changes to them write nothing."""
+def test_an_erased_appointment_and_customer_never_come_back_nor_are_read_again(pipeline, service, control):
+    """After erasure, new changes to the appointment write nothing, and its id is never read from Graph again."""
     appointment_id = pipeline.book(_soon(pipeline))
     pipeline.settle()
     (collected,) = pipeline.entries("collected")
-    service.ledger.erase_subject(collected["subject"], reason="erasure-request",
-                                 tombstones=[("appointment", appointment_id), ("customer", collected["refs"]["customer"])])
-    before = len(pipeline.entries())
+    service.ledger.erase_subject(collected["subject"], reason="erasure-request")
+    before, notified = len(pipeline.entries()), len(pipeline.inbox())
+    control.call("DELETE", "/requests")
     pipeline.patch(appointment_id, {"serviceNotes": "Changed after erasure."})
     pipeline.settle()
+    assert len(pipeline.inbox()) > notified and all(row.state == "done" for row in pipeline.inbox())
     assert len(pipeline.entries()) == before
-    assert pipeline.worker.ingestor.known_appointments(pipeline.business, _soon(pipeline, -1), _soon(pipeline, 9)) == {appointment_id}
+    assert pipeline.worker.ingestor.known_appointments(pipeline.business, _soon(pipeline, -1), _soon(pipeline, 9)) == set()
+    reads = [r["path"] for r in control.call("GET", "/requests/log") if r["method"] == "GET"]
+    assert not [path for path in reads if appointment_id in path]
 
 
 def test_a_poison_row_is_retried_with_backoff_then_parked_while_others_proceed(pipeline, control):

@@ -39,7 +39,7 @@ def test_entry_has_format_fields_and_utc_microsecond_time(ledger, clock):
     with ledger.transaction() as tx:
         entry = tx.append("hold-placed", subject="s1", refs={"appointment": "AAMk1"}, reason="litigation").entry
     assert entry == {
-        "v": 1, "seq": 1, "time": "2024-02-26T09:00:00.000000Z", "kind": "hold-placed",
+        "v": 2, "seq": 1, "time": "2024-02-26T09:00:00.000000Z", "kind": "hold-placed",
         "subject": "s1", "refs": {"appointment": "AAMk1"}, "reason": "litigation",
     }
 

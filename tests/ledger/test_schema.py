@@ -55,3 +55,23 @@ def test_db_upgrade_command_then_verify_succeeds(cli):
     assert "revision" in output
     code, output = cli("verify")
     assert code == 0, output
+
+
+def test_0007_keeps_the_mirror_rows_and_lets_an_erased_customer_lose_its_subject(engine):
+    """Upgrading a database holding mirror rows from 0006: rows kept, retention_until gone,
+    booking_customers.subject_ref nullable, retention_due indexed on due_at."""
+    upgrade(engine, "0006")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO booking_appointments (appointment_id, business_id, start_at, end_at, state, subjects, digests,"
+            " retention_until, updated_at) VALUES ('a-1', 'b', 's', 'e', 'active', '{}', '{}', 'r', 'u')"))
+        connection.execute(text(
+            "INSERT INTO booking_customers (business_id, customer_id, subject_ref, updated_at) VALUES ('b', 'c-1', 's-1', 'u')"))
+    upgrade(engine, "0007_chain_content")
+    schema = inspect(engine)
+    assert "retention_until" not in {c["name"] for c in schema.get_columns("booking_appointments")}
+    assert {i["name"] for i in schema.get_indexes("retention_due")} >= {"ix_retention_due_due_at"}
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT count(*) FROM booking_appointments")).scalar() == 1
+        connection.execute(text("UPDATE booking_customers SET subject_ref = NULL, state = 'erased'"))
+        assert connection.execute(text("SELECT subject_ref FROM booking_customers")).scalar() is None

@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0010_chain_guards"
-down_revision = "0007_key_store"
+down_revision = "0007_chain_content"
 branch_labels = None
 depends_on = None
 
