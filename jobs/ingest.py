@@ -40,7 +40,7 @@ from connector.models import Appointment, Customer
 from jobs import classify
 from jobs.classify import Person
 from ledger.transactions import Clock, Ledger, LedgerTransaction
-from ledger.blind_index import IdentifierError
+from ledger.identifiers import IdentifierError
 from state.bookings_mirror import (
     ACTIVE, CANCELLED, BookingAppointment, BookingCustomer, graph_versions, known_customers, known_in_window,
     subjects_of_business,

@@ -66,9 +66,12 @@ def store_values(
     return stored
 
 
-def read_values(session: Session, data_key: bytes, subject_ref: str) -> dict[str, str]:
-    """Every stored field of the subject, decrypted, by field name."""
-    rows = session.scalars(select(PersonalData).where(PersonalData.subject_ref == subject_ref).order_by(PersonalData.field))
+def read_values(session: Session, data_key: bytes, subject_ref: str, fields: list[str] | None = None) -> dict[str, str]:
+    """Every stored field of the subject (or only `fields`), decrypted, by field name."""
+    query = select(PersonalData).where(PersonalData.subject_ref == subject_ref).order_by(PersonalData.field)
+    if fields is not None:
+        query = query.where(PersonalData.field.in_(fields))
+    rows = session.scalars(query)
     return {
         row.field: encryption.decrypt_value(
             data_key, row.ciphertext, encryption.field_context(subject_ref, row.id, row.field, row.category, row.purpose), row_id=row.id

@@ -30,7 +30,6 @@ from ledger.models import RecordProjection, RequestProjection, SubjectProjection
 from ledger.encryption import MasterKeys
 
 Clock = Callable[[], datetime]
-INDEXED_FIELDS = {"email": blind_index.EMAIL, "phone": blind_index.PHONE}
 
 
 def utc_now() -> datetime:
@@ -103,7 +102,7 @@ class LedgerTransaction:
             self.session, data_key, subject, values, category=category, purpose=purpose, created_at=self._now()
         )
         digests = {field: value.ciphertext_digest for field, value in stored.items()}
-        identifiers = {INDEXED_FIELDS[field]: value for field, value in values.items() if field in INDEXED_FIELDS}
+        identifiers = {blind_index.INDEXED_FIELDS[field]: value for field, value in values.items() if field in blind_index.INDEXED_FIELDS}
         self._index(subject, identifiers)
         return self.append(
             kind, subject=subject, refs=refs, fields=sorted(values), categories=[category], purpose=purpose,

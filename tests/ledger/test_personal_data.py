@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from ledger.transactions import Ledger, LedgerKeys
-from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
+from ledger.identifiers import IdentifierError, normalise_email, normalise_phone
 from ledger.encryption import MasterKeys, VaultError
 
 PERSON = {"email": "  Ann.Example@Contoso.COM ", "phone": "020 7946 0018", "name": "Ann Example"}
