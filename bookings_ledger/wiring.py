@@ -1,6 +1,6 @@
 """The wiring of a process, written once: engine, keys, ledger, ingestor, connector, services.
 
-Every entry point (`demo`, `worker`, `scheduler`, `subscribe`, `sync`) opens what it needs here;
+Every entry point (`demo`, `worker`, `scheduler`, `subscribe`, `sync`, `subject`) opens what it needs here;
 tests build the same objects with their own clocks and an emulator's connector:
 
     with opened_process(settings) as process:            # engine, ledger, ingestor, connector
@@ -82,20 +82,26 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
 
 
 @contextmanager
-def opened_process(settings: Any, *, clock: Clock = utc_now, observe: CallObserver | None = None) -> Iterator[Process]:
-    """The ledger on DATABASE_URL (must be migrated) and a connector from the settings, closed after;
-    `observe` is told of every Graph call (jobs.metrics.JobMetrics.graph_call)."""
-    from connector import connector_from_settings
+def opened_ledger(settings: Any, *, clock: Clock = utc_now) -> Iterator[Ledger]:
+    """The ledger on DATABASE_URL (must be migrated) with the keys the settings hold; closed after."""
     from database.engine import open_migrated
     from ledger.transactions import LedgerKeys
 
     engine = open_migrated(settings.DATABASE_URL)
     try:
-        ledger = Ledger(engine, LedgerKeys.from_settings(settings), clock)
-        with connector_from_settings(settings, observe=observe) as graph:
-            yield Process(ledger, build_ingestor(settings, ledger), graph)
+        yield Ledger(engine, LedgerKeys.from_settings(settings), clock)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def opened_process(settings: Any, *, clock: Clock = utc_now, observe: CallObserver | None = None) -> Iterator[Process]:
+    """The ledger on DATABASE_URL (must be migrated) and a connector from the settings, closed after;
+    `observe` is told of every Graph call (jobs.metrics.JobMetrics.graph_call)."""
+    from connector import connector_from_settings
+
+    with opened_ledger(settings, clock=clock) as ledger, connector_from_settings(settings, observe=observe) as graph:
+        yield Process(ledger, build_ingestor(settings, ledger), graph)
 
 
 @contextmanager
