@@ -3,7 +3,7 @@
 Only the processes that handle personal data (worker, scheduler, commands) open the key store,
 here; the web process never does (bookings_ledger/app.py).
 
-Every entry point (`demo`, `worker`, `scheduler`, `subscribe`, `sync`) opens what it needs here;
+Every entry point (`demo`, `worker`, `scheduler`, `subscribe`, `sync`, `subject`) opens what it needs here;
 tests build the same objects with their own clocks and an emulator's connector:
 
     with opened_process(settings) as process:            # engine, ledger, ingestor, connector

@@ -6,7 +6,7 @@ date ranges use calendarView rather than `$filter`.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from urllib.parse import quote, urlencode
 
@@ -23,6 +23,13 @@ ROOT = "/solutions/bookingBusinesses"
 
 def _segment(value: str) -> str:
     return quote(value, safe="@")
+
+
+def _canonical(normalise: Callable[[str], str], value: str) -> str | None:
+    try:
+        return normalise(value)
+    except ValueError:
+        return None
 
 
 def _iso(moment: datetime) -> str:
@@ -103,10 +110,17 @@ class Bookings:
             self._path(business_id, "customers"), lambda d: parse_customer(d, business_id), mailbox=business_id
         )
 
-    def customers_by_email(self, business_id: str, email: str) -> list[Customer]:
-        """Customers whose email matches, ignoring case (Bookings has no reliable `$filter`)."""
-        wanted = email.strip().casefold()
-        return [c for c in self.customers(business_id) if (c.email or "").strip().casefold() == wanted]
+    def customers_by_email(self, business_id: str, email: str, normalise: Callable[[str], str]) -> list[Customer]:
+        """Customers whose email has the same canonical form as `email` under `normalise`
+        (Bookings has no reliable `$filter`, so every record is read).
+
+        The connector never normalises on its own: the caller passes the ledger's normaliser
+        (`ledger.identifiers.normalise_email`), so Graph-side and ledger lookups cannot disagree.
+        Its ValueError for `email` reaches the caller; a record whose address has no canonical
+        form matches nothing.
+        """
+        wanted = normalise(email)
+        return [c for c in self.customers(business_id) if c.email and _canonical(normalise, c.email) == wanted]
 
     def update_appointment(self, business_id: str, appointment_id: str, update: AppointmentUpdate) -> None:
         """PATCH an appointment (customers[], service notes); safe to retry."""

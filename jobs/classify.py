@@ -19,7 +19,7 @@ from datetime import datetime
 
 from config.retention import RetentionCategory, RetentionPolicy
 from connector.models import Address, Appointment, Customer, CustomerInfo
-from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
+from ledger.identifiers import IdentifierError, normalise_email, normalise_phone
 from database.times import format_time
 
 DIGEST_CONTEXT = b"bookings-ledger/ingestion/content-digest/v2"

@@ -44,7 +44,7 @@ from database.engine import read_only
 from database.times import format_time
 from jobs import classify
 from jobs.classify import Person
-from ledger.blind_index import IdentifierError
+from ledger.identifiers import IdentifierError
 from ledger.entries import lock_head
 from ledger.transactions import Clock, Ledger, LedgerTransaction
 from state import bookings_mirror, retention_dues

@@ -1,48 +1,32 @@
-"""Blind indexes: keyed HMAC-SHA256 of normalised emails and phone numbers.
-
-Normalisation, so one person's identifier always gives one digest:
-- email: Unicode NFC, surrounding white space removed, lower-cased (the whole address, local part
-  included: mail systems in practice treat it case-insensitively). Nothing else is rewritten
-  (no dot or `+tag` folding: those are provider rules, not standards).
-- phone: parsed with `phonenumbers`, national numbers in DEFAULT_PHONE_REGION, formatted E.164.
+"""Blind indexes: keyed HMAC-SHA256 of normalised emails and phone numbers, and their re-index.
 
 digest = HMAC-SHA256(BLIND_INDEX_KEY, kind || 0x00 || normalised value), so an email and a phone
-number with the same text never collide. Errors never repeat the value.
+number with the same text never collide. The normalisation is `ledger.identifiers` (the one
+every lookup uses). Errors never repeat the value.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
-import unicodedata
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import phonenumbers
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ledger import personal_data
+from ledger.identifiers import IdentifierError, normalise_email, normalise_phone
+from ledger.models import BlindIndex, PersonalData
+
+if TYPE_CHECKING:
+    from ledger.keystore import KeyStore
+    from ledger.transactions import LedgerKeys
 
 EMAIL = "email"
 PHONE = "phone"
-
-
-class IdentifierError(ValueError):
-    """An email or phone number that cannot be normalised (the message omits the value)."""
-
-
-def normalise_email(value: str) -> str:
-    """The canonical form of an email address (see the module docstring)."""
-    normalised = unicodedata.normalize("NFC", value).strip().lower()
-    local, at, domain = normalised.rpartition("@")
-    if not at or not local or not domain:
-        raise IdentifierError("not an email address")
-    return normalised
-
-
-def normalise_phone(value: str, default_region: str) -> str:
-    """The E.164 form of a phone number; national numbers are read in `default_region`."""
-    try:
-        number = phonenumbers.parse(value, default_region)
-    except phonenumbers.NumberParseException:
-        raise IdentifierError("not a phone number") from None
-    if not phonenumbers.is_possible_number(number):
-        raise IdentifierError("not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+# Stored field name -> index kind: the fields `collect` indexes automatically.
+INDEXED_FIELDS = {"email": EMAIL, "phone": PHONE}
+REINDEX_BATCH = 500  # subjects per query: memory stays flat however many subjects there are
 
 
 def blind_digest(key: bytes, kind: str, normalised: str) -> bytes:
@@ -51,10 +35,56 @@ def blind_digest(key: bytes, kind: str, normalised: str) -> bytes:
 
 
 def identifier_digests(key: bytes, region: str, *, email: str | None = None, phone: str | None = None) -> list[tuple[str, bytes]]:
-    """(kind, digest) for each identifier given."""
+    """(kind, digest) for each identifier given; IdentifierError if one has no canonical form."""
     digests = []
     if email is not None:
         digests.append((EMAIL, blind_digest(key, EMAIL, normalise_email(email))))
     if phone is not None:
         digests.append((PHONE, blind_digest(key, PHONE, normalise_phone(phone, region))))
     return digests
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    """What `reindex_all` did: subjects visited, digests written, values no longer indexable."""
+
+    subjects: int
+    digests: int
+    unindexable: int
+
+
+def reindex_all(session: Session, keys: LedgerKeys, keystore: KeyStore) -> ReindexReport:
+    """Recompute every subject's blind indexes from its stored `email`/`phone` values.
+
+    Digests cannot be recomputed without the plaintext, so each value is decrypted (in memory
+    only; nothing is logged or appended). A value the current normalisation refuses loses its
+    index: a stale digest would be a silent match the normalisation no longer allows.
+    """
+    subjects = digests = unindexable = 0
+    after = ""
+    while batch := _indexed_subjects(session, after):
+        for subject in batch:
+            values = _indexed_values(session, keystore, subject)
+            fresh = []
+            for field, value in values.items():
+                try:
+                    fresh += identifier_digests(keys.blind_index_key, keys.phone_region, **{INDEXED_FIELDS[field]: value})
+                except IdentifierError:
+                    unindexable += 1
+            session.execute(delete(BlindIndex).where(BlindIndex.subject_ref == subject))
+            personal_data.add_blind_indexes(session, subject, fresh)
+            subjects, digests = subjects + 1, digests + len(fresh)
+        after = batch[-1]
+    return ReindexReport(subjects, digests, unindexable)
+
+
+def _indexed_subjects(session: Session, after: str) -> list[str]:
+    query = (select(PersonalData.subject_ref).distinct()
+             .where(PersonalData.field.in_(list(INDEXED_FIELDS)), PersonalData.subject_ref > after)
+             .order_by(PersonalData.subject_ref).limit(REINDEX_BATCH))
+    return list(session.scalars(query))
+
+
+def _indexed_values(session: Session, keystore: KeyStore, subject: str) -> dict[str, str]:
+    # The one place the re-index touches key material: data keys are loaded here only.
+    return personal_data.read_values(session, keystore.existing_keys(subject), subject, fields=list(INDEXED_FIELDS))

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ledger.blind_index import EMAIL, PHONE
+from ledger.blind_index import INDEXED_FIELDS
 from ledger.models import BlindIndex, ErasureIntent, PersonalData
 
-INDEXED_FIELDS = {"email": EMAIL, "phone": PHONE}  # field name -> blind-index kind
 
 
 class ErasedSubject(ValueError):

@@ -54,11 +54,15 @@ def store_values(
     return stored
 
 
-def read_values(session: Session, data_keys: Mapping[str, bytes], subject_ref: str) -> dict[str, str]:
-    """Every stored field of the subject, decrypted under its category's key, by field name;
-    VaultError (naming the row) when that key no longer exists."""
-    rows = session.scalars(select(PersonalData).where(PersonalData.subject_ref == subject_ref).order_by(PersonalData.field))
-    return {row.field: _decrypt(row, data_keys) for row in rows}
+def read_values(
+    session: Session, data_keys: Mapping[str, bytes], subject_ref: str, fields: list[str] | None = None
+) -> dict[str, str]:
+    """Every stored field of the subject (or only `fields`), decrypted under its category's key, by
+    field name; VaultError (naming the row) when that key no longer exists."""
+    query = select(PersonalData).where(PersonalData.subject_ref == subject_ref).order_by(PersonalData.field)
+    if fields is not None:
+        query = query.where(PersonalData.field.in_(fields))
+    return {row.field: _decrypt(row, data_keys) for row in session.scalars(query)}
 
 
 def _decrypt(row: PersonalData, data_keys: Mapping[str, bytes]) -> str:

@@ -31,7 +31,7 @@ from database.times import format_time
 from ledger import blind_index, erasure, personal_data, projections, tombstones
 from ledger.encryption import MasterKeys
 from ledger.entries import AppendedEntry, append_entry
-from ledger.erasure import INDEXED_FIELDS, ErasedSubject, Intent
+from ledger.erasure import ErasedSubject, Intent
 from ledger.keystore import DestroyedKeys, KeyStore
 from ledger.models import RecordProjection, RequestProjection, SubjectProjection
 
@@ -173,7 +173,7 @@ class LedgerTransaction:
             self.session, data_keys, subject, values, categories=categories, purpose=purpose, created_at=self._now()
         )
         digests = {field: value.ciphertext_digest for field, value in stored.items()}
-        identifiers = {INDEXED_FIELDS[field]: value for field, value in values.items() if field in INDEXED_FIELDS}
+        identifiers = {blind_index.INDEXED_FIELDS[field]: value for field, value in values.items() if field in blind_index.INDEXED_FIELDS}
         self._index(subject, identifiers)
         return self.append(
             kind, subject=subject, refs=refs, fields=sorted(values),

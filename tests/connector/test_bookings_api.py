@@ -7,6 +7,7 @@ import pytest
 
 from connector import AppointmentUpdate, CustomerInfo, CustomerUpdate, GraphConnector, NotFound
 from connector.parse import parse_date_time_zone
+from ledger.identifiers import IdentifierError, normalise_email
 
 LIST = "/appointments"
 
@@ -69,13 +70,18 @@ def test_businesses_and_one_business(graph: GraphConnector, control) -> None:
     assert graph.bookings.business(ids[1]).display_name
 
 
-def test_customers_stream_and_are_found_by_email_ignoring_case(graph: GraphConnector, control, business: str) -> None:
+def test_customers_stream_and_are_found_by_the_ledgers_normal_form(graph: GraphConnector, control, business: str) -> None:
+    """Graph-side lookup uses the normaliser it is given: case, a zero-width space and the DNS
+    root's trailing dot do not hide the customer; an address without a canonical form is refused."""
     control.options(page_size=6)
     customers = list(graph.bookings.customers(business))
     assert len(customers) == 20
     target = customers[13]
-    found = graph.bookings.customers_by_email(business, f"  {target.email.upper()} ")
+    local, _, domain = target.email.upper().partition("@")
+    found = graph.bookings.customers_by_email(business, f"  {local}\u200b@{domain}. ", normalise_email)
     assert [c.id for c in found] == [target.id]
+    with pytest.raises(IdentifierError):
+        graph.bookings.customers_by_email(business, "no-at-sign", normalise_email)
 
 
 def test_appointment_patch_delete_and_cancel_reach_graph(graph: GraphConnector, control, business: str) -> None:

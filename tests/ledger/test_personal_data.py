@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import text
 
 from ledger.transactions import Ledger, LedgerKeys
-from ledger.blind_index import IdentifierError, normalise_email, normalise_phone
+from ledger.identifiers import IdentifierError, normalise_email, normalise_phone
 from ledger.encryption import MasterKeys, VaultError
 from ledger.keystore import SqlKeyStore
 

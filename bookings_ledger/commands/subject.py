@@ -1,0 +1,115 @@
+"""`bookings-ledger subject find | show | erase`: one data subject, by blind index or by reference.
+
+`find` prints subject references only (never a value). `show` decrypts through the ledger,
+which records a `viewed` entry naming who and why before anything is printed. `erase` is the
+ledger side of an erasure (crypto-shredding and its entries); Graph-side anonymisation is the
+retention job's. Exit codes: 0 done; 1 the subject has no readable data (erased); 2 bad usage,
+an identifier without a canonical form, or a reference the ledger does not know.
+"""
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from ledger.transactions import LedgerTransaction
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
+
+
+@click.group()
+def command() -> None:
+    """Find, show or erase one data subject."""
+
+
+@command.command("find")
+@click.option("--email", help="An email address, in any spelling (case, IDN form, trailing dot...).")
+@click.option("--phone", help="A phone number; national numbers are read in DEFAULT_PHONE_REGION.")
+@JSON_OPTION
+def find_command(email: str | None, phone: str | None, as_json: bool) -> None:
+    """Print the references of the subjects the email or phone number finds, one a line."""
+    from ledger.identifiers import IdentifierError
+
+    if (email is None) == (phone is None):
+        raise click.UsageError("give exactly one of --email and --phone")
+    with _transaction() as tx:
+        try:
+            found = tx.find_subjects(email=email, phone=phone)
+        except IdentifierError as exc:  # its message never repeats the value
+            _refuse(f"{'--email' if email is not None else '--phone'}: {exc}")
+    _print({"subjects": found}, as_json, lines=found)
+    if not found and not as_json:
+        click.echo("no subject found", err=True)
+
+
+@command.command("show")
+@click.argument("ref")
+@click.option("--purpose", required=True, help="Why the data is viewed; recorded in the `viewed` entry.")
+@click.option("--actor", help="Who views it, as recorded (default: the operating-system user).")
+@JSON_OPTION
+def show_command(ref: str, purpose: str, actor: str | None, as_json: bool) -> None:
+    """Decrypt and print the subject's personal data; the view is recorded first."""
+    from ledger.encryption import VaultError
+
+    viewer = actor or getpass.getuser()
+    with _transaction() as tx:
+        _require_known(tx, ref)
+        try:
+            values = tx.read_personal_data(ref, viewer=viewer, purpose=purpose)
+        except VaultError:
+            click.echo(f"subject {ref} has no readable personal data (erased)", err=True)
+            raise click.exceptions.Exit(1) from None
+    _print({"subject": ref, "viewer": viewer, "purpose": purpose, "values": values}, as_json,
+           lines=[f"{field}: {value}" for field, value in values.items()])
+
+
+@command.command("erase")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why the subject is erased; recorded in the `erased` entry.")
+@JSON_OPTION
+def erase_command(ref: str, reason: str, as_json: bool) -> None:
+    """Crypto-shred the subject and print the erasure's receipt (its entries' seqs, ...)."""
+    with _transaction() as tx:
+        projection = _require_known(tx, ref)
+        if projection.status == "erased":
+            click.echo(f"subject {ref} is already erased", err=True)
+            raise click.exceptions.Exit(1)
+        receipt = tx.erase_subject(ref, reason=reason)
+    # Printed field by field from the receipt itself, so whatever it carries is shown.
+    described = {"subject": ref, **dataclasses.asdict(receipt)}
+    _print(described, as_json, lines=[f"{name}: {value}" for name, value in described.items()])
+
+
+@contextmanager
+def _transaction() -> Iterator[LedgerTransaction]:
+    from bookings_ledger.wiring import opened_ledger
+    from config import load_settings
+
+    with opened_ledger(load_settings()) as ledger, ledger.transaction() as tx:
+        yield tx
+
+
+def _require_known(tx: LedgerTransaction, ref: str) -> Any:
+    projection = tx.subject(ref)
+    if projection is None:
+        _refuse(f"no subject {ref} in the ledger")
+    return projection
+
+
+def _refuse(message: str) -> NoReturn:
+    click.echo(f"bookings-ledger: {message}", err=True)
+    raise click.exceptions.Exit(2)
+
+
+def _print(document: Mapping[str, Any], as_json: bool, *, lines: list[str]) -> None:
+    if as_json:
+        click.echo(json.dumps(document, sort_keys=True, default=str))
+        return
+    for line in lines:
+        click.echo(line)
