@@ -12,9 +12,9 @@ def command() -> None:
 @command.command("generate")
 def generate_command() -> None:
     """Print fresh values for every key setting, as lines for an env file."""
-    from ledger.key_rotation import generate_settings_keys
+    from bookings_ledger.keys import generate_all_keys
 
-    for name, value in generate_settings_keys().items():
+    for name, value in generate_all_keys().items():
         click.echo(f"{name}={value}")
 
 
