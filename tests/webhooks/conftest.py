@@ -3,7 +3,7 @@ process holds), its client, and known subscriptions."""
 import base64
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -12,9 +12,7 @@ from bookings_ledger.app import close_app, create_app
 from database.engine import create_ledger_engine, upgrade
 from state.client_states import ClientStateKeys, new_client_state
 from state.subscriptions import save_subscription
-from webhook_items import MAILBOX, MAILBOX_USER_ID, TENANT
-
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+from webhook_items import MAILBOX, MAILBOX_USER_ID, NOW, TENANT
 
 
 @pytest.fixture

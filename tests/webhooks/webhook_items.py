@@ -1,10 +1,12 @@
 """What Graph posts, built for tests: change and lifecycle items, and helpers to post and look."""
 import json
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 
 from state.inbox import InboxRow
 
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)   # the test app's clock stands still here
 TENANT = "6f1b8c2e-3d4a-4b5c-9e8f-7a6b5c4d3e2f"
 MAILBOX = "clinic@contoso.com"
 MAILBOX_USER_ID = "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a"   # what Graph names the mailbox by in resources
