@@ -38,7 +38,7 @@ from database.times import format_time
 from state.leases import acquire_lease, release_lease
 from state.client_states import ClientStateKeys, new_client_state
 from state.subscriptions import (
-    GraphSubscription, client_state_matches, promote_pending, retire_subscription, save_pending,
+    GraphSubscription, client_state_matches, promote_pending, retire_subscription, save_pending, set_mailbox_user_id,
 )
 from database.times import parse_time
 
@@ -190,6 +190,9 @@ class SubscriptionManager:
 
     def _ensure(self, business_id: str, report: SubscriptionReport) -> None:
         row = next((r for r in self.active() if r.business_id == business_id), None)
+        if row is not None and row.mailbox_user_id is None:   # stored before the receiver checked resources
+            with self.ledger.transaction() as tx:
+                set_mailbox_user_id(tx.session, row.subscription_id, self.graph.mailbox_owner_id(business_id))
         now = self.clock()
         if row is None:
             self._create(business_id)

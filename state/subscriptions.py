@@ -95,6 +95,11 @@ def retire_subscription(session: Session, subscription_id: str, *, accept_until:
     row.state, row.accept_until, row.updated_at = "retiring", format_time(accept_until), format_time(now)
 
 
+def set_mailbox_user_id(session: Session, subscription_id: str, mailbox_user_id: str) -> None:
+    """Record the mailbox's directory id on a row that lacks it (rows from before revision 0011)."""
+    session.get(GraphSubscription, subscription_id).mailbox_user_id = mailbox_user_id
+
+
 def subscriptions_problem(engine: Engine, business_ids: list[str], now: datetime) -> str | None:
     """Readiness: None when every business has an unexpired active subscription, else what is wrong."""
     with engine.connect() as connection:

@@ -104,10 +104,14 @@ def _in_mailbox(item: ChangeNotification, subscription: KnownSubscription) -> bo
     match = _EVENT_RESOURCE.fullmatch(item.resource)
     if match is None:
         return False
-    owner, event_id = (match.group(1) or match.group(2)), (match.group(3) or match.group(4))
-    owners = {subscription.business_id.lower(), (subscription.mailbox_user_id or "").lower()} - {""}
-    same_event = item.resourceData is None or item.resourceData.id == event_id
-    return owner.lower() in owners and same_event
+    owner, event_id = (match.group(1) or match.group(2)).lower(), (match.group(3) or match.group(4))
+    if item.resourceData is not None and item.resourceData.id != event_id:
+        return False
+    if subscription.mailbox_user_id is None:
+        # A row from before revision 0011, until the renewal job learns its mailbox's id: the
+        # address, or a directory id (Graph names mailboxes by id), is all that can be checked.
+        return owner == subscription.business_id.lower() or _GUID.fullmatch(owner) is not None
+    return owner in (subscription.business_id.lower(), subscription.mailbox_user_id.lower())
 
 
 @bp.post("/webhooks/graph")

@@ -2,17 +2,13 @@
 process holds), its client, and known subscriptions."""
 import base64
 import os
-import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
-from sqlalchemy.orm import Session
 
 from bookings_ledger.app import close_app, create_app
 from database.engine import create_ledger_engine, upgrade
-from state.client_states import ClientStateKeys, new_client_state
-from state.subscriptions import save_subscription
-from webhook_items import MAILBOX, MAILBOX_USER_ID, NOW, TENANT
+from webhook_items import NOW, TENANT, add_subscription
 
 
 @pytest.fixture
@@ -44,19 +40,6 @@ def app(web_settings):
 @pytest.fixture
 def client(app):
     return app.test_client()
-
-
-def add_subscription(app, client_state_key: bytes, **values) -> dict[str, str]:
-    """Store a subscription the service created (a GUID id, its own secret) and return id and secret."""
-    engine = app.extensions["bookings_ledger.engine"]
-    subscription_id, client_state = values.pop("subscription_id", str(uuid.uuid4())), new_client_state()
-    with Session(engine) as session, session.begin():
-        save_subscription(
-            session, ClientStateKeys(client_state_key), subscription_id=subscription_id, business_id=MAILBOX,
-            resource=f"users/{MAILBOX}/events", client_state=client_state, expires_at=NOW + timedelta(days=2),
-            now=NOW, mailbox_user_id=MAILBOX_USER_ID, **values,
-        )
-    return {"id": subscription_id, "client_state": client_state}
 
 
 @pytest.fixture

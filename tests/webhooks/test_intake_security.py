@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import event
 
 import state.subscription_lookup as lookup
-from webhook_items import MAILBOX, MAILBOX_USER_ID, NOW, inbox_rows, lifecycle, metric, notification, post
+from webhook_items import MAILBOX, MAILBOX_USER_ID, NOW, add_subscription, inbox_rows, lifecycle, metric, notification, post
 
 OTHER_GUID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 
@@ -170,3 +170,22 @@ def test_a_just_created_subscription_is_checked_against_the_pending_secret(app, 
     assert post(client, notification(new)).status_code == 202
     assert post(client, notification({**new, "client_state": "not-the-secret"}, event_id="e2")).status_code == 202
     assert inbox_rows(app) == [(new["id"], "created", "AAMkAD-event-1")]
+
+
+LEGACY_CASES = {
+    "directory-id-form": (f"Users/{MAILBOX_USER_ID}/Events/AAMkAD-event-1", None),
+    "address-form": (f"Users/{MAILBOX}/Events/AAMkAD-event-1", None),
+    "another-address": ("Users/ceo@contoso.com/Events/AAMkAD-event-1", "wrong_resource"),
+    "another-event": (f"Users/{MAILBOX_USER_ID}/Events/other", "wrong_resource"),
+}
+
+
+@pytest.mark.parametrize("case", list(LEGACY_CASES))
+def test_a_row_without_its_mailbox_id_checks_what_it_can(app, client, client_state_key, case):
+    """Rows migrated from before 0011 have no mailbox id until the renewal job reads it."""
+    subscription = add_subscription(app, client_state_key, mailbox_user_id=None)
+    resource, reason = LEGACY_CASES[case]
+    post(client, {**notification(subscription), "resource": resource})
+    assert len(inbox_rows(app)) == (0 if reason else 1)
+    if reason:
+        assert metric(client, f'bl_notifications_rejected_total{{reason="{reason}"}}') == 1.0

@@ -1,10 +1,14 @@
 """What Graph posts, built for tests: change and lifecycle items, and helpers to post and look."""
 import json
-from datetime import datetime, timezone
+import uuid
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from state.client_states import ClientStateKeys, new_client_state
 from state.inbox import InboxRow
+from state.subscriptions import save_subscription
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)   # the test app's clock stands still here
 TENANT = "6f1b8c2e-3d4a-4b5c-9e8f-7a6b5c4d3e2f"
@@ -51,3 +55,16 @@ def metric(client, name):
         if line.startswith(name + " "):
             return float(line.split()[-1])
     raise AssertionError(f"{name} not exported")
+
+
+def add_subscription(app, client_state_key: bytes, **values) -> dict[str, str]:
+    """Store a subscription the service created (a GUID id, its own secret) and return id and secret."""
+    engine = app.extensions["bookings_ledger.engine"]
+    subscription_id, client_state = values.pop("subscription_id", str(uuid.uuid4())), new_client_state()
+    with Session(engine) as session, session.begin():
+        save_subscription(
+            session, ClientStateKeys(client_state_key), subscription_id=subscription_id, business_id=MAILBOX,
+            resource=f"users/{MAILBOX}/events", client_state=client_state, expires_at=NOW + timedelta(days=2),
+            now=NOW, **{"mailbox_user_id": MAILBOX_USER_ID, **values},
+        )
+    return {"id": subscription_id, "client_state": client_state}

@@ -30,11 +30,16 @@ _DOMAIN = b"bookings-ledger client-state v1\x00"   # as state.client_states: a h
 
 
 def upgrade() -> None:
+    # Hashed before the schema changes: a missing key then stops the upgrade with nothing altered.
+    hashed = _hashed_client_states()
     op.add_column("graph_subscriptions", sa.Column("client_state_hash", sa.LargeBinary, nullable=True))
     op.add_column("graph_subscriptions", sa.Column("client_state_key_id", sa.String(16), nullable=True))
     op.add_column("graph_subscriptions", sa.Column("mailbox_user_id", sa.String(64), nullable=True))
     op.add_column("graph_subscriptions", sa.Column("accept_until", TIME, nullable=True))
-    _hash_stored_client_states()
+    for values in hashed:
+        op.get_bind().execute(
+            sa.text("UPDATE graph_subscriptions SET client_state_hash = :digest, client_state_key_id = :key_id "
+                    "WHERE subscription_id = :id"), values)
     # batch mode: SQLite before 3.35 cannot drop a column in place.
     with op.batch_alter_table("graph_subscriptions") as batch:
         batch.drop_column("client_state")
@@ -43,26 +48,25 @@ def upgrade() -> None:
         batch.alter_column("client_state_key_id", existing_type=sa.String(16), nullable=False)
 
 
-def _hash_stored_client_states() -> None:
-    connection = op.get_bind()
-    rows = connection.execute(sa.text("SELECT subscription_id, client_state, master_key_id FROM graph_subscriptions")).all()
+def _hashed_client_states() -> list[dict[str, object]]:
+    """{id, digest, key_id} of every stored row; the settings are read only when there are rows."""
+    rows = op.get_bind().execute(
+        sa.text("SELECT subscription_id, client_state, master_key_id FROM graph_subscriptions")).all()
     if not rows:
-        return   # a fresh database needs no keys at all
+        return []   # a fresh database needs no keys at all
     from config import load_settings
 
     settings = load_settings()
+    hash_key = settings.key("CLIENT_STATE_KEY")
     master_keys = {_master_key_id(key): key
                    for key in (*settings.previous_master_keys, settings.key("LEDGER_MASTER_KEY"))}
-    hash_key = settings.key("CLIENT_STATE_KEY")
     hash_key_id = hashlib.sha256(b"client-state-key\x00" + hash_key).digest()[:8].hex()
+    hashed = []
     for subscription_id, sealed, master_key_id in rows:
         client_state = _decrypt(master_keys, master_key_id, bytes(sealed), subscription_id)
         digest = hmac.new(hash_key, _DOMAIN + client_state.encode("utf-8"), hashlib.sha256).digest()
-        connection.execute(
-            sa.text("UPDATE graph_subscriptions SET client_state_hash = :digest, client_state_key_id = :key_id "
-                    "WHERE subscription_id = :id"),
-            {"digest": digest, "key_id": hash_key_id, "id": subscription_id},
-        )
+        hashed.append({"id": subscription_id, "digest": digest, "key_id": hash_key_id})
+    return hashed
 
 
 def _master_key_id(key: bytes) -> str:
