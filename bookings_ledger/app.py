@@ -15,8 +15,10 @@ from werkzeug.exceptions import HTTPException
 
 from config import Settings, load_settings
 from database.engine import SchemaNotCurrent, create_ledger_engine, require_current_schema
-from state.subscriptions import ClientStateCache, subscriptions_problem
-from ledger.encryption import MasterKeys
+from bookings_ledger import listeners
+from state.client_states import ClientStateKeys
+from state.subscription_lookup import SubscriptionLookup
+from state.subscriptions import subscriptions_problem
 from webhooks import health, receiver
 from webhooks.inbox import LedgerInbox
 from webhooks.metrics import WebhookMetrics
@@ -25,14 +27,23 @@ from webhooks.problems import problem
 MAX_NOTIFICATION_BYTES = 1024 * 1024  # Graph's batches are a few kB; anything near 1 MiB is not Graph
 
 
-def create_app(overrides: dict[str, Any] | None = None, *, clock: Callable[[], datetime] | None = None) -> Flask:
-    """A configured app; `overrides` replace settings (tests), `clock` replaces the wall clock."""
+def create_app(overrides: dict[str, Any] | None = None, *, clock: Callable[[], datetime] | None = None,
+               internal_port: int | None = None) -> Flask:
+    """A configured app; `overrides` replace settings (tests), `clock` replaces the wall clock,
+    `internal_port` moves /metrics and /readyz to the listener on that port (`serve --metrics-bind`).
+
+    It needs CLIENT_STATE_KEY and GRAPH_TENANT_ID, and no other key: the internet-facing process
+    never holds LEDGER_MASTER_KEY, BLIND_INDEX_KEY or CHECKPOINT_SIGNING_KEY.
+    """
     settings = load_settings(overrides)
     app = Flask("bookings_ledger")
     app.config.update(MAX_CONTENT_LENGTH=MAX_NOTIFICATION_BYTES, SETTINGS=settings)
     register_extensions(app, settings, clock or (lambda: datetime.now(timezone.utc)))
     register_blueprints(app)
     register_errorhandlers(app)
+    listeners.register_security_headers(app)
+    if internal_port is not None:
+        listeners.register_internal_listener(app, internal_port)
     return app
 
 
@@ -44,12 +55,14 @@ def close_app(app: Flask) -> None:
 
 def register_extensions(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
     """The database, the receiver's collaborators and the readiness checks."""
+    keys = ClientStateKeys.from_settings(settings)
+    tenant_id = settings.require("GRAPH_TENANT_ID")
     engine = create_ledger_engine(settings.DATABASE_URL)
-    keys = MasterKeys(settings.key("LEDGER_MASTER_KEY"), tuple(settings.previous_master_keys))
     inbox = LedgerInbox(engine, clock)
     app.extensions["bookings_ledger.engine"] = engine
     app.extensions[receiver.EXTENSION] = receiver.Receiver(
-        client_states=ClientStateCache(engine, keys), inbox=inbox, metrics=WebhookMetrics()
+        subscriptions=SubscriptionLookup(engine, clock), client_state_keys=keys, tenant_id=tenant_id, inbox=inbox,
+        metrics=WebhookMetrics(),
     )
     app.extensions[health.SCRAPE] = lambda metrics: metrics.refresh(engine, clock())
     app.extensions[health.READINESS] = {

@@ -25,10 +25,10 @@ class _Embedded(BaseApplication):
         return self._factory()
 
 
-def serve(factory: Callable[[], Flask], *, bind: str, workers: int, threads: int) -> None:
-    """Serve `factory()` in each gunicorn worker until stopped."""
+def serve(factory: Callable[[], Flask], *, binds: list[str], workers: int, threads: int) -> None:
+    """Serve `factory()` on every address of `binds` in each gunicorn worker until stopped."""
     options = {
-        "bind": bind,
+        "bind": binds,
         "workers": workers,
         "threads": threads,
         "worker_class": "gthread",

@@ -25,6 +25,7 @@ from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
 from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, SubscriptionPolicy
 from jobs.worker import Worker
 from ledger.transactions import Clock, Ledger, utc_now
+from state.client_states import ClientStateKeys
 
 if TYPE_CHECKING:
     from connector import GraphConnector
@@ -80,7 +81,8 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
     subscriptions_api: GraphSubscriptions = graph.subscriptions
     bookings: BookingsReader = graph.bookings
     manager = SubscriptionManager(ledger, subscriptions_api, businesses=businesses,
-                                  public_base_url=settings.PUBLIC_BASE_URL, policy=policy_from_settings(settings))
+                                  public_base_url=settings.PUBLIC_BASE_URL, policy=policy_from_settings(settings),
+                                  client_state_keys=ClientStateKeys.from_settings(settings))
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
     return SyncServices(ledger, businesses, manager, reconciler)
 

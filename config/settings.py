@@ -40,6 +40,8 @@ EXAMPLES: dict[str, str] = {
     "CHECKPOINT_SIGNING_KEY": "an Ed25519 seed, 32 bytes in base64 (bookings-ledger keys generate)",
     "CHECKPOINT_VERIFIER_KEY": "the C2SP verifier key string <origin>+<key id>+<base64 key> (bookings-ledger keys generate)",
     "DATABASE_OWNER_URL": "postgresql+psycopg://ledger_owner@host:5432/ledger (the role that owns the schema)",
+    "CLIENT_STATE_KEY": "32 random bytes in base64 (bookings-ledger keys generate)",
+    "CLIENT_STATE_PREVIOUS_KEYS": "comma-separated base64 keys, oldest first",
     "SECRET_KEY": "a long random string (bookings-ledger keys generate)",
     "DEFAULT_PHONE_REGION": "a two-letter region such as GB or US",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
@@ -96,6 +98,8 @@ class Settings(BaseSettings):
     # Public: what every verifier trusts. Only the checkpoint signers need CHECKPOINT_SIGNING_KEY.
     CHECKPOINT_VERIFIER_KEY: str | None = None
     CHECKPOINT_ORIGIN: str = DEFAULT_CHECKPOINT_ORIGIN
+    CLIENT_STATE_KEY: SecretStr | None = None
+    CLIENT_STATE_PREVIOUS_KEYS: SecretStr | None = None
     CHECKPOINT_DIR: Path = Path("var/checkpoints")
     SECRET_KEY: SecretStr | None = None
     DEFAULT_PHONE_REGION: str = "US"
@@ -148,14 +152,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY")
+    @field_validator("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY", "CLIENT_STATE_KEY")
     @classmethod
     def _key_of_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             _decode_key(value.get_secret_value())
         return value
 
-    @field_validator("LEDGER_PREVIOUS_MASTER_KEYS")
+    @field_validator("LEDGER_PREVIOUS_MASTER_KEYS", "CLIENT_STATE_PREVIOUS_KEYS")
     @classmethod
     def _keys_of_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
@@ -185,6 +189,12 @@ class Settings(BaseSettings):
     def previous_master_keys(self) -> list[bytes]:
         """Older master keys still accepted for unwrapping, until `keys rotate` re-wraps them."""
         raw = self.LEDGER_PREVIOUS_MASTER_KEYS
+        return [base64.b64decode(k) for k in _split(raw.get_secret_value())] if raw else []
+
+    @cached_property
+    def previous_client_state_keys(self) -> list[bytes]:
+        """Older clientState keys whose hashes are still accepted while a rotation is under way."""
+        raw = self.CLIENT_STATE_PREVIOUS_KEYS
         return [base64.b64decode(k) for k in _split(raw.get_secret_value())] if raw else []
 
     @property

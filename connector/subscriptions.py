@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from .models import Subscription
 from .session import GraphSession
@@ -92,3 +93,9 @@ class Subscriptions:
             lambda c: c.subscriptions.by_subscription_id(subscription_id).delete(),
             method="DELETE", route=f"{ROUTE}/{{id}}",
         )
+
+    def mailbox_owner_id(self, mailbox: str) -> str:
+        """The directory object id of a mailbox: what Graph names it by in every notification's
+        `resource` (`Users/{id}/Events/{eventId}`), so the receiver can tell its own (User.Read.All)."""
+        found = self._session.get(f"/users/{quote(mailbox, safe='@')}", mailbox=mailbox, params={"$select": "id"})
+        return str(found["id"])

@@ -30,6 +30,7 @@ CANCEL_APPOINTMENT = ("Bookings.ReadWrite.All", "Bookings.Manage.All")
 WRITE_SETUP = ("Bookings.ReadWrite.All", "Bookings.Manage.All")
 MANAGE_BUSINESS = ("Bookings.Manage.All",)
 READ_CALENDARS = ("Calendars.Read", "Calendars.ReadWrite")
+READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
 
 Requirement = Callable[[dict], tuple[str, ...]]
 

@@ -9,6 +9,12 @@ instance finds what the first one did and never creates a duplicate:
   immutable ids, and store the expiry Graph *returns*;
 - less than half its granted lifetime left (never less than RENEWAL margin): renew (PATCH);
 - gone (404 on renew, lapsed, `subscriptionRemoved`): record the gap, create a new one.
+
+`rotate_client_states()` (`subscribe --rotate-client-state`) gives each subscription a new secret.
+Graph cannot change a subscription's clientState (a PATCH takes only the expiry and URL,
+graph-facts §2.2), so each gets a successor first and is deleted after: no moment without a live
+subscription, and the old one stays accepted for CLIENT_STATE_GRACE, while Graph retries what it
+sent before the delete.
 """
 from __future__ import annotations
 
@@ -30,8 +36,9 @@ from jobs import gaps
 from ledger.transactions import Ledger
 from database.times import format_time
 from state.leases import acquire_lease, release_lease
+from state.client_states import ClientStateKeys, new_client_state
 from state.subscriptions import (
-    GraphSubscription, decrypt_client_state, new_client_state, promote_pending, save_pending,
+    GraphSubscription, client_state_matches, promote_pending, retire_subscription, save_pending, set_mailbox_user_id,
 )
 from database.times import parse_time
 
@@ -39,6 +46,7 @@ log = logging.getLogger(__name__)
 LEASE = "subscriptions"
 LEASE_TTL = timedelta(minutes=5)   # far longer than a pass takes; a crashed holder frees it after this
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+CLIENT_STATE_GRACE = timedelta(hours=4, minutes=10)   # Graph retries a delivery for up to 4 hours (§2.6)
 
 
 class GraphSubscriptions(Protocol):
@@ -49,6 +57,8 @@ class GraphSubscriptions(Protocol):
     def renew(self, subscription_id: str, expiration: datetime) -> Subscription: ...
     def reauthorize(self, subscription_id: str) -> None: ...
     def list(self) -> list[Subscription]: ...
+    def delete(self, subscription_id: str) -> None: ...
+    def mailbox_owner_id(self, mailbox: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -73,11 +83,12 @@ class SubscriptionReport:
     renewed: list[str] = field(default_factory=list)
     recreated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    rotated: list[str] = field(default_factory=list)
     skipped: bool = False   # another instance held the lease
 
     def as_dict(self) -> dict[str, object]:
         return {"created": self.created, "renewed": self.renewed, "recreated": self.recreated,
-                "unchanged": len(self.unchanged), "skipped": self.skipped}
+                "unchanged": len(self.unchanged), "rotated": self.rotated, "skipped": self.skipped}
 
 
 def webhook_urls(public_base_url: str) -> tuple[str, str]:
@@ -99,8 +110,10 @@ class SubscriptionManager:
     """Creates, renews and recreates the service's subscriptions; all state in the database."""
 
     def __init__(self, ledger: Ledger, graph: GraphSubscriptions, *, businesses: Sequence[str], public_base_url: str,
-                 policy: SubscriptionPolicy | None = None, holder: str | None = None) -> None:
+                 client_state_keys: ClientStateKeys, policy: SubscriptionPolicy | None = None,
+                 holder: str | None = None) -> None:
         self.ledger, self.graph, self.businesses = ledger, graph, list(businesses)
+        self.client_state_keys = client_state_keys
         self.urls = webhook_urls(public_base_url)
         self.policy = policy or SubscriptionPolicy()
         self.holder = holder or f"subscriptions-{secrets.token_hex(6)}"
@@ -108,14 +121,36 @@ class SubscriptionManager:
 
     def ensure_all(self) -> SubscriptionReport:
         """One pass over every business: create, renew or recreate what needs it."""
+        def ensure(report: SubscriptionReport) -> None:
+            for business_id in self.businesses:
+                self._ensure(business_id, report)
+
+        return self._under_lease(ensure)
+
+    def rotate_client_states(self) -> SubscriptionReport:
+        """Give every active subscription a new clientState: successor created, then the old one retired."""
+        def rotate(report: SubscriptionReport) -> None:
+            for row in self.active():
+                self._create(row.business_id)
+                with self.ledger.transaction() as tx:
+                    retire_subscription(tx.session, row.subscription_id, now=self.clock(),
+                                        accept_until=self.clock() + CLIENT_STATE_GRACE)
+                try:
+                    self.graph.delete(row.subscription_id)
+                except NotFound:
+                    pass   # Graph already removed it: the successor is what counts
+                report.rotated.append(row.business_id)
+
+        return self._under_lease(rotate)
+
+    def _under_lease(self, work: Callable[[SubscriptionReport], None]) -> SubscriptionReport:
         report = SubscriptionReport()
         if not acquire_lease(self.ledger.engine, LEASE, self.holder, self.clock(), LEASE_TTL):
             report.skipped = True
             return report
         try:
             self._settle_pending()
-            for business_id in self.businesses:
-                self._ensure(business_id, report)
+            work(report)
         finally:
             release_lease(self.ledger.engine, LEASE, self.holder, self.clock())
         return report
@@ -155,6 +190,9 @@ class SubscriptionManager:
 
     def _ensure(self, business_id: str, report: SubscriptionReport) -> None:
         row = next((r for r in self.active() if r.business_id == business_id), None)
+        if row is not None and row.mailbox_user_id is None:   # stored before the receiver checked resources
+            with self.ledger.transaction() as tx:
+                set_mailbox_user_id(tx.session, row.subscription_id, self.graph.mailbox_owner_id(business_id))
         now = self.clock()
         if row is None:
             self._create(business_id)
@@ -179,9 +217,11 @@ class SubscriptionManager:
 
     def _create(self, business_id: str) -> str:
         client_state = new_client_state()
+        owner_id = self.graph.mailbox_owner_id(business_id)
         with self.ledger.transaction() as tx:
-            pending_id = save_pending(tx.session, self.ledger.keys.master, business_id=business_id,
-                                      resource=resource_for(business_id), client_state=client_state, now=self.clock())
+            pending_id = save_pending(tx.session, self.client_state_keys, business_id=business_id,
+                                      resource=resource_for(business_id), client_state=client_state, now=self.clock(),
+                                      mailbox_user_id=owner_id)
         try:
             created = self.graph.create(
                 resource=resource_for(business_id), notification_url=self.urls[0],
@@ -200,7 +240,7 @@ class SubscriptionManager:
 
     def _promote(self, pending_id: str, created: Subscription) -> str:
         with self.ledger.transaction() as tx:
-            promote_pending(tx.session, self.ledger.keys.master, pending_id, subscription_id=created.id,
+            promote_pending(tx.session, pending_id, subscription_id=created.id,
                             expires_at=created.expiration, now=self.clock())
         log.info("subscription %s created", created.id)
         return created.id
@@ -214,8 +254,7 @@ class SubscriptionManager:
             return
         live = self.graph.list()
         for row in pending:
-            secret = decrypt_client_state(self.ledger.keys.master, row)
-            match = next((s for s in live if s.client_state == secret), None)
+            match = next((s for s in live if client_state_matches(self.client_state_keys, row, s.client_state)), None)
             if match is not None:
                 self._promote(row.subscription_id, match)
             else:

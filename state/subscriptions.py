@@ -1,30 +1,29 @@
-"""The service's Graph subscriptions and their secret clientStates, encrypted at rest.
+"""The service's Graph subscriptions, their clientStates kept only as keyed hashes.
 
 Each subscription gets its own random clientState (at most 128 characters, graph-facts.md
-§2.2). It is stored AES-256-GCM under the master key, bound to its row, so a database reader
-cannot forge notifications; the webhook endpoint reads it back through `ClientStateCache`.
+§2.2); the row keeps HMAC-SHA256 of it under CLIENT_STATE_KEY (`state.client_states`), so a
+database reader cannot forge notifications and the web process verifies them without the
+master key. The receiver looks rows up through `state.subscription_lookup`.
 
-A subscription is first saved as *pending* (`save_pending`), with its clientState, before Graph
-is asked to create it: Graph may notify between its 201 and our save, and a crash there would
-otherwise leave a live subscription we know nothing about. Until `promote_pending` gives the row
-Graph's id, a notification for an id we do not know is checked against the one pending secret.
+A subscription is first saved as *pending* (`save_pending`), with its clientState's hash, before
+Graph is asked to create it: Graph may notify between its 201 and our save, and a crash there
+would otherwise leave a live subscription we know nothing about. Until `promote_pending` gives
+the row Graph's id, a notification for an id we do not know is checked against the one pending
+secret. A subscription replaced by `subscribe --rotate-client-state` is *retiring*: still
+accepted until its `accept_until`, since Graph keeps retrying deliveries made before the delete.
 """
 from __future__ import annotations
 
-import json
 import secrets
-import threading
-import time
 from datetime import datetime
 
 from sqlalchemy import Engine, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from database.times import format_time
 from database.base import TIME, Base
-from ledger.encryption import MasterKeys, decrypt_value, encrypt_value
+from database.times import format_time
+from state.client_states import ClientStateKeys
 
-CLIENT_STATE_BYTES = 48  # 64 URL-safe characters: well inside Graph's 128-character limit
 PENDING_PREFIX = "pending:"
 
 
@@ -35,113 +34,70 @@ class GraphSubscription(Base):
     subscription_id: Mapped[str] = mapped_column(String(512), primary_key=True)
     business_id: Mapped[str] = mapped_column(String(320), index=True)
     resource: Mapped[str] = mapped_column(String(1024))
-    client_state: Mapped[bytes] = mapped_column(LargeBinary)
-    master_key_id: Mapped[str] = mapped_column(String(16))
+    client_state_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    client_state_key_id: Mapped[str] = mapped_column(String(16))
+    # The directory id Graph names the mailbox by in each notification's `resource`.
+    mailbox_user_id: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[str] = mapped_column(TIME)
-    state: Mapped[str] = mapped_column(String(16))   # pending | active | removed
+    state: Mapped[str] = mapped_column(String(16))   # pending | active | retiring | removed
+    accept_until: Mapped[str | None] = mapped_column(TIME)   # retiring rows only
     updated_at: Mapped[str] = mapped_column(TIME)
 
 
-def new_client_state() -> str:
-    """A fresh random clientState for one subscription."""
-    return secrets.token_urlsafe(CLIENT_STATE_BYTES)
-
-
-def _context(subscription_id: str) -> bytes:
-    return json.dumps(["client_state", subscription_id]).encode()
-
-
 def save_subscription(
-    session: Session, keys: MasterKeys, *, subscription_id: str, business_id: str, resource: str,
-    client_state: str, expires_at: datetime, now: datetime,
+    session: Session, keys: ClientStateKeys, *, subscription_id: str, business_id: str, resource: str,
+    client_state: str, expires_at: datetime, now: datetime, mailbox_user_id: str | None = None,
 ) -> GraphSubscription:
-    """Record a subscription Graph created, its clientState encrypted under the current master key."""
+    """Record a subscription Graph created, with its clientState's hash under the current key."""
     row = GraphSubscription(
         subscription_id=subscription_id, business_id=business_id, resource=resource,
-        client_state=encrypt_value(keys.current, client_state, _context(subscription_id)),
-        master_key_id=keys.current_id, expires_at=format_time(expires_at), state="active",
+        client_state_hash=keys.digest(client_state), client_state_key_id=keys.current_id,
+        mailbox_user_id=mailbox_user_id, expires_at=format_time(expires_at), state="active", accept_until=None,
         updated_at=format_time(now),
     )
     return session.merge(row)
 
 
-def save_pending(session: Session, keys: MasterKeys, *, business_id: str, resource: str, client_state: str,
-                 now: datetime) -> str:
+def save_pending(session: Session, keys: ClientStateKeys, *, business_id: str, resource: str, client_state: str,
+                 now: datetime, mailbox_user_id: str | None = None) -> str:
     """Record a subscription about to be created; returns its provisional id."""
     pending_id = PENDING_PREFIX + secrets.token_hex(16)
     row = save_subscription(session, keys, subscription_id=pending_id, business_id=business_id, resource=resource,
-                            client_state=client_state, expires_at=now, now=now)
+                            client_state=client_state, expires_at=now, now=now, mailbox_user_id=mailbox_user_id)
     row.state = "pending"
     session.flush()
     return pending_id
 
 
-def promote_pending(session: Session, keys: MasterKeys, pending_id: str, *, subscription_id: str,
-                    expires_at: datetime, now: datetime) -> GraphSubscription:
+def promote_pending(session: Session, pending_id: str, *, subscription_id: str, expires_at: datetime,
+                    now: datetime) -> GraphSubscription:
     """Graph created the pending subscription: store it under Graph's id, as active."""
     pending = session.get(GraphSubscription, pending_id)
-    client_state = decrypt_value(keys.get(pending.master_key_id), pending.client_state, _context(pending_id), row_id=pending_id)
     session.delete(pending)
-    return save_subscription(session, keys, subscription_id=subscription_id, business_id=pending.business_id,
-                             resource=pending.resource, client_state=client_state, expires_at=expires_at, now=now)
+    session.flush()
+    row = GraphSubscription(
+        subscription_id=subscription_id, business_id=pending.business_id, resource=pending.resource,
+        client_state_hash=pending.client_state_hash, client_state_key_id=pending.client_state_key_id,
+        mailbox_user_id=pending.mailbox_user_id, expires_at=format_time(expires_at), state="active",
+        accept_until=None, updated_at=format_time(now),
+    )
+    return session.merge(row)
 
 
-def decrypt_client_state(keys: MasterKeys, row: GraphSubscription) -> str:
-    """The clientState of a stored subscription row."""
-    return decrypt_value(keys.get(row.master_key_id), row.client_state, _context(row.subscription_id),
-                         row_id=row.subscription_id)
+def client_state_matches(keys: ClientStateKeys, row: GraphSubscription, client_state: str | None) -> bool:
+    """Whether `client_state` is the secret of this stored subscription (constant time)."""
+    return client_state is not None and keys.matches(row.client_state_hash, row.client_state_key_id, client_state)
 
 
-def read_client_state(engine: Engine, keys: MasterKeys, subscription_id: str) -> str | None:
-    """The clientState of an active subscription, or None when the service has no such subscription."""
-    return _lookup(engine, keys, subscription_id)[0]
+def retire_subscription(session: Session, subscription_id: str, *, accept_until: datetime, now: datetime) -> None:
+    """A replaced subscription: its notifications are still accepted until `accept_until`."""
+    row = session.get(GraphSubscription, subscription_id)
+    row.state, row.accept_until, row.updated_at = "retiring", format_time(accept_until), format_time(now)
 
 
-def _lookup(engine: Engine, keys: MasterKeys, subscription_id: str) -> tuple[str | None, bool]:
-    # (clientState, found by its own id). One query for both the active row and a pending one.
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(GraphSubscription.subscription_id, GraphSubscription.client_state, GraphSubscription.master_key_id,
-                   GraphSubscription.state)
-            .where(((GraphSubscription.subscription_id == subscription_id) & (GraphSubscription.state == "active"))
-                   | (GraphSubscription.state == "pending"))
-        ).all()
-    own = [row for row in rows if row.state == "active"]
-    pending = [row for row in rows if row.state == "pending"]
-    # Only a single pending row can stand in: with several we could not tell whose id this is.
-    chosen = own[0] if own else pending[0] if len(pending) == 1 else None
-    if chosen is None:
-        return None, False
-    value = decrypt_value(keys.get(chosen.master_key_id), chosen.client_state, _context(chosen.subscription_id),
-                          row_id=chosen.subscription_id)
-    return value, bool(own)
-
-
-class ClientStateCache:
-    """`read_client_state` behind a short cache: a burst of notifications costs one query."""
-
-    TTL_SECONDS = 30.0  # a removed subscription stops being accepted within this time
-
-    def __init__(self, engine: Engine, keys: MasterKeys) -> None:
-        self._engine = engine
-        self._keys = keys
-        self._cache: dict[str, tuple[float, str]] = {}
-        self._lock = threading.Lock()
-
-    def client_state(self, subscription_id: str) -> str | None:
-        """The clientState of that subscription, or None if it is not one of ours."""
-        # Only subscriptions found by their own id are cached: one just created must be found
-        # at once, and forged ids (or a pending row's stand-in answer) must not fill the cache.
-        now = time.monotonic()
-        with self._lock:
-            hit = self._cache.get(subscription_id)
-        if hit and hit[0] > now:
-            return hit[1]
-        value, own = _lookup(self._engine, self._keys, subscription_id)
-        if own:
-            with self._lock:
-                self._cache[subscription_id] = (now + self.TTL_SECONDS, value)
-        return value
+def set_mailbox_user_id(session: Session, subscription_id: str, mailbox_user_id: str) -> None:
+    """Record the mailbox's directory id on a row that lacks it (rows from before revision 0011)."""
+    session.get(GraphSubscription, subscription_id).mailbox_user_id = mailbox_user_id
 
 
 def subscriptions_problem(engine: Engine, business_ids: list[str], now: datetime) -> str | None:

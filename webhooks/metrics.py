@@ -19,7 +19,9 @@ from state import inbox
 from state.subscriptions import expiry_by_business
 from database.times import parse_time
 
-REJECT_REASONS = ("malformed", "unsupported_media_type", "too_large", "forged_client_state", "unknown_subscription")
+REJECT_REASONS = ("malformed", "unsupported_media_type", "too_large", "validation_token_too_long",
+                  "malformed_subscription_id", "wrong_tenant", "unknown_subscription", "forged_client_state",
+                  "wrong_resource")
 LATENCY_WINDOW = timedelta(minutes=5)   # "recent" processing: what an alert on latency should see
 LATENCY_ROWS = 2000                     # the scrape reads at most this many rows, however busy the inbox
 QUANTILES = (0.5, 0.95)

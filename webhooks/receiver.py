@@ -1,21 +1,26 @@
 """The endpoints Microsoft Graph posts to: change notifications and lifecycle notifications.
 
-Each request goes: validation handshake? → size and media type → strict parse → clientState
-check per item → one inbox transaction → 202. No Graph call and no ledger work happens here:
-Graph counts any answer slower than 2.9 s against the endpoint and drops notifications when too
-many are slow (graph-facts.md §2.6), so all real work is the worker's.
+Each request goes: validation handshake? → size and media type → strict parse → per item:
+subscription id a GUID, our tenant, our subscription (one lookup per POST), its clientState (HMAC
+compared in constant time), a resource in that subscription's mailbox → one inbox transaction →
+202. No Graph call and no ledger work happens here: Graph counts any answer slower than 2.9 s
+against the endpoint and drops notifications when too many are slow (graph-facts.md §2.6), so all
+real work is the worker's.
 """
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from time import perf_counter
 from typing import Protocol
 
 from flask import Blueprint, Response, current_app, request
 
+from state.client_states import ClientStateKeys
+from state.subscription_lookup import KnownSubscription
 from webhooks.metrics import WebhookMetrics
 from webhooks.notifications import (
+    ChangeNotification,
     MalformedNotification,
     Notification,
     parse_changes,
@@ -24,14 +29,20 @@ from webhooks.notifications import (
 from webhooks.problems import problem
 
 EXTENSION = "bookings_ledger.webhooks"
+# Graph's handshake tokens are a few dozen characters; a longer one is not Graph, and is not echoed.
+MAX_VALIDATION_TOKEN_BYTES = 1024
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# Users/{owner}/Events/{id} (graph-facts §2.5), or the Users('…')/Events('…') spelling.
+_EVENT_RESOURCE = re.compile(r"/?users(?:/([^/()']+)|\('([^']+)'\))/events(?:/([^/()']+)|\('([^']+)'\))",
+                             re.IGNORECASE)
 
 bp = Blueprint("webhooks", __name__)
 
 
-class ClientStates(Protocol):
-    """Looks up the secret clientState the service gave each of its subscriptions."""
+class Subscriptions(Protocol):
+    """Finds the service's own subscriptions among the ids of one POST."""
 
-    def client_state(self, subscription_id: str) -> str | None: ...
+    def find(self, ids: Iterable[str]) -> Mapping[str, KnownSubscription]: ...
 
 
 class Inbox(Protocol):
@@ -45,44 +56,85 @@ class Inbox(Protocol):
 class Receiver:
     """What the views need, built by the app factory and kept in `app.extensions`."""
 
-    def __init__(self, *, client_states: ClientStates, inbox: Inbox, metrics: WebhookMetrics) -> None:
-        self.client_states = client_states
+    def __init__(self, *, subscriptions: Subscriptions, client_state_keys: ClientStateKeys, tenant_id: str,
+                 inbox: Inbox, metrics: WebhookMetrics) -> None:
+        self.subscriptions = subscriptions
+        self.client_state_keys = client_state_keys
+        self.tenant_id = tenant_id.lower()
         self.inbox = inbox
         self.metrics = metrics
 
     def genuine(self, items: Sequence[Notification]) -> list[Notification]:
-        """The items whose clientState matches their subscription's secret; the rest are counted."""
+        """The items that are Graph's, for one of our subscriptions; the rest are counted by reason."""
+        addressed = [item for item in items if self._addressed_to_us(item)]
+        known = self.subscriptions.find(item.subscriptionId for item in addressed) if addressed else {}
         kept = []
-        for item in items:
-            secret = self.client_states.client_state(item.subscriptionId)
-            if secret is None:
-                # Graph may still deliver for a subscription we deleted; nothing to do with it.
-                self.metrics.rejected.labels("unknown_subscription").inc()
-            elif hmac.compare_digest(secret.encode(), item.clientState.encode()):
+        for item in addressed:
+            reason = self._refusal(item, known.get(item.subscriptionId))
+            if reason is None:
                 kept.append(item)
             else:
-                self.metrics.rejected.labels("forged_client_state").inc()
+                self.metrics.rejected.labels(reason).inc()
         return kept
+
+    def _addressed_to_us(self, item: Notification) -> bool:
+        # Checked before any query: a forger's ids and tenants cost no database work.
+        if not _GUID.fullmatch(item.subscriptionId):
+            self.metrics.rejected.labels("malformed_subscription_id").inc()
+            return False
+        if (item.tenantId or "").lower() != self.tenant_id:
+            self.metrics.rejected.labels("wrong_tenant").inc()
+            return False
+        return True
+
+    def _refusal(self, item: Notification, subscription: KnownSubscription | None) -> str | None:
+        if subscription is None:
+            # Graph may still deliver for a subscription we deleted; nothing to do with it.
+            return "unknown_subscription"
+        if not self.client_state_keys.matches(subscription.client_state_hash, subscription.client_state_key_id,
+                                              item.clientState):
+            return "forged_client_state"
+        if isinstance(item, ChangeNotification) and not _in_mailbox(item, subscription):
+            return "wrong_resource"
+        return None
+
+
+def _in_mailbox(item: ChangeNotification, subscription: KnownSubscription) -> bool:
+    """The item names an event of the subscription's own mailbox, the same one its resourceData names."""
+    match = _EVENT_RESOURCE.fullmatch(item.resource)
+    if match is None:
+        return False
+    owner, event_id = (match.group(1) or match.group(2)).lower(), (match.group(3) or match.group(4))
+    if item.resourceData is not None and item.resourceData.id != event_id:
+        return False
+    if subscription.mailbox_user_id is None:
+        # A row from before revision 0011, until the renewal job learns its mailbox's id: the
+        # address, or a directory id (Graph names mailboxes by id), is all that can be checked.
+        return owner == subscription.business_id.lower() or _GUID.fullmatch(owner) is not None
+    return owner in (subscription.business_id.lower(), subscription.mailbox_user_id.lower())
 
 
 @bp.post("/webhooks/graph")
-def change_notifications() -> Response | tuple[str, int]:
+def change_notifications() -> Response:
     """Graph's change notifications for the booking mailboxes' calendars."""
     return _receive("change", parse_changes)
 
 
 @bp.post("/webhooks/graph/lifecycle")
-def lifecycle_notifications() -> Response | tuple[str, int]:
+def lifecycle_notifications() -> Response:
     """Graph's lifecycle notifications: reauthorizationRequired, subscriptionRemoved, missed."""
     return _receive("lifecycle", parse_lifecycle)
 
 
-def _receive(endpoint: str, parse: Callable[[bytes], Sequence[Notification]]) -> Response | tuple[str, int]:
+def _receive(endpoint: str, parse: Callable[[bytes], Sequence[Notification]]) -> Response:
     token = request.args.get("validationToken")
+    receiver: Receiver = current_app.extensions[EXTENSION]
     if token is not None:
         # Answered before anything else: Graph gives the handshake 10 s and sends no JSON.
+        if len(token.encode()) > MAX_VALIDATION_TOKEN_BYTES:
+            receiver.metrics.rejected.labels("validation_token_too_long").inc()
+            return problem(400, "Validation token too long")   # nothing of it is echoed
         return Response(token, status=200, mimetype="text/plain")
-    receiver: Receiver = current_app.extensions[EXTENSION]
     started = perf_counter()
     if request.mimetype != "application/json":
         receiver.metrics.rejected.labels("unsupported_media_type").inc()
@@ -99,5 +151,5 @@ def _receive(endpoint: str, parse: Callable[[bytes], Sequence[Notification]]) ->
         receiver.metrics.accepted.labels(endpoint).inc(stored)
         receiver.metrics.duplicates.inc(len(genuine) - stored)
     receiver.metrics.ack_seconds.labels(endpoint).observe(perf_counter() - started)
-    # The same 202 whether items were genuine or not: the answer tells a forger nothing.
-    return "", 202
+    # The same empty 202 whether items were genuine or not: the answer tells a forger nothing.
+    return Response(status=202, mimetype="text/plain")

@@ -12,10 +12,10 @@ def command() -> None:
 @command.command("generate")
 def generate_command() -> None:
     """Print fresh values for every key setting (the verifier key under CHECKPOINT_ORIGIN), as env lines."""
+    from bookings_ledger.keys import generate_all_keys
     from config import load_settings
-    from ledger.key_rotation import generate_settings_keys
 
-    for name, value in generate_settings_keys(load_settings().CHECKPOINT_ORIGIN).items():
+    for name, value in generate_all_keys(load_settings().CHECKPOINT_ORIGIN).items():
         click.echo(f"{name}={value}")
 
 

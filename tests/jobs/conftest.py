@@ -21,12 +21,12 @@ from connector import GraphConnector, RetryPolicy, StaticCredential
 from emulator import EmulatorServer
 from jobs.erasure import erase_working_state
 from ledger.transactions import Ledger, LedgerKeys
-from ledger.key_rotation import generate_settings_keys
+from bookings_ledger.keys import generate_all_keys
 
 FAST = RetryPolicy(max_attempts=8, max_total=20.0, backoff_base=0.05, backoff_max=0.2, jitter=0.05)
 EMULATOR_OPTIONS = {"validation_timeout_s": 5.0, "delivery_timeout_s": 2.0, "retry_initial_s": 0.1,
                     "retry_max_s": 0.5, "batch_window_s": 0.02, "reorder_delay_s": 0.2}
-KEYS = generate_settings_keys()
+KEYS = generate_all_keys()
 
 
 class Control:
@@ -112,7 +112,7 @@ def service(db: Engine, database_url: str, keystore_url: str, emulator: Emulator
     from ledger.keystore import keystore_from_settings
 
     overrides = {**KEYS, "DATABASE_URL": database_url, "KEYSTORE_URL": keystore_url, "GRAPH_BASE_URL": emulator.graph_url,
-                 "GRAPH_CREDENTIAL": "static"}
+                 "GRAPH_CREDENTIAL": "static", "GRAPH_TENANT_ID": emulator.emulator.tenant_id}
     app = create_app(overrides, clock=graph_clock)
     server, thread = _serve(app)
     overrides["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"

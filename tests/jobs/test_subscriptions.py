@@ -7,16 +7,21 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from config import SettingsError
+from config import SettingsError, load_settings
 from jobs.subscriptions import SubscriptionManager, webhook_urls
-from state.subscriptions import GraphSubscription, read_client_state
+from state.client_states import ClientStateKeys
+from state.subscriptions import GraphSubscription, client_state_matches
 from database.times import parse_time
 from state.watermarks import SyncGap
 
 
+def client_state_keys(service) -> ClientStateKeys:
+    return ClientStateKeys.from_settings(load_settings(service.settings))
+
+
 def manager(service, graph, businesses, **kwargs) -> SubscriptionManager:
     return SubscriptionManager(service.ledger, graph.subscriptions, businesses=businesses,
-                               public_base_url=service.base_url, **kwargs)
+                               public_base_url=service.base_url, client_state_keys=client_state_keys(service), **kwargs)
 
 
 def stored(service) -> list[GraphSubscription]:
@@ -40,8 +45,8 @@ def test_subscribe_creates_one_subscription_per_business_through_the_handshake(s
         assert parse_time(row.expires_at) == parse_time(sub["expirationDateTime"].replace("Z", ".000000Z")
                                                         if "." not in sub["expirationDateTime"] else sub["expirationDateTime"])
         assert emulator.emulator.subscriptions.items[row.subscription_id].immutable_ids
-        secret = read_client_state(service.ledger.engine, service.ledger.keys.master, row.subscription_id)
-        assert secret == sub["clientState"] and secret.encode() not in row.client_state
+        assert client_state_matches(client_state_keys(service), row, sub["clientState"])
+        assert row.mailbox_user_id == emulator.emulator.store.business(row.business_id).mailbox_user_id
     assert len({s["clientState"] for s in live.values()}) == 2
 
 
@@ -113,12 +118,17 @@ def test_a_create_interrupted_after_graphs_201_is_adopted_not_duplicated(service
     assert [s["id"] for s in control.live_subscriptions()] == [stored(service)[0].subscription_id]
 
 
-def test_clientstate_is_stored_encrypted(service, graph, control):
+def test_clientstate_is_stored_only_as_a_keyed_hash(service, graph, control):
+    """The database holds HMAC-SHA256(CLIENT_STATE_KEY, clientState): neither the secret nor a plain hash."""
+    import hashlib
+
     manager(service, graph, control.seed()).ensure_all()
     secret = control.live_subscriptions()[0]["clientState"]
     with service.ledger.engine.connect() as connection:
-        raw = connection.execute(text("SELECT client_state FROM graph_subscriptions")).scalar()
-    assert secret.encode() not in bytes(raw)
+        row = connection.execute(text("SELECT * FROM graph_subscriptions")).mappings().one()
+    raw = b"".join(bytes(v) if isinstance(v, bytes | memoryview) else str(v).encode() for v in row.values())
+    assert secret.encode() not in raw and hashlib.sha256(secret.encode()).digest() not in raw
+    assert bytes(row["client_state_hash"]) == client_state_keys(service).digest(secret)
 
 
 @pytest.mark.parametrize("url", ["http://ledger.contoso.com", "ftp://127.0.0.1"])
@@ -146,12 +156,14 @@ def test_readyz_reports_subscriptions_healthy_only_when_every_business_has_one(s
 
 
 def test_a_notification_arriving_before_the_id_is_saved_is_checked_against_the_pending_secret(service):
-    from state.subscriptions import ClientStateCache, save_pending
+    from state.subscription_lookup import SubscriptionLookup
+    from state.subscriptions import save_pending
 
-    keys = service.ledger.keys.master
+    keys = client_state_keys(service)
     with service.ledger.transaction() as tx:
         save_pending(tx.session, keys, business_id="b@contoso.com", resource="users/b@contoso.com/events",
                      client_state="s3cret", now=service.ledger.clock())
-    cache = ClientStateCache(service.ledger.engine, keys)
-    assert cache.client_state("id-graph-just-gave") == "s3cret"
-    assert read_client_state(service.ledger.engine, keys, "id-graph-just-gave") == "s3cret"
+    found = SubscriptionLookup(service.ledger.engine, service.ledger.clock).find(["id-graph-just-gave"])
+    pending = found["id-graph-just-gave"]
+    assert keys.matches(pending.client_state_hash, pending.client_state_key_id, "s3cret")
+    assert not keys.matches(pending.client_state_hash, pending.client_state_key_id, "s3cre")

@@ -28,9 +28,11 @@ def test_generated_keys_are_valid_settings(cli):
     code, output = cli("keys", "generate")
     assert code == 0
     values = dict(line.split("=", 1) for line in output.strip().splitlines())
-    assert set(values) == {"LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY", "CHECKPOINT_VERIFIER_KEY", "SECRET_KEY"}
+    assert set(values) == {"LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY", "CHECKPOINT_VERIFIER_KEY",
+                           "SECRET_KEY", "CLIENT_STATE_KEY"}
     settings = load_settings(values)
     assert len(settings.key("LEDGER_MASTER_KEY")) == 32 and len(settings.key("CHECKPOINT_SIGNING_KEY")) == 32
+    assert len(settings.key("CLIENT_STATE_KEY")) == 32
     # The verifier key is the public half of the signing key, under CHECKPOINT_ORIGIN.
     from ledger.core import signed_notes
 

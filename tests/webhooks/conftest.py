@@ -1,17 +1,14 @@
-"""Fixtures for the web app: a migrated SQLite ledger, the app, its client, known subscriptions."""
+"""Fixtures for the web app: a migrated SQLite ledger, the app (with only the keys the web
+process holds), its client, and known subscriptions."""
 import base64
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import pytest
-from sqlalchemy.orm import Session
 
 from bookings_ledger.app import close_app, create_app
 from database.engine import create_ledger_engine, upgrade
-from state.subscriptions import new_client_state, save_subscription
-from ledger.encryption import MasterKeys
-
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+from webhook_items import NOW, TENANT, add_subscription
 
 
 @pytest.fixture
@@ -21,17 +18,21 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def master_key():
+def client_state_key():
     return os.urandom(32)
 
 
 @pytest.fixture
-def app(tmp_path, master_key):
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    upgrade(create_ledger_engine(url))
-    app = create_app(
-        {"DATABASE_URL": url, "LEDGER_MASTER_KEY": base64.b64encode(master_key).decode()}, clock=lambda: NOW
-    )
+def web_settings(tmp_path, client_state_key) -> dict[str, str]:
+    """The web process's settings: a database, CLIENT_STATE_KEY and the tenant, no other key."""
+    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "GRAPH_TENANT_ID": TENANT,
+            "CLIENT_STATE_KEY": base64.b64encode(client_state_key).decode()}
+
+
+@pytest.fixture
+def app(web_settings):
+    upgrade(create_ledger_engine(web_settings["DATABASE_URL"]))
+    app = create_app(web_settings, clock=lambda: NOW)
     yield app
     close_app(app)
 
@@ -42,14 +43,6 @@ def client(app):
 
 
 @pytest.fixture
-def subscription(app, master_key):
+def subscription(app, client_state_key):
     """A subscription the service created, with its secret clientState."""
-    engine = app.extensions["bookings_ledger.engine"]
-    client_state = new_client_state()
-    with Session(engine) as session, session.begin():
-        save_subscription(
-            session, MasterKeys(master_key), subscription_id="sub-1", business_id="clinic@contoso.com",
-            resource="users/clinic@contoso.com/events", client_state=client_state,
-            expires_at=NOW + timedelta(days=2), now=NOW,
-        )
-    return {"id": "sub-1", "client_state": client_state}
+    return add_subscription(app, client_state_key)

@@ -20,7 +20,7 @@ def test_readyz_is_ready_on_a_migrated_database(client):
 
 def test_readyz_names_the_command_on_an_unmigrated_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    app = create_app({"DATABASE_URL": url, "LEDGER_MASTER_KEY": "A" * 43 + "="})
+    app = create_app({"DATABASE_URL": url, "CLIENT_STATE_KEY": "A" * 43 + "=", "GRAPH_TENANT_ID": "t"})
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert "bookings-ledger db upgrade" in response.get_json()["checks"]["database"]

@@ -1,33 +1,7 @@
 """POST /webhooks/graph: handshake, strict parsing, clientState in constant time, inbox, 202."""
-import json
-
 import pytest
-from sqlalchemy import select
 
-from state.inbox import InboxRow
-
-
-def notification(subscription, *, client_state=None, event_id="AAMkAD-event-1", etag='W/"1"', change="created"):
-    return {
-        "subscriptionId": subscription["id"],
-        "subscriptionExpirationDateTime": "2026-11-27T09:00:00.0000000Z",
-        "clientState": client_state or subscription["client_state"],
-        "changeType": change,
-        "resource": f"Users/clinic@contoso.com/Events/{event_id}",
-        "tenantId": "tenant-1",
-        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": f"Users/x/Events/{event_id}",
-                         "@odata.etag": etag, "id": event_id},
-    }
-
-
-def post(client, *items, path="/webhooks/graph"):
-    return client.post(path, data=json.dumps({"value": list(items)}), content_type="application/json")
-
-
-def inbox_rows(app):
-    engine = app.extensions["bookings_ledger.engine"]
-    with engine.connect() as connection:
-        return connection.execute(select(InboxRow.subscription_id, InboxRow.event, InboxRow.resource_id)).all()
+from webhook_items import inbox_rows, lifecycle, metric, notification, post
 
 
 def test_validation_handshake_echoes_the_decoded_token_as_text(client):
@@ -47,7 +21,7 @@ def test_genuine_notification_is_stored_once_and_acknowledged(app, client, subsc
     item = notification(subscription)
     assert post(client, item, item).status_code == 202
     assert post(client, item).status_code == 202   # Graph's retry of the same delivery
-    assert inbox_rows(app) == [("sub-1", "created", "AAMkAD-event-1")]
+    assert inbox_rows(app) == [(subscription["id"], "created", "AAMkAD-event-1")]
 
 
 def test_a_new_version_of_the_same_event_is_a_new_row(app, client, subscription):
@@ -60,7 +34,7 @@ def test_forged_client_state_stores_nothing(app, client, subscription):
     response = post(client, notification(subscription, client_state="guessed-secret"))
     assert response.status_code == 202   # the same answer as a genuine one: it tells a forger nothing
     assert inbox_rows(app) == []
-    assert _metric(client, 'bl_notifications_rejected_total{reason="forged_client_state"}') == 1.0
+    assert metric(client, 'bl_notifications_rejected_total{reason="forged_client_state"}') == 1.0
 
 
 def test_only_the_genuine_items_of_a_mixed_batch_are_stored(app, client, subscription):
@@ -70,17 +44,15 @@ def test_only_the_genuine_items_of_a_mixed_batch_are_stored(app, client, subscri
 
 
 def test_unknown_subscription_is_accepted_but_not_stored(app, client, subscription):
-    stranger = dict(notification(subscription), subscriptionId="someone-elses")
+    stranger = dict(notification(subscription), subscriptionId="1b2c3d4e-0000-4000-8000-00000000abcd")
     assert post(client, stranger).status_code == 202
     assert inbox_rows(app) == []
-    assert _metric(client, 'bl_notifications_rejected_total{reason="unknown_subscription"}') == 1.0
+    assert metric(client, 'bl_notifications_rejected_total{reason="unknown_subscription"}') == 1.0
 
 
 def test_lifecycle_notification_is_queued_for_the_worker(app, client, subscription):
-    item = {"subscriptionId": "sub-1", "clientState": subscription["client_state"], "lifecycleEvent": "missed",
-            "tenantId": "tenant-1", "subscriptionExpirationDateTime": "2026-11-27T09:00:00Z"}
-    assert post(client, item, path="/webhooks/graph/lifecycle").status_code == 202
-    assert inbox_rows(app) == [("sub-1", "missed", None)]
+    assert post(client, lifecycle(subscription), path="/webhooks/graph/lifecycle").status_code == 202
+    assert inbox_rows(app) == [(subscription["id"], "missed", None)]
 
 
 @pytest.mark.parametrize(
@@ -111,10 +83,3 @@ def test_problem_names_paths_never_values(client, subscription):
     assert response.status_code == 400
     assert "value/0/changeType" in response.get_json()["detail"]
     assert "jane.doe" not in response.get_data(as_text=True)
-
-
-def _metric(client, name):
-    for line in client.get("/metrics").get_data(as_text=True).splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    raise AssertionError(f"{name} not exported")

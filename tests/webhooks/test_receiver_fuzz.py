@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from state.inbox import InboxRow
+from webhook_items import TENANT
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
@@ -26,6 +27,7 @@ def forged_items(subscription_id):
         "clientState": st.text(min_size=1, max_size=128),
         "changeType": st.sampled_from(["created", "updated", "deleted"]),
         "resource": st.just(f"Users/{PLANTED}/Events/x"),
+        "tenantId": st.just(TENANT),   # the right tenant: only the clientState is wrong
         "resourceData": st.fixed_dictionaries({"id": st.text(min_size=1, max_size=20)}),
         "lifecycleEvent": st.sampled_from(["missed", "subscriptionRemoved", "reauthorizationRequired"]),
     })
