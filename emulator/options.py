@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from .errors import GraphError
 
 # The application permissions the service needs (graph-facts §1.6, §2.1, DESIGN.md).
-DEFAULT_PERMISSIONS = ("BookingsAppointment.ReadWrite.All", "Bookings.ReadWrite.All", "Calendars.Read", "Mail.Send")
+DEFAULT_PERMISSIONS = ("BookingsAppointment.ReadWrite.All", "Bookings.ReadWrite.All", "Calendars.Read", "Mail.Send",
+                       "MailboxSettings.Read")
 
 
 @dataclass
