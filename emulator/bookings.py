@@ -10,7 +10,7 @@ from . import entities, identity
 from .identity import requires
 from .paging import keyset_page, page_size
 from .responses import collection, context, emulator, graph_json, json_body, no_content, query_args
-from .store import Business, check_business_properties
+from .store import Business
 from .timefmt import parse_offset_datetime
 
 bp = Blueprint("bookings", __name__, url_prefix="/v1.0/solutions/bookingBusinesses")
@@ -60,7 +60,7 @@ def update_business(business_id: str) -> Response:
     """PATCH a business (204)."""
     store = emulator().store
     body = entities.strip_annotations(json_body())
-    check_business_properties(body)
+    entities.check_business_properties(body)
     with store.lock:
         entities.patch_entity(store.business(business_id).data, {k: v for k, v in body.items() if k not in ("id", "email")},
                               now=store.clock.now())

@@ -61,7 +61,7 @@ class Business:
     cancelled: list[dict] = field(default_factory=list)
     # The scheduling mailbox's mailboxSettings: where Graph keeps the business's time zone
     # (bookingBusiness has no timeZone property, graph-facts §1.1).
-    mailbox_settings: dict = field(default_factory=lambda: mailbox_settings_defaults())
+    mailbox_settings: dict = field(default_factory=entities.mailbox_settings_defaults)
 
     @property
     def id(self) -> str:
@@ -93,39 +93,6 @@ class Business:
                 yield key
 
 
-# bookingBusiness properties of the v1.0 model (graph-facts §1.1); Graph refuses any other.
-BUSINESS_PROPERTIES = frozenset({
-    "address", "bookingPageSettings", "businessHours", "businessType", "createdDateTime", "defaultCurrencyIso",
-    "displayName", "email", "id", "isPublished", "languageTag", "lastUpdatedDateTime", "phone", "publicUrl",
-    "schedulingPolicy", "webSiteUrl",
-})
-
-
-def mailbox_settings_defaults() -> dict:
-    """mailboxSettings of a new mailbox as Graph shows them (user-get-mailboxsettings); Windows zone names."""
-    return {
-        "archiveFolder": None, "timeZone": "UTC",
-        "automaticRepliesSetting": {"status": "disabled", "externalAudience": "all", "internalReplyMessage": "",
-                                    "externalReplyMessage": "",
-                                    "scheduledStartDateTime": {"dateTime": "0001-01-01T00:00:00.0000000", "timeZone": "UTC"},
-                                    "scheduledEndDateTime": {"dateTime": "0001-01-01T00:00:00.0000000", "timeZone": "UTC"}},
-        "language": {"locale": "en-US", "displayName": "English (United States)"},
-        "workingHours": {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
-                         "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000", "timeZone": {"name": "UTC"}},
-        "userPurpose": "shared", "dateFormat": "M/d/yyyy", "timeFormat": "h:mm tt",
-        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
-    }
-
-
-def check_business_properties(body: dict) -> None:
-    """Graph's 400 for a property bookingBusiness does not have (timeZone among them)."""
-    for name in body:
-        if name not in BUSINESS_PROPERTIES:
-            raise GraphError(400, "BadRequest", f"The property '{name}' does not exist on type "
-                             "'microsoft.graph.bookingBusiness'. Make sure to only use property names that are "
-                             "defined by the type or mark the type as open type.")
-
-
 class BookingStore:
     """All booking businesses; the Bookings routes, the seeder and the traffic simulator write here."""
 
@@ -149,7 +116,7 @@ class BookingStore:
     def add_business(self, body: dict) -> Business:
         """Create a business; its id is its email address, as in Graph's examples (§1.1)."""
         body = entities.strip_annotations(body)
-        check_business_properties(body)
+        entities.check_business_properties(body)
         email = body.get("email") or body.get("id")
         if not email or "@" not in email:
             raise GraphError(400, "BadRequest", "A booking business needs an email address.")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from connector import Gone
+from connector import Gone, GraphConnector
 from connector.mailbox import DeltaRound
 from connector.models import Event
 from jobs.ingest import Ingestor
@@ -71,11 +71,9 @@ class DeltaResult:
 class DeltaFollower:
     """Runs delta rounds for businesses and writes what they find, through reread and the Ingestor."""
 
-    def __init__(self, ledger: Ledger, graph: object, ingestor: Ingestor, reconciler: Reconciler) -> None:
-        # `graph` is a GraphConnector (reread needs its bookings and mailbox); typed loosely so
-        # tests may pass anything shaped like one.
+    def __init__(self, ledger: Ledger, graph: GraphConnector, ingestor: Ingestor, reconciler: Reconciler) -> None:
         self.ledger, self.graph, self.ingestor, self.reconciler = ledger, graph, ingestor, reconciler
-        self.mailbox: MailboxDelta = graph.mailbox  # type: ignore[attr-defined]
+        self.mailbox: MailboxDelta = graph.mailbox
 
     def follow_all(self, business_ids: Sequence[str]) -> list[DeltaResult]:
         """One round for every business in turn."""
@@ -93,8 +91,7 @@ class DeltaFollower:
         except Gone:
             forget_delta_link(self.ledger.engine, business_id)
             return self._open(business_id, started, "expired")
-        assert round_.delta_link, "a finished delta round ends with a deltaLink"
-        return self._apply(business_id, started, events, round_.delta_link, position)
+        return self._apply(business_id, started, events, _next_link(round_), position)
 
     def _slid(self, position: DeltaPosition, now: datetime) -> bool:
         # The link's window is fixed in its token; once the horizon has moved a whole calendarView
@@ -106,18 +103,17 @@ class DeltaFollower:
         window = self.reconciler.horizon.bounds(started)
         round_ = self.mailbox.events_delta(business_id, *window)
         events = sum(1 for _ in round_)   # the whole window: the sweep below compares it, not this
-        assert round_.delta_link, "a finished delta round ends with a deltaLink"
+        delta_link = _next_link(round_)
         sweep = self.reconciler.reconcile_business(business_id)   # advances the watermark itself
         with self.ledger.transaction() as tx:
-            store_delta_link(tx.session, business_id, round_.delta_link, window=window, round_started=started,
-                             changes=0)
+            store_delta_link(tx.session, business_id, delta_link, window=window, round_started=started, changes=0)
         return DeltaResult(business_id, outcome, events, sweep.outcomes + sweep.customer_outcomes)
 
     def _apply(self, business_id: str, started: datetime, events: list[Event], delta_link: str,
                position: DeltaPosition) -> DeltaResult:
         result = DeltaResult(business_id, "quiet" if not events else "changes", len(events))
         changes = [Change(row, event.id, "deleted" if event.removed else "updated") for row, event in enumerate(events)]
-        truth = reread(self.graph, self.ledger, business_id, changes) if changes else Truth()  # type: ignore[arg-type]
+        truth = reread(self.graph, self.ledger, business_id, changes) if changes else Truth()
         if truth.failed:
             result.outcome, result.failures = "failed", sorted(set(truth.failed.values()))
             return result
@@ -133,6 +129,13 @@ class DeltaFollower:
             sweep = self.reconciler.reconcile_business(business_id)
             result.outcomes += sweep.outcomes + sweep.customer_outcomes
         return result
+
+
+def _next_link(round_: DeltaRound) -> str:
+    """The deltaLink that ends a finished round; a round without one is Graph breaking §2.9."""
+    if not round_.delta_link:
+        raise RuntimeError("a calendarView/delta round ended without an @odata.deltaLink")
+    return round_.delta_link
 
 
 def write_truth(ingestor: Ingestor, tx: LedgerTransaction, business_id: str, truth: Truth,

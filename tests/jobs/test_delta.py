@@ -4,11 +4,10 @@ on Graph's warpable clock."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobs import gaps
@@ -62,7 +61,6 @@ class Bookings:
 
     def move(self, appointment_id: str, hours: int) -> None:
         current = self.http.get(f"/appointments/{appointment_id}").json()
-        from datetime import datetime
         start = datetime.fromisoformat(current["startDateTime"]["dateTime"].rstrip("Z")[:26]) + timedelta(hours=hours)
         body = {"startDateTime": {"dateTime": start.isoformat(), "timeZone": "UTC"},
                 "endDateTime": {"dateTime": (start + timedelta(minutes=30)).isoformat(), "timeZone": "UTC"}}
