@@ -8,6 +8,7 @@ the environment still win over everything the demo chooses.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -121,7 +122,7 @@ def running_jobs(settings: Any, stop: threading.Event) -> Iterator[None]:
     """Subscriptions created, then the inbox worker and the scheduler in background threads."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from bookings_ledger.wiring import build_worker, opened_process, sync_services
+    from bookings_ledger.wiring import build_worker, opened_process, schedule_from_settings, sync_services
     from jobs.checkpoints import checkpoint_job
     from jobs.scheduler import LeasedRunner, build_scheduler, service_jobs
     from ledger.checkpoint_store import CheckpointSigner
@@ -135,7 +136,9 @@ def running_jobs(settings: Any, stop: threading.Event) -> Iterator[None]:
         worker_thread.start()
         runner = LeasedRunner(ledger.engine, ledger.clock)
         checkpoints = checkpoint_job(ledger, CheckpointSigner.from_settings(settings), settings.CHECKPOINT_DIR)
-        jobs = service_jobs(services, checkpoints, timedelta(minutes=30))
+        # The demo sweeps every 30 minutes (its data is small), whatever the settings say.
+        schedule = dataclasses.replace(schedule_from_settings(settings), reconcile=timedelta(minutes=30))
+        jobs = service_jobs(services, checkpoints, schedule)
         scheduler = build_scheduler(runner, jobs, BackgroundScheduler(timezone="UTC"))
         scheduler.start()
         try:

@@ -13,19 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from dataclasses import dataclass
+from functools import partial
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from jobs.delta import DeltaFollower
 from jobs.erasure import erase_working_state
 from jobs.ingest import Ingestor
 from jobs.lifecycle import LifecycleServices
 from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
+from jobs.scheduler import JobSchedule
 from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, SubscriptionPolicy
 from jobs.worker import Worker
 from ledger.transactions import Clock, Ledger, utc_now
 from state.client_states import ClientStateKeys
+from state.retention import WorkingStateRetention
 
 if TYPE_CHECKING:
     from connector import GraphConnector
@@ -43,12 +46,14 @@ class Process:
 
 @dataclass(frozen=True)
 class SyncServices:
-    """Subscriptions, reconciliation and lifecycle handling over one ledger and one connector."""
+    """Subscriptions, reconciliation, mailbox delta rounds and lifecycle handling over one ledger
+    and one connector."""
 
     ledger: Ledger
     businesses: list[str]
     subscriptions: SubscriptionManager
     reconciler: Reconciler
+    delta: DeltaFollower
 
     @property
     def lifecycle(self) -> LifecycleServices:
@@ -65,6 +70,15 @@ def policy_from_settings(settings: Any) -> SubscriptionPolicy:
 def horizon_from_settings(settings: Any) -> Horizon:
     """The reconciliation horizon the settings ask for."""
     return Horizon(back=timedelta(days=settings.RECONCILE_DAYS_BACK), ahead=timedelta(days=settings.RECONCILE_DAYS_AHEAD))
+
+
+def schedule_from_settings(settings: Any) -> JobSchedule:
+    """The scheduler's intervals and the working state's retention the settings ask for."""
+    retention = WorkingStateRetention(done_inbox_rows=timedelta(days=settings.INBOX_DONE_RETENTION_DAYS),
+                                      job_runs=timedelta(days=settings.JOB_RUN_RETENTION_DAYS),
+                                      filled_gaps=timedelta(days=settings.FILLED_GAP_RETENTION_DAYS))
+    return JobSchedule(reconcile=timedelta(minutes=settings.RECONCILE_INTERVAL_MINUTES),
+                       delta=timedelta(minutes=settings.DELTA_INTERVAL_MINUTES), retention=retention)
 
 
 def build_ingestor(settings: Any, ledger: Ledger) -> Ingestor:
@@ -84,7 +98,7 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
                                   public_base_url=settings.PUBLIC_BASE_URL, policy=policy_from_settings(settings),
                                   client_state_keys=ClientStateKeys.from_settings(settings))
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
-    return SyncServices(ledger, businesses, manager, reconciler)
+    return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler))
 
 
 @contextmanager

@@ -49,7 +49,11 @@ EXAMPLES: dict[str, str] = {
     "SUBSCRIPTION_RENEWAL_MARGIN_HOURS": "24",
     "RECONCILE_DAYS_BACK": "365",
     "RECONCILE_DAYS_AHEAD": "365",
-    "RECONCILE_INTERVAL_MINUTES": "360",
+    "RECONCILE_INTERVAL_MINUTES": "1440",
+    "DELTA_INTERVAL_MINUTES": "4",
+    "INBOX_DONE_RETENTION_DAYS": "7",
+    "JOB_RUN_RETENTION_DAYS": "30",
+    "FILLED_GAP_RETENTION_DAYS": "90",
 }
 
 
@@ -108,7 +112,11 @@ class Settings(BaseSettings):
     SUBSCRIPTION_RENEWAL_MARGIN_HOURS: int = Field(default=24, ge=1)
     RECONCILE_DAYS_BACK: int = Field(default=365, ge=0)
     RECONCILE_DAYS_AHEAD: int = Field(default=365, ge=1)
-    RECONCILE_INTERVAL_MINUTES: int = Field(default=360, ge=5)
+    RECONCILE_INTERVAL_MINUTES: int = Field(default=1440, ge=5)
+    DELTA_INTERVAL_MINUTES: int = Field(default=4, ge=1, le=60)
+    INBOX_DONE_RETENTION_DAYS: int = Field(default=7, ge=1)
+    JOB_RUN_RETENTION_DAYS: int = Field(default=30, ge=1)
+    FILLED_GAP_RETENTION_DAYS: int = Field(default=90, ge=1)
 
     @classmethod
     def settings_customise_sources(

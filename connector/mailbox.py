@@ -73,6 +73,12 @@ class Mailbox:
         return DeltaRound(self._session.pages(self._path(user, "calendarView", "delta"), mailbox=user,
                                               params=params, headers=_UTC))
 
+    def time_zone(self, user: str) -> str:
+        """The mailbox's time zone (`mailboxSettings/timeZone`): a Booking business's zone lives here,
+        not on bookingBusiness. A Windows name ("W. Europe Standard Time") or an IANA one, as the
+        tenant's admin set it; needs MailboxSettings.Read."""
+        return str(self._session.get(self._path(user, "mailboxSettings", "timeZone"), mailbox=user)["value"])
+
     def send_mail(self, user: str, to: Sequence[str], subject: str, text: str, *, save_to_sent: bool = True) -> None:
         """Send a plain-text mail as `user`; never re-sent after a timeout (OutcomeUnknown)."""
         message = {

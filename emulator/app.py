@@ -8,7 +8,7 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import batch, bookings, control, events_api, identity, mail, subscriptions_api, users_api
+from . import batch, bookings, control, events_api, identity, mail, mailbox_settings, subscriptions_api, users_api
 from .core import Emulator
 from .errors import GraphError, error_body
 from .faults import fault_error
@@ -19,7 +19,8 @@ def create_app(core: Emulator) -> Flask:
     """Build the app around an :class:`Emulator`; starts nothing."""
     app = Flask("emulator")
     app.extensions["graph_emulator"] = core
-    for blueprint in (identity.bp, bookings.bp, events_api.bp, mail.bp, subscriptions_api.bp, users_api.bp, batch.bp, control.bp):
+    for blueprint in (identity.bp, bookings.bp, events_api.bp, mail.bp, mailbox_settings.bp, subscriptions_api.bp,
+                      users_api.bp, batch.bp, control.bp):
         app.register_blueprint(blueprint)
     app.before_request(_before)
     app.after_request(_after)

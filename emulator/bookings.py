@@ -59,8 +59,10 @@ def get_business(business_id: str) -> Response:
 def update_business(business_id: str) -> Response:
     """PATCH a business (204)."""
     store = emulator().store
+    body = entities.strip_annotations(json_body())
+    entities.check_business_properties(body)
     with store.lock:
-        entities.patch_entity(store.business(business_id).data, {k: v for k, v in json_body().items() if k not in ("id", "email")},
+        entities.patch_entity(store.business(business_id).data, {k: v for k, v in body.items() if k not in ("id", "email")},
                               now=store.clock.now())
     return no_content()
 

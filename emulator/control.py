@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from . import entities
+from .mailbox_settings import apply_settings
 from .responses import emulator, graph_json, no_content
 from .seed import seed as seed_data
 from .timefmt import iso_utc, parse_instant
@@ -136,6 +137,16 @@ def delta_expire() -> Response:
     return no_content()
 
 
+@bp.post("/mailboxes/<user>/settings")
+def mailbox_settings_set(user: str) -> Response:
+    """Set a mailbox's settings, e.g. {timeZone: "Tokyo Standard Time" or "Asia/Tokyo"}; answers all of them."""
+    core = emulator()
+    with core.store.lock:
+        business = core.mailboxes.business_for_user(user)
+        apply_settings(business, _body())
+        return graph_json(dict(business.mailbox_settings))
+
+
 @bp.get("/options")
 def options_get() -> Response:
     """All options."""
@@ -174,6 +185,7 @@ def state() -> Response:
     with core.store.lock:
         businesses = [{
             "business": business.data, "mailboxUserId": business.mailbox_user_id,
+            "mailboxSettings": business.mailbox_settings,
             **{kind: list(c.items.values()) for kind, c in business.collections.items()},
             "appointments": [entities.render_appointment(business.appointment(k[1]), single=True, empty_customers=False, aliases=False)
                              for k in business.by_start.scan()] if with_appointments else None,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .errors import bad_request
+from .errors import GraphError, bad_request
 from .timefmt import date_time_time_zone, format_duration, iso_utc, parse_date_time_time_zone
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
@@ -153,3 +153,36 @@ def _writable(body: dict) -> dict:
 def _first_phone(customer: dict) -> str | None:
     phones = customer.get("phones") or []
     return phones[0].get("number") if phones else None
+
+
+# bookingBusiness properties of the v1.0 model (graph-facts §1.1); Graph refuses any other.
+BUSINESS_PROPERTIES = frozenset({
+    "address", "bookingPageSettings", "businessHours", "businessType", "createdDateTime", "defaultCurrencyIso",
+    "displayName", "email", "id", "isPublished", "languageTag", "lastUpdatedDateTime", "phone", "publicUrl",
+    "schedulingPolicy", "webSiteUrl",
+})
+
+
+def mailbox_settings_defaults() -> dict:
+    """mailboxSettings of a new mailbox as Graph shows them (user-get-mailboxsettings); Windows zone names."""
+    return {
+        "archiveFolder": None, "timeZone": "UTC",
+        "automaticRepliesSetting": {"status": "disabled", "externalAudience": "all", "internalReplyMessage": "",
+                                    "externalReplyMessage": "",
+                                    "scheduledStartDateTime": {"dateTime": "0001-01-01T00:00:00.0000000", "timeZone": "UTC"},
+                                    "scheduledEndDateTime": {"dateTime": "0001-01-01T00:00:00.0000000", "timeZone": "UTC"}},
+        "language": {"locale": "en-US", "displayName": "English (United States)"},
+        "workingHours": {"daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                         "startTime": "08:00:00.0000000", "endTime": "17:00:00.0000000", "timeZone": {"name": "UTC"}},
+        "userPurpose": "shared", "dateFormat": "M/d/yyyy", "timeFormat": "h:mm tt",
+        "delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
+    }
+
+
+def check_business_properties(body: dict) -> None:
+    """Graph's 400 for a property bookingBusiness does not have (timeZone among them)."""
+    for name in body:
+        if name not in BUSINESS_PROPERTIES:
+            raise GraphError(400, "BadRequest", f"The property '{name}' does not exist on type "
+                             "'microsoft.graph.bookingBusiness'. Make sure to only use property names that are "
+                             "defined by the type or mark the type as open type.")

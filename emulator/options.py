@@ -12,7 +12,7 @@ from .errors import GraphError
 
 # The application permissions the service needs (graph-facts §1.6, §2.1, DESIGN.md).
 DEFAULT_PERMISSIONS = ("BookingsAppointment.ReadWrite.All", "Bookings.ReadWrite.All", "Calendars.Read", "Mail.Send",
-                       "User.Read.All")
+                       "MailboxSettings.Read", "User.Read.All")
 
 
 @dataclass

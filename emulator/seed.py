@@ -11,17 +11,20 @@ import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .store import BookingStore
+from .store import Business, BookingStore
+from .timefmt import zone
 
 FIRST = ["Alex", "Bob", "Chen", "Dana", "Elif", "Farah", "Gustav", "Hana", "Ivan", "Jordan", "Kofi", "Lena", "Mateo",
          "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tomoko", "Uma", "Viktor", "Wen", "Yusuf", "Zoe"]
 LAST = ["Kelly", "Miller", "Nakamura", "Okafor", "Schmidt", "Garcia", "Haddad", "Ivanova", "Johansson", "Kim", "Larsen",
         "Moreau", "Novak", "O'Brien", "Patel", "Rossi", "Silva", "Tanaka", "Weber", "Yilmaz"]
-# (display name, mailbox local part, business time zone, phone country code)
-BUSINESSES = [("Contoso Dental", "contosodental", "America/Chicago", "+1"),
-              ("Fabrikam Physiotherapy", "fabrikamphysio", "Europe/London", "+44"),
-              ("Northwind Legal Advice", "northwindlegal", "Australia/Sydney", "+61"),
-              ("Tailspin Tutoring", "tailspintutoring", "Asia/Tokyo", "+81"),
+# (display name, mailbox local part, business time zone, phone country code). The zone goes to the
+# scheduling mailbox's mailboxSettings (bookingBusiness has none), by its Windows name, the format
+# Exchange uses unless an admin set IANA names; one business keeps the IANA name, as Graph may return.
+BUSINESSES = [("Contoso Dental", "contosodental", "Central Standard Time", "+1"),
+              ("Fabrikam Physiotherapy", "fabrikamphysio", "GMT Standard Time", "+44"),
+              ("Northwind Legal Advice", "northwindlegal", "AUS Eastern Standard Time", "+61"),
+              ("Tailspin Tutoring", "tailspintutoring", "Tokyo Standard Time", "+81"),
               ("Wingtip Wellness", "wingtipwellness", "Europe/Berlin", "+49")]
 SERVICES = [("Initial consultation", 60, 80.0, 1), ("Follow-up visit", 30, 45.0, 1), ("Quick check", 15, 0.0, 1),
             ("Group workshop", 90, 25.0, 6)]
@@ -34,18 +37,25 @@ CITIES = {"America/Chicago": "Chicago", "Europe/London": "London", "Australia/Sy
           "Europe/Berlin": "Berlin"}
 
 
+def business_zone(business: Business) -> str:
+    """The IANA name of a business's time zone, from its scheduling mailbox's settings."""
+    return zone(business.mailbox_settings.get("timeZone") or "UTC").key
+
+
 def seed(store: BookingStore, *, seed: int, businesses: int = 1, appointments: int = 50, customers: int = 20,
          days_back: int = 90, days_ahead: int = 30, domain: str = "contoso.onmicrosoft.com") -> list[str]:
     """Create businesses full of data; same seed and parameters give the same data. Returns business ids."""
     rng = random.Random(seed)
     created = []
     for number in range(businesses):
-        name, local, tz, code = BUSINESSES[number % len(BUSINESSES)]
+        name, local, mailbox_zone, code = BUSINESSES[number % len(BUSINESSES)]
         suffix = str(number // len(BUSINESSES) + 1) if number >= len(BUSINESSES) else ""
         business = store.add_business({"email": f"{local}{suffix}@{domain}", "displayName": f"{name} {suffix}".strip(),
                                        "businessType": "Health" if number % 2 == 0 else "Professional services",
-                                       "phone": _phone(rng, code), "defaultCurrencyIso": "USD", "timeZone": tz})
-        context = _setup(store, business.id, rng, tz, code, customers, domain)
+                                       "phone": _phone(rng, code), "defaultCurrencyIso": "USD"})
+        business.mailbox_settings["timeZone"] = mailbox_zone
+        business.mailbox_settings["workingHours"]["timeZone"] = {"name": mailbox_zone}
+        context = _setup(store, business.id, rng, business_zone(business), code, customers, domain)
         now = store.clock.now()
         # A generator, so a large seed never holds all request bodies at once.
         store.bulk_create(business.id, (appointment_body(rng, context, now, days_back, days_ahead) for _ in range(appointments)))

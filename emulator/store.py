@@ -59,6 +59,9 @@ class Business:
     by_start: SortedIndex = field(default_factory=SortedIndex)
     longest: float = 0.0  # longest appointment, so an overlap scan knows how far back to start
     cancelled: list[dict] = field(default_factory=list)
+    # The scheduling mailbox's mailboxSettings: where Graph keeps the business's time zone
+    # (bookingBusiness has no timeZone property, graph-facts §1.1).
+    mailbox_settings: dict = field(default_factory=entities.mailbox_settings_defaults)
 
     @property
     def id(self) -> str:
@@ -113,6 +116,7 @@ class BookingStore:
     def add_business(self, body: dict) -> Business:
         """Create a business; its id is its email address, as in Graph's examples (§1.1)."""
         body = entities.strip_annotations(body)
+        entities.check_business_properties(body)
         email = body.get("email") or body.get("id")
         if not email or "@" not in email:
             raise GraphError(400, "BadRequest", "A booking business needs an email address.")

@@ -73,7 +73,7 @@ class Traffic:
         collections = business.collections
         if not collections["services"].items or not collections["customers"].items:
             return False
-        context = {"tz": business.data.get("timeZone") or "UTC",
+        context = {"tz": seeding.business_zone(business),
                    "staff": list(collections["staffMembers"].items.values()) or [{"id": None}],
                    "services": list(collections["services"].items.values()),
                    "questions": list(collections["customQuestions"].items.values()),

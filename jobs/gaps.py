@@ -1,6 +1,6 @@
 """Gap evidence in the ledger: each window of possibly lost notifications, and its back-fill.
 
-The `sync_gaps` table (ledger/sync_state.py) is what the jobs query; the `sync-gap` and
+The `sync_gaps` table (state/watermarks.py) is what the jobs query; the `sync-gap` and
 `sync-gap-filled` entries are the tamper-evident record of the same facts, written in the same
 transaction. Both hold the business id (a booking mailbox, not a person) and times only.
 """

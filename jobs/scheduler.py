@@ -1,4 +1,5 @@
-"""The scheduler: subscription renewal, reconciliation and checkpoints on APScheduler 3.
+"""The scheduler: subscription renewal, mailbox delta rounds, reconciliation, checkpoints and the
+working state's retention, on APScheduler 3.
 
 Any number of `bookings-ledger scheduler` processes may run; only the one holding the
 `scheduler` lease (ledger/leases.py) does any work, so no job ever runs twice. The holder extends
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ from jobs import gaps
 from jobs.metrics import JobMetrics
 from ledger.transactions import Ledger
 from state.leases import acquire_lease, finish_run, last_heartbeat, release_lease, start_run
+from state.retention import WorkingStateRetention, purge_working_state
 from database.times import parse_time
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ DOWNTIME_TOLERANCE = timedelta(hours=4)     # Graph retries undelivered notifica
 RENEWAL_INTERVAL = timedelta(hours=1)       # far inside the renewal margin: a few missed runs lose nothing
 CHECKPOINT_INTERVAL = timedelta(hours=1)
 BACKFILL_INTERVAL = timedelta(minutes=5)
+PURGE_INTERVAL = timedelta(hours=1)         # small, frequent purges: each deletes about an hour's rows
 
 Job = Callable[[], Mapping[str, Any]]
 
@@ -97,8 +101,18 @@ def build_scheduler(runner: LeasedRunner, jobs: Mapping[str, tuple[Job, timedelt
     return scheduler
 
 
-def service_jobs(services: Any, checkpoint: Job, reconcile_interval: timedelta) -> dict[str, tuple[Job, timedelta]]:
-    """The scheduler's jobs over a `jobs.services.SyncServices`: renewal, sweeps, back-fills, checkpoints."""
+@dataclass(frozen=True)
+class JobSchedule:
+    """The intervals and ages the settings choose (bookings_ledger.wiring.schedule_from_settings)."""
+
+    reconcile: timedelta
+    delta: timedelta
+    retention: WorkingStateRetention
+
+
+def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
+    """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
+    back-fills, checkpoints and the working state's purge."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -111,9 +125,18 @@ def service_jobs(services: Any, checkpoint: Job, reconcile_interval: timedelta) 
         pending = gaps.businesses_with_open_gaps(services.ledger.engine, services.businesses)
         return {"sweeps": [r.as_dict() for r in services.reconciler.reconcile_all(pending)]}
 
+    def follow() -> Mapping[str, Any]:
+        # Between full sweeps: keeps each watermark minutes behind Graph at a request a round.
+        return {"rounds": [r.as_dict() for r in services.delta.follow_all(services.businesses)]}
+
+    def purge() -> Mapping[str, Any]:
+        return purge_working_state(services.ledger.engine, services.ledger.clock(), schedule.retention)
+
     return {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
+        "follow-calendars": (follow, schedule.delta),
         "backfill-gaps": (backfill, BACKFILL_INTERVAL),
-        "reconcile": (reconcile, reconcile_interval),
+        "reconcile": (reconcile, schedule.reconcile),
         "checkpoint": (checkpoint, CHECKPOINT_INTERVAL),
+        "purge-working-state": (purge, PURGE_INTERVAL),
     }

@@ -1,14 +1,18 @@
 """Reconciliation state: each business's completeness watermark and the gaps in its notifications.
 
     sync_watermarks  one row per booking business: "the ledger matched Graph as of `complete_until`"
-                     (the start of the last full sweep that finished), and that sweep's figures
+                     (the start of the last full sweep or mailbox delta round that finished),
+                     and the last full sweep's figures
     sync_gaps        every window in which notifications could have been lost (a lapsed or removed
                      subscription, a `missed` event, downtime), open until a sweep that started
                      after the window closed has finished: that sweep is the back-fill
 
 Why a gap is closed by a sweep and not by a narrower read: a lost notification may concern any
 appointment, whatever its date, and Bookings has no delta query (graph-facts.md §2.9), so the
-only proof that nothing of the window is missing is a full comparison made after it.
+only proof that nothing of the window is missing is a full comparison made after it. The
+mailbox calendar's delta (jobs/delta.py) sees every event change inside its window, so a round
+that wrote all it found advances the watermark, but only while no gap is open: a gap stays the
+backfill sweep's to close, and the watermark never claims more than that sweep has proved.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from datetime import datetime
 from sqlalchemy import Engine, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from database.times import format_time
+from database.times import format_time, parse_time
 from database.base import TIME, Base
 
 GAP_REASONS = frozenset({"lapsed", "removed", "missed", "downtime"})
@@ -112,6 +116,25 @@ def complete_sweep(
         gap.filled_at = format_time(now)
     session.flush()
     return filled
+
+
+def advance_by_delta(session: Session, business_id: str, *, started: datetime) -> bool:
+    """A delta round that began at `started` wrote every change it found: move the watermark
+    there, unless no full sweep has run yet or a gap is open; whether it moved."""
+    mark = session.get(SyncWatermark, business_id, with_for_update=True)
+    if mark is None or session.scalars(select(SyncGap.id).where(
+            SyncGap.business_id == business_id, SyncGap.filled_at.is_(None)).limit(1)).first() is not None:
+        return False
+    mark.complete_until = max(mark.complete_until, format_time(started))
+    session.flush()
+    return True
+
+
+def watermark_lags(engine: Engine, now: datetime) -> dict[str, float]:
+    """Seconds each business's watermark is behind `now` (businesses with a watermark only)."""
+    with Session(engine) as session:
+        marks = session.execute(select(SyncWatermark.business_id, SyncWatermark.complete_until)).all()
+    return {business_id: max(0.0, (now - parse_time(until)).total_seconds()) for business_id, until in marks}
 
 
 def watermark(session: Session, business_id: str) -> str | None:

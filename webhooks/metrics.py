@@ -1,6 +1,6 @@
 """The web process's Prometheus metrics: one counter per branch of the receiver, and gauges
 read from the database at each scrape (inbox depth and age, processing latency, subscription
-expiry margin), since workers and the scheduler write those facts there.
+expiry margin, completeness watermark lag), since workers and the scheduler write those facts there.
 
 Each app gets its own registry, so tests and several apps in one process never share counts.
 Labels are reasons, statuses, quantiles and booking-business ids (shared mailboxes' addresses,
@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from state import inbox
 from state.subscriptions import expiry_by_business
+from state.watermarks import watermark_lags
 from database.times import parse_time
 
 REJECT_REASONS = ("malformed", "unsupported_media_type", "too_large", "validation_token_too_long",
@@ -70,6 +71,11 @@ class WebhookMetrics:
             ["business"], registry=self.registry,
         )
 
+        self.watermark_lag = Gauge(
+            "bl_sync_watermark_lag_seconds", "How far behind now each business's completeness watermark is.",
+            ["business"], registry=self.registry,
+        )
+
     def refresh(self, engine: Engine, now: datetime) -> None:
         """Set the gauges that come from the database, as of `now`."""
         count, oldest = inbox.depth(engine)
@@ -82,6 +88,8 @@ class WebhookMetrics:
         self.expiry_margin.clear()   # a business no longer subscribed must not keep its last value
         for business_id, expires in expiry_by_business(engine).items():
             self.expiry_margin.labels(business_id).set((parse_time(expires) - now).total_seconds())
+        for business_id, lag in watermark_lags(engine, now).items():
+            self.watermark_lag.labels(business_id).set(lag)
 
 
 def _quantile(values: list[float], q: float) -> float:

@@ -1,7 +1,6 @@
-"""`bookings-ledger scheduler`: subscription renewal, reconciliation, gap back-fills and checkpoints."""
+"""`bookings-ledger scheduler`: subscription renewal, mailbox delta rounds, reconciliation, gap
+back-fills, checkpoints and the working state's purge."""
 from __future__ import annotations
-
-from datetime import timedelta
 
 import click
 
@@ -14,7 +13,7 @@ def command(metrics_port: int | None) -> None:
     from config import load_settings
     from jobs.metrics import JobMetrics
     from jobs.scheduler import LeasedRunner, build_scheduler, record_downtime, service_jobs
-    from bookings_ledger.wiring import opened_services
+    from bookings_ledger.wiring import opened_services, schedule_from_settings
     from jobs.checkpoints import checkpoint_job
     from ledger.checkpoint_store import CheckpointSigner
 
@@ -28,8 +27,8 @@ def command(metrics_port: int | None) -> None:
         ledger = services.ledger
         runner = LeasedRunner(ledger.engine, ledger.clock, metrics=metrics)
         record_downtime(ledger, services.businesses)
-        interval = timedelta(minutes=settings.RECONCILE_INTERVAL_MINUTES)
-        scheduler = build_scheduler(runner, service_jobs(services, checkpoint_job(ledger, signer, settings.CHECKPOINT_DIR), interval))
+        checkpoint = checkpoint_job(ledger, signer, settings.CHECKPOINT_DIR)
+        scheduler = build_scheduler(runner, service_jobs(services, checkpoint, schedule_from_settings(settings)))
         click.echo(f"scheduler {runner.holder} started; Ctrl-C stops it")
         try:
             scheduler.start()

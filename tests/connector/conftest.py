@@ -44,6 +44,10 @@ class Control:
     def options(self, **changes: Any) -> dict[str, Any]:
         return self._json(self._http.post("/options", json=changes))
 
+    def mailbox_settings(self, user: str, **settings: Any) -> dict[str, Any]:
+        """Set a mailbox's settings (e.g. timeZone); all of them."""
+        return self._json(self._http.post(f"/mailboxes/{user}/settings", json=settings))
+
     def faults(self, *rules: dict[str, Any]) -> None:
         """Replace the fault rules (emulator.faults.RequestFault fields)."""
         self._json(self._http.post("/faults", json={"requests": list(rules)}))

@@ -55,3 +55,10 @@ def test_a_delta_round_gives_a_link_from_which_the_next_round_sees_only_changes(
 def test_a_first_delta_round_needs_an_aware_window(graph: GraphConnector, business: str) -> None:
     with pytest.raises(ValueError):
         graph.mailbox.events_delta(business, datetime(2024, 1, 1), datetime(2024, 2, 1))
+
+
+def test_a_business_time_zone_is_read_from_its_mailbox_settings(graph: GraphConnector, control, business: str) -> None:
+    """The zone is the scheduling mailbox's mailboxSettings.timeZone, returned as the tenant set it."""
+    assert graph.mailbox.time_zone(business) == "Central Standard Time"
+    control.mailbox_settings(business, timeZone="America/Chicago")
+    assert graph.mailbox.time_zone(business) == "America/Chicago"

@@ -27,7 +27,9 @@ def test_seeding_is_deterministic_and_realistic() -> None:
     assert _shape(first) == _shape(again) and _shape(first) != _shape(other)
     business = first["businesses"][0]
     assert len(first["businesses"]) == 3 and len(business["appointments"]) == 20
-    assert {b["business"]["timeZone"] for b in first["businesses"]} == {"America/Chicago", "Europe/London", "Australia/Sydney"}
+    assert {b["mailboxSettings"]["timeZone"] for b in first["businesses"]} == {
+        "Central Standard Time", "GMT Standard Time", "AUS Eastern Standard Time"}
+    assert all("timeZone" not in b["business"] for b in first["businesses"])
     customer = business["customers"][0]
     assert "@" in customer["emailAddress"] and customer["phones"][0]["number"].startswith("+1")
     assert business["customQuestions"][0]["displayName"] == "What is your age?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from emulator_helpers import new_appointment
 
@@ -79,3 +80,51 @@ def test_delta_gives_the_window_then_only_changes(client: httpx.Client, business
     kept = [i for i in changes["value"] if "@removed" not in i]
     assert len(removed) == 1 and len(kept) == 1
     assert client.get(changes["@odata.deltaLink"]).json()["value"] == []
+
+
+def test_business_has_no_time_zone_its_mailbox_settings_do(client: httpx.Client, business: str) -> None:
+    """bookingBusiness has no timeZone (§1.1); the scheduling mailbox's mailboxSettings hold it, by Windows name."""
+    assert "timeZone" not in client.get(f"/solutions/bookingBusinesses/{business}").json()
+    settings = client.get(f"/users/{business}/mailboxSettings").json()
+    assert settings["@odata.context"].endswith(f"$metadata#users('{business.replace('@', '%40')}')/mailboxSettings")
+    assert settings["timeZone"] == "Central Standard Time"
+    assert settings["workingHours"]["timeZone"] == {"name": "Central Standard Time"}
+    single = client.get(f"/users/{business}/mailboxSettings/timeZone").json()
+    assert single["value"] == "Central Standard Time" and single["@odata.context"].endswith("/mailboxSettings/timeZone")
+    assert client.get(f"/users/{business}/mailboxSettings/language").json()["locale"] == "en-US"
+
+
+def test_time_zone_is_set_per_mailbox_and_returned_as_set(client: httpx.Client, control: httpx.Client, business: str) -> None:
+    """The control API (and PATCH) set an IANA or a Windows name; Graph returns it in the format it was set in."""
+    assert control.post(f"/mailboxes/{business}/settings", json={"timeZone": "Asia/Tokyo"}).status_code == 200
+    assert client.get(f"/users/{business}/mailboxSettings/timeZone").json()["value"] == "Asia/Tokyo"
+    patched = client.patch(f"/users/{business}/mailboxSettings", json={"timeZone": "Pacific Standard Time"})
+    assert patched.status_code == 403   # PATCH needs MailboxSettings.ReadWrite, which the default grant lacks
+    control.post("/options", json={"granted_permissions": ["MailboxSettings.ReadWrite"]})
+    assert client.patch(f"/users/{business}/mailboxSettings", json={"timeZone": "Pacific Standard Time"}).json()["timeZone"] \
+        == "Pacific Standard Time"
+    assert client.get(f"/users/{business}/mailboxSettings/timeZone").json()["value"] == "Pacific Standard Time"
+
+
+@pytest.mark.parametrize("body", [{"timeZone": "Mars/Olympus_Mons"}, {"timeZone": ""}, {"userPurpose": "user"}, {"colour": 1}])
+def test_bad_mailbox_settings_are_refused(control: httpx.Client, business: str, body: dict) -> None:
+    """Unknown zones, read-only and unknown settings are Graph's 400."""
+    assert control.post(f"/mailboxes/{business}/settings", json=body).status_code == 400
+
+
+def test_mailbox_settings_need_a_mailbox_settings_permission(client: httpx.Client, control: httpx.Client, business: str) -> None:
+    """Without MailboxSettings.Read(Write) the read is a 403 naming the permission."""
+    control.post("/options", json={"granted_permissions": ["Calendars.Read"]})
+    response = client.get(f"/users/{business}/mailboxSettings/timeZone")
+    assert response.status_code == 403 and "MailboxSettings.Read" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_a_time_zone_on_a_booking_business_is_refused(client: httpx.Client, control: httpx.Client, business: str,
+                                                      method: str) -> None:
+    """Graph's model has no bookingBusiness.timeZone: creating or patching one is a 400."""
+    control.post("/options", json={"granted_permissions": ["Bookings.Manage.All"]})
+    url = "/solutions/bookingBusinesses" + ("" if method == "post" else f"/{business}")
+    body = {"displayName": "Zoned", "email": "zoned@contoso.com", "timeZone": "UTC"}
+    response = getattr(client, method)(url, json=body)
+    assert response.status_code == 400 and "timeZone" in response.json()["error"]["message"]

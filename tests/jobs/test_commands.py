@@ -58,11 +58,18 @@ def test_subscribe_creates_one_subscription_per_business_and_says_so(operator_en
     assert again.returncode == 0 and "1 unchanged" in again.stdout, again.stderr
 
 
-def test_sync_reconciles_appointments_and_customers(operator_env, service, control):
+def test_sync_reconciles_appointments_and_customers_and_shows_the_watermark_lag(operator_env, service, control):
+    """`sync --status` (no Graph request) says "no sweep yet"; `sync` sweeps and shows the lag."""
+    control.call("DELETE", "/requests")
+    before = run_command(operator_env, "sync", "--status")
+    assert before.returncode == 0 and "no sweep yet" in before.stdout and "no delta round yet" in before.stdout
+    assert not [key for key in control.call("GET", "/requests") if " /v1.0/" in key]
     done = run_command(operator_env, "sync")
     assert done.returncode == 0, done.stderr
     assert "8 appointments" in done.stdout and "4 customers" in done.stdout and "4 collected" in done.stdout
     assert projection_differences(service.ledger, control.state()) == []
+    business = operator_env["BOOKING_BUSINESSES"]
+    assert f"{business}: watermark 20" in done.stdout and "s behind)" in done.stdout and "0 open gaps" in done.stdout
 
 
 def test_worker_once_processes_the_due_inbox_rows(operator_env, service, control, emulator):

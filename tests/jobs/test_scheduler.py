@@ -7,6 +7,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bookings_ledger.wiring import schedule_from_settings
+from config import load_settings
 from jobs.scheduler import LeasedRunner, build_scheduler, record_downtime, service_jobs
 from state.inbox import InboxRow
 from state.leases import last_runs
@@ -64,7 +66,7 @@ def test_downtime_longer_than_graphs_retries_is_recorded_as_a_gap(service, contr
 def test_seven_warped_days_of_hourly_renewal_never_let_a_subscription_lapse(make_services, control, service, graph_clock):
     businesses = control.seed(businesses=3, appointments=3)
     services = make_services(businesses)
-    jobs = service_jobs(services, lambda: {}, timedelta(hours=6))
+    jobs = service_jobs(services, lambda: {}, schedule_from_settings(load_settings({})))
     runner = LeasedRunner(service.ledger.engine, graph_clock)
     renew, _interval = jobs["renew-subscriptions"]
     renewals = 0
