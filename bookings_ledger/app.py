@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from config import Settings, load_settings
@@ -94,11 +94,19 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    """Every HTTP error leaves as problem+json; an oversized notification is counted."""
+    """Every error leaves as problem+json, an unexpected one logged by class only; an oversized
+    notification is counted."""
 
     def http_error(error: HTTPException) -> Response:
         if error.code == 413:
             app.extensions[receiver.EXTENSION].metrics.rejected.labels("too_large").inc()
         return problem(error.code or 500, error.name)
 
+    def unexpected_error(error: Exception) -> Response:
+        # Flask's own handler would log the traceback, whose message may quote a refused row
+        # (personal data): log the request and the exception's class, answer one shape.
+        app.logger.error("%s %s failed: %s", request.method, request.path, type(error).__name__)
+        return problem(500, "Internal Server Error")
+
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)

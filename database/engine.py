@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from config import SettingsError
+from database.files import prepare_sqlite_file
 
 SQLITE_BEGIN_OPTION = "sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # long enough for a burst of writers to take turns
@@ -29,12 +30,15 @@ class SchemaNotCurrent(SettingsError):
 
 
 def create_ledger_engine(url: str, **options: Any) -> Engine:
-    """An engine for DATABASE_URL; SQLite gets WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
+    """An engine for DATABASE_URL that never shows bound parameters in errors; SQLite gets a private
+    file (database.files), WAL, a busy timeout, foreign keys and BEGIN IMMEDIATE."""
+    # Bound parameters are personal data (emails in an INSERT): an error must never print them.
+    options = {**options, "hide_parameters": True}
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, **options)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+        prepare_sqlite_file(Path(parsed.database))
     engine = create_engine(url, **options)
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)

@@ -67,7 +67,9 @@ class LeasedRunner:
             detail = dict(job())
         except Exception as exc:
             # Logged and recorded, not raised: the next run starts over from the database's state.
-            log.exception("job %s failed", name)
+            # The class only: a driver's message can quote the row it refused (PostgreSQL's
+            # "Failing row contains (...)"), and rows hold personal data.
+            log.error("job %s failed (run %s): %s", name, run_id, type(exc).__name__)
             finish_run(self.engine, run_id, self.clock(), outcome="failed", detail={"error": type(exc).__name__})
             return "failed"
         finish_run(self.engine, run_id, self.clock(), outcome="ok", detail=detail)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from config import SettingsError
 from ledger.chain_segments import Parallelism, Segment, walk
 from ledger.core import merkle, signed_notes
+from database.files import make_private_directory
 from ledger.core.canonical import GENESIS_HASH
 from database.times import format_time
 from ledger.entries import append_entry, head, lock_head, stored_hash, stream_hashes
@@ -120,7 +121,7 @@ def _trusted_frontier(connection: Connection, size: int, verifier_key: str) -> m
 
 def write_checkpoint_file(record: CheckpointRecord, directory: Path) -> Path:
     """Write the note to `directory`, named by size and id so files never overwrite each other."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_directory(directory)  # var/ is 0700 whichever command creates it first
     path = directory / f"checkpoint-{record.size:012d}-{record.id}.txt"
     path.write_text(record.note, encoding="utf-8")
     return path

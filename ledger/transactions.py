@@ -173,7 +173,8 @@ class LedgerTransaction:
             self.session, data_keys, subject, values, categories=categories, purpose=purpose, created_at=self._now()
         )
         digests = {field: value.ciphertext_digest for field, value in stored.items()}
-        identifiers = {blind_index.INDEXED_FIELDS[field]: value for field, value in values.items() if field in blind_index.INDEXED_FIELDS}
+        indexed = blind_index.INDEXED_FIELDS
+        identifiers = {indexed[field]: value for field, value in values.items() if field in indexed}
         self._index(subject, identifiers)
         return self.append(
             kind, subject=subject, refs=refs, fields=sorted(values),

@@ -15,7 +15,7 @@ PostgreSQL alike. This is the mutable place for what the append-only chain must 
 (appointment times, digests): `erase_subject_rows` reduces a subject's rows to ids and the state
 `erased`, and no reader here returns an erased row for reconciliation to read again. Updated in
 the same transaction as the ledger entries they reflect (migration 0003 creates them, 0006 adds
-the customer record columns, 0007_chain_content lets an erased customer row lose its subject).
+the customer record columns, 0008_chain_content lets an erased customer row lose its subject).
 Writers go through the functions below, never by editing rows.
 """
 from __future__ import annotations

@@ -21,7 +21,7 @@ from database.times import format_time, parse_time
 
 
 class CalendarDeltaLink(Base):
-    """Where one business's mailbox calendar delta continues (migration 0007_freshness)."""
+    """Where one business's mailbox calendar delta continues (migration 0012_calendar_delta_links)."""
 
     __tablename__ = "calendar_delta_links"
     business_id: Mapped[str] = mapped_column(String(320), primary_key=True)

@@ -6,7 +6,7 @@ The chain records the policy's period and clock for each category (never a date:
 counted from an appointment's end would put that appointment's time in the append-only chain for
 good); this mutable table holds the dates the retention job reads ("what is due before T?" is
 one index range scan on `due_at`). Replaced whenever the object's content is recorded again;
-`forget_subject` deletes a subject's rows when it is erased. Migration 0007_chain_content creates it.
+`forget_subject` deletes a subject's rows when it is erased. Migration 0008_chain_content creates it.
 """
 from __future__ import annotations
 

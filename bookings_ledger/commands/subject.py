@@ -3,7 +3,7 @@
 `find` prints subject references only (never a value). `show` decrypts through the ledger,
 which records a `viewed` entry naming who and why before anything is printed. `erase` is the
 ledger side of an erasure (crypto-shredding and its entries); Graph-side anonymisation is the
-retention job's. Exit codes: 0 done; 1 the subject has no readable data (erased); 2 bad usage,
+retention job's. Exit codes: 0 done; 1 the subject is erased (or, for `erase`, on legal hold); 2 bad usage,
 an identifier without a canonical form, or a reference the ledger does not know.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
+    from ledger.models import SubjectProjection
     from ledger.transactions import LedgerTransaction
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
@@ -77,8 +78,9 @@ def erase_command(ref: str, reason: str, as_json: bool) -> None:
     """Crypto-shred the subject and print the erasure's receipt (its entries' seqs, ...)."""
     with _transaction() as tx:
         projection = _require_known(tx, ref)
-        if projection.status == "erased":
-            click.echo(f"subject {ref} is already erased", err=True)
+        if projection.status == "erased" or projection.on_hold:
+            # A legal hold overrides erasure (DESIGN.md): it must be released first, on the record.
+            click.echo(f"subject {ref} is {'already erased' if projection.status == 'erased' else 'on legal hold'}", err=True)
             raise click.exceptions.Exit(1)
         receipt = tx.erase_subject(ref, reason=reason)
     # Printed field by field from the receipt itself, so whatever it carries is shown.
@@ -95,7 +97,7 @@ def _transaction() -> Iterator[LedgerTransaction]:
         yield tx
 
 
-def _require_known(tx: LedgerTransaction, ref: str) -> Any:
+def _require_known(tx: LedgerTransaction, ref: str) -> SubjectProjection:
     projection = tx.subject(ref)
     if projection is None:
         _refuse(f"no subject {ref} in the ledger")

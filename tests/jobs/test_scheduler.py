@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bookings_ledger.wiring import schedule_from_settings
@@ -82,3 +82,19 @@ def test_seven_warped_days_of_hourly_renewal_never_let_a_subscription_lapse(make
         assert session.scalar(select(func.count()).select_from(SyncGap)) == 0
         assert session.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.kind == "lifecycle")) == 0
     assert renewals >= 3 * 4   # about every 35 hours, per business
+
+
+def test_a_job_refused_by_the_database_is_logged_by_class_never_with_the_row(db, clock, caplog):
+    """PostgreSQL quotes a refused row in its message ("Failing row contains (...)"): the log line
+    and the recorded run carry the exception's class and ids only."""
+    secret = "ada.lovelace@example.com"
+
+    def poisoned() -> dict:
+        with db.begin() as connection:
+            connection.execute(text("INSERT INTO tombstones (object_type, object_id) VALUES ('customer', :id)"), {"id": secret})
+        return {}
+
+    assert LeasedRunner(db, clock, "only").run("retention", poisoned) == "failed"
+    assert "job retention failed" in caplog.text and "IntegrityError" in caplog.text
+    assert secret not in caplog.text
+    assert json.loads(last_runs(db, "retention")[0].detail) == {"error": "IntegrityError"}

@@ -117,7 +117,7 @@ def collected(ledger: Ledger) -> dict[object, set[str]]:
 def _collect(ledger: Ledger, **identifier: str) -> str:
     with ledger.transaction() as tx:
         subject = tx.new_subject()
-        tx.collect(subject, identifier, category="booking", purpose="appointment")
+        tx.collect(subject, identifier, categories=dict.fromkeys(identifier, "contact"), purpose="appointment")
     return subject
 
 

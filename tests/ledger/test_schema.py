@@ -67,7 +67,7 @@ def test_0007_keeps_the_mirror_rows_and_lets_an_erased_customer_lose_its_subject
             " retention_until, updated_at) VALUES ('a-1', 'b', 's', 'e', 'active', '{}', '{}', 'r', 'u')"))
         connection.execute(text(
             "INSERT INTO booking_customers (business_id, customer_id, subject_ref, updated_at) VALUES ('b', 'c-1', 's-1', 'u')"))
-    upgrade(engine, "0007_chain_content")
+    upgrade(engine, "0008_chain_content")
     schema = inspect(engine)
     assert "retention_until" not in {c["name"] for c in schema.get_columns("booking_appointments")}
     assert {i["name"] for i in schema.get_indexes("retention_due")} >= {"ix_retention_due_due_at"}

@@ -16,7 +16,7 @@ def ada(ledger: Ledger) -> str:
     """A subject collected with an IDN email and a phone extension."""
     with ledger.transaction() as tx:
         subject = tx.new_subject()
-        tx.collect(subject, ADA, category="booking", purpose="appointment", refs={"appointment": "AAMk-1"})
+        tx.collect(subject, ADA, categories=dict.fromkeys(ADA, "contact"), purpose="appointment", refs={"appointment": "AAMk-1"})
     return subject
 
 
@@ -99,3 +99,11 @@ def test_erase_prints_every_field_of_the_receipt_as_lines(cli, ledger, ada):
 def test_an_unknown_reference_is_exit_2(cli, db, args):
     code, output = cli("subject", *args)
     assert code == 2 and f"no subject {'0' * 32}" in output
+
+
+def test_a_subject_on_legal_hold_is_not_erased(cli, ledger, ada):
+    with ledger.transaction() as tx:
+        tx.append("hold-placed", subject=ada, reason="litigation")
+    code, output = cli("subject", "erase", ada, "--reason", "erasure-request")
+    assert code == 1 and "on legal hold" in output
+    assert cli("subject", "find", "--email", ADA["email"]) == (0, f"{ada}\n")

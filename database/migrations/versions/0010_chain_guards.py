@@ -9,14 +9,14 @@ checkpoints get the same guard plus the UPDATE and DELETE triggers the chain has
 PostgreSQL) is settled by the grants of `bookings-ledger db upgrade` (database/roles.py).
 
 Revision ID: 0010_chain_guards
-Revises: 0006
+Revises: 0009_reindex_identifiers
 """
 from __future__ import annotations
 
 from alembic import op
 
 revision = "0010_chain_guards"
-down_revision = "0007_chain_content"
+down_revision = "0009_reindex_identifiers"
 branch_labels = None
 depends_on = None
 

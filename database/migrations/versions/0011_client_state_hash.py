@@ -8,7 +8,7 @@ envelope (12-byte nonce ‖ AES-256-GCM, associated data ["client_state", id]) i
 not through `ledger.encryption`, so this revision keeps working whatever that module becomes.
 
 Revision ID: 0011_client_state_hash
-Revises: 0006
+Revises: 0010_chain_guards
 """
 from __future__ import annotations
 

@@ -6,15 +6,15 @@ period and clock instead, and `retention_due` holds the dates. `booking_appointm
 (the earliest deadline, never read) goes: the per-category rows replace it. Independent of the
 other revisions after 0006: it touches only these two mirror tables and its own new one.
 
-Revision ID: 0007_chain_content
-Revises: 0006
+Revision ID: 0008_chain_content
+Revises: 0007_key_store
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_chain_content"
+revision = "0008_chain_content"
 down_revision = "0007_key_store"
 branch_labels = None
 depends_on = None

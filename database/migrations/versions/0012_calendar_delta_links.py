@@ -1,7 +1,7 @@
 """The stored delta link of each business's scheduling-mailbox calendar (calendarView/delta).
 
-Revision ID: 0007_freshness
-Revises: 0006
+Revision ID: 0012_calendar_delta_links
+Revises: 0011_client_state_hash
 
 A new table only, so it does not depend on what other revisions after 0006 change.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_freshness"
+revision = "0012_calendar_delta_links"
 down_revision = "0011_client_state_hash"
 branch_labels = None
 depends_on = None
