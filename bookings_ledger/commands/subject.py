@@ -19,7 +19,7 @@ import click
 
 if TYPE_CHECKING:
     from ledger.models import SubjectProjection
-    from ledger.transactions import LedgerTransaction
+    from ledger.transactions import Ledger, LedgerTransaction
 
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
 
@@ -60,11 +60,13 @@ def show_command(ref: str, purpose: str, actor: str | None, as_json: bool) -> No
 
     viewer = actor or getpass.getuser()
     with _transaction() as tx:
-        _require_known(tx, ref)
+        if _require_known(tx, ref).status == "erased":
+            click.echo(f"subject {ref} has no readable personal data (erased)", err=True)
+            raise click.exceptions.Exit(1)
         try:
             values = tx.read_personal_data(ref, viewer=viewer, purpose=purpose)
-        except VaultError:
-            click.echo(f"subject {ref} has no readable personal data (erased)", err=True)
+        except VaultError:  # a category destroyed by retention
+            click.echo(f"subject {ref} has personal data no key can read any more", err=True)
             raise click.exceptions.Exit(1) from None
     _print({"subject": ref, "viewer": viewer, "purpose": purpose, "values": values}, as_json,
            lines=[f"{field}: {value}" for field, value in values.items()])
@@ -76,24 +78,32 @@ def show_command(ref: str, purpose: str, actor: str | None, as_json: bool) -> No
 @JSON_OPTION
 def erase_command(ref: str, reason: str, as_json: bool) -> None:
     """Crypto-shred the subject and print the erasure's receipt (its entries' seqs, ...)."""
-    with _transaction() as tx:
-        projection = _require_known(tx, ref)
-        if projection.status == "erased" or projection.on_hold:
-            # A legal hold overrides erasure (DESIGN.md): it must be released first, on the record.
-            click.echo(f"subject {ref} is {'already erased' if projection.status == 'erased' else 'on legal hold'}", err=True)
-            raise click.exceptions.Exit(1)
-        receipt = tx.erase_subject(ref, reason=reason)
+    with _opened_ledger() as ledger:
+        with ledger.transaction() as tx:
+            projection = _require_known(tx, ref)
+            if projection.status == "erased" or projection.on_hold:
+                # A legal hold overrides erasure (DESIGN.md): it must be released first, on the record.
+                state = "already erased" if projection.status == "erased" else "on legal hold"
+                click.echo(f"subject {ref} is {state}", err=True)
+                raise click.exceptions.Exit(1)
+        receipt = ledger.erase_subject(ref, reason=reason)
     # Printed field by field from the receipt itself, so whatever it carries is shown.
     described = {"subject": ref, **dataclasses.asdict(receipt)}
     _print(described, as_json, lines=[f"{name}: {value}" for name, value in described.items()])
 
 
 @contextmanager
-def _transaction() -> Iterator[LedgerTransaction]:
+def _opened_ledger() -> Iterator[Ledger]:
     from bookings_ledger.wiring import opened_ledger
     from config import load_settings
 
-    with opened_ledger(load_settings()) as ledger, ledger.transaction() as tx:
+    with opened_ledger(load_settings()) as ledger:
+        yield ledger
+
+
+@contextmanager
+def _transaction() -> Iterator[LedgerTransaction]:
+    with _opened_ledger() as ledger, ledger.transaction() as tx:
         yield tx
 
 

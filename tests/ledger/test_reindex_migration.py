@@ -16,7 +16,7 @@ from ledger import personal_data
 from ledger.models import BlindIndex
 from ledger.transactions import Ledger
 
-BEFORE = "0006"
+BEFORE = "0008_chain_content"  # the revision before the re-index: data keys already in the key store
 
 
 def _old_digest(key: bytes, kind: str, old_form: str) -> bytes:
@@ -27,8 +27,8 @@ def _store_as_before(ledger: Ledger, values: dict[str, str], old_digests: list[t
     """A subject as the old code left it: values stored, indexed by the old normal forms."""
     with ledger.transaction() as tx:
         subject = tx.new_subject()
-        data_key = personal_data.load_data_key(tx.session, ledger.keys.master, subject)
-        personal_data.store_values(tx.session, data_key, subject, values, categories=dict.fromkeys(values, "contact"),
+        data_keys = ledger.keystore.keys_for(subject, ["contact"])
+        personal_data.store_values(tx.session, data_keys, subject, values, categories=dict.fromkeys(values, "contact"),
                                    purpose="appointment", created_at="2024-02-26T09:00:00.000000Z")
         tx.session.execute(delete(BlindIndex).where(BlindIndex.subject_ref == subject))
         personal_data.add_blind_indexes(tx.session, subject, [
@@ -38,10 +38,12 @@ def _store_as_before(ledger: Ledger, values: dict[str, str], old_digests: list[t
 
 
 @pytest.fixture
-def old_ledger(engine, ledger_keys, clock) -> Ledger:
-    """A ledger migrated only up to the revision before the re-index."""
+def old_ledger(engine, ledger_keys, keystore, keystore_url, clock, monkeypatch) -> Ledger:
+    """A ledger migrated only up to the revision before the re-index; the migration finds its key
+    store through KEYSTORE_URL, as `db upgrade` does."""
+    monkeypatch.setenv("KEYSTORE_URL", keystore_url)
     upgrade(engine, BEFORE)
-    return Ledger(engine, ledger_keys, clock)
+    return Ledger(engine, ledger_keys, clock, keystore=keystore)
 
 
 def _index_rows(ledger: Ledger, subject: str) -> int:
