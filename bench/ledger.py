@@ -1,11 +1,13 @@
 """Ledger benchmark: append throughput (SQLite, PostgreSQL), verify throughput against raw
 SHA-256 over the same canonical bytes (in one process and as `verify` runs it, in
-parallel segments), and verify of many entries with flat memory.
+parallel segments), verify of many entries with flat memory, erasure throughput with secure
+deletion in the key store, and subject lookup by email among 1,000,000 subjects.
 
-    .venv/bin/python bench/ledger.py [--entries N] [--appends N]
+    .venv/bin/python bench/ledger.py [--entries N] [--appends N] [--erasures N] [--subjects N] [--postgresql URL]
 
-PostgreSQL is BENCH_DATABASE_URL or TEST_DATABASE_URL (default the local test server); it is
-skipped with a note when unreachable. Everything runs in a temporary directory / schema.
+PostgreSQL is --postgresql, else BENCH_DATABASE_URL or TEST_DATABASE_URL (default the local test
+server); it is skipped with a note when unreachable. Everything runs in a temporary directory /
+schema; the PostgreSQL key store is a database of its own with a random name, dropped at the end.
 """
 from __future__ import annotations
 
@@ -34,9 +36,18 @@ from database.engine import create_ledger_engine, read_only, upgrade  # noqa: E4
 from ledger.entries import append_entry, build_entry, stream_row_batches, stream_rows  # noqa: E402
 from ledger.chain_segments import Parallelism  # noqa: E402
 from ledger.integrity import verify_ledger  # noqa: E402
+from database.times import format_time  # noqa: E402
+from ledger.blind_index import EMAIL, blind_digest  # noqa: E402
+from ledger.encryption import MasterKeys  # noqa: E402
+from ledger.keystore import SqlKeyStore, data_keys, open_keystore  # noqa: E402
+from ledger.transactions import Ledger, LedgerKeys  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BULK_BATCH = 20_000  # rows per INSERT round when filling the verify ledger
+BYSTANDER_KEYS = 20_000  # other subjects' keys in the key store while erasing: VACUUM FULL rewrites them all
+LOOKUPS = 2_000  # timed lookups by email
+PERSON = {"email": "ann.example@contoso.com", "phone": "+44 20 7946 0018", "name": "Ann Example", "notes": "Asthma."}
+CATEGORIES = {"email": "contact", "phone": "contact", "name": "identity", "notes": "health"}
 
 
 def now() -> datetime:
@@ -118,9 +129,74 @@ def rss_kib(field: str) -> int:
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def postgres_engine() -> tuple[Engine | None, str]:
+def fill_bystander_keys(keystore: SqlKeyStore, count: int) -> None:
+    """`count` wrapped-key-sized rows of other subjects, straight into the key store (they are never unwrapped)."""
+    created = format_time(now())
+    rows = [{"subject_ref": secrets.token_hex(16), "category": "contact", "wrapped_key": os.urandom(60),
+             "master_key_id": keystore.master.current_id, "created_at": created} for _ in range(count)]
+    with keystore.engine.begin() as connection:
+        connection.execute(data_keys.insert(), rows)
+
+
+def erasure_rate(engine: Engine, keystore: SqlKeyStore, count: int) -> float:
+    """Subjects erased per second (keys destroyed and scrubbed, rows deleted, entries appended), one at a time."""
+    ledger = Ledger(engine, LedgerKeys(keystore.master, os.urandom(32), "GB"), now, keystore=keystore)
+    subjects = []
+    for number in range(count):
+        with ledger.transaction() as tx:
+            subjects.append(tx.new_subject())
+            tx.collect(subjects[-1], PERSON, categories=CATEGORIES, purpose="appointment", refs={"appointment": f"A{number}"})
+    started = time.perf_counter()
+    for number, subject in enumerate(subjects):
+        ledger.erase_subject(subject, reason="erasure-request", tombstones=[("appointment", f"A{number}")])
+    return count / (time.perf_counter() - started)
+
+
+def lookup_latency(engine: Engine, keystore: SqlKeyStore, subjects: int) -> tuple[float, float]:
+    """(p50, p99) in ms of `find_subjects(email=…)` among `subjects` blind-indexed subjects (bulk-filled)."""
+    key = os.urandom(32)
+    with engine.begin() as connection:
+        for start in range(0, subjects, BULK_BATCH):
+            connection.execute(text("INSERT INTO blind_indexes (kind, digest, subject_ref) VALUES (:kind, :digest, :subject)"), [
+                {"kind": EMAIL, "digest": blind_digest(key, EMAIL, f"person{number}@example.org"), "subject": secrets.token_hex(16)}
+                for number in range(start, min(start + BULK_BATCH, subjects))
+            ])
+    ledger = Ledger(engine, LedgerKeys(keystore.master, key, "GB"), now, keystore=keystore)
+    timings = []
+    for number in (secrets.randbelow(subjects) for _ in range(LOOKUPS)):
+        started = time.perf_counter()
+        with ledger.transaction() as tx:
+            found = tx.find_subjects(email=f"Person{number}@Example.org")
+        timings.append((time.perf_counter() - started) * 1000)
+        assert len(found) == 1
+    timings.sort()
+    return timings[len(timings) // 2], timings[int(len(timings) * 0.99)]
+
+
+def postgres_url(explicit: str | None) -> str:
+    """--postgresql, else BENCH_DATABASE_URL or TEST_DATABASE_URL, else the local test server."""
+    return explicit or os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG
+
+
+def postgres_keystore(url: str, master: MasterKeys) -> SqlKeyStore:
+    """A key store in a new database of its own on the server (dropped by `drop_postgres_keystore`)."""
+    name = f"bench_keys_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    keystore = open_keystore(make_url(url).set(database=name).render_as_string(hide_password=False), master)
+    keystore.engine.info = {"admin": admin, "database": name}  # type: ignore[misc]
+    return keystore
+
+
+def drop_postgres_keystore(keystore: SqlKeyStore) -> None:
+    keystore.close()
+    with keystore.engine.info["admin"].connect() as connection:  # type: ignore[index]
+        connection.execute(text(f"DROP DATABASE {keystore.engine.info['database']} WITH (FORCE)"))  # type: ignore[index]
+
+
+def postgres_engine(url: str) -> tuple[Engine | None, str]:
     """A fresh schema on the PostgreSQL server, or None and why not."""
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_PG
     schema = f"bench_{secrets.token_hex(4)}"
     try:
         admin = create_engine(url, isolation_level="AUTOCOMMIT")
@@ -144,7 +220,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000, help="entries in the verify ledger (default 1,000,000)")
     parser.add_argument("--appends", type=int, default=2_000, help="single-entry transactions per backend")
+    parser.add_argument("--erasures", type=int, default=200, help="subjects erased one by one per backend")
+    parser.add_argument("--subjects", type=int, default=1_000_000, help="blind-indexed subjects for the lookup")
+    parser.add_argument("--postgresql", metavar="URL", help="PostgreSQL server for the PostgreSQL rows (fresh schema and key-store database)")
     args = parser.parse_args()
+    pg_url = postgres_url(args.postgresql)
     table = Table(title=f"bookings-ledger: ledger benchmark ({args.entries:,} entries verified)")
     for column in ("measure", "backend", "result", "note"):
         table.add_column(column)
@@ -152,12 +232,30 @@ def main() -> int:
         sqlite = create_ledger_engine(f"sqlite:///{directory}/bench.db")
         upgrade(sqlite)
         table.add_row("append", "sqlite", f"{append_rate(sqlite, args.appends):,.0f} entries/s", "one commit per entry")
-        postgres, note = postgres_engine()
+        master = MasterKeys(os.urandom(32))
+        keystore = open_keystore(f"sqlite:///{directory}/keys.db", master)
+        fill_bystander_keys(keystore, BYSTANDER_KEYS)
+        erasure_note = f"secure delete + WAL TRUNCATE; key store holds {BYSTANDER_KEYS:,} other keys; one subject, 3 keys each"
+        table.add_row("erasure", "sqlite", f"{erasure_rate(sqlite, keystore, args.erasures):,.1f} subjects/s", erasure_note)
+        p50, p99 = lookup_latency(sqlite, keystore, args.subjects)
+        keystore.close()
+        table.add_row("lookup by email", "sqlite", f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
+                      f"among {args.subjects:,} subjects (target p99 < 20 ms)")
+        postgres, note = postgres_engine(pg_url)
         if postgres is None:
-            table.add_row("append", "postgresql", "skipped", note)
+            for measure in ("append", "erasure", "lookup by email"):
+                table.add_row(measure, "postgresql", "skipped", note)
         else:
             upgrade(postgres)
             table.add_row("append", "postgresql", f"{append_rate(postgres, args.appends):,.0f} entries/s", "one commit per entry")
+            keystore = postgres_keystore(pg_url, master)
+            fill_bystander_keys(keystore, BYSTANDER_KEYS)
+            erasure_note = f"VACUUM + VACUUM FULL of the key table; {BYSTANDER_KEYS:,} other keys; 3 keys each"
+            table.add_row("erasure", "postgresql", f"{erasure_rate(postgres, keystore, args.erasures):,.1f} subjects/s", erasure_note)
+            p50, p99 = lookup_latency(postgres, keystore, args.subjects)
+            table.add_row("lookup by email", "postgresql", f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
+                          f"among {args.subjects:,} subjects (target p99 < 20 ms)")
+            drop_postgres_keystore(keystore)
             drop_postgres(postgres)
         verify_db = create_ledger_engine(f"sqlite:///{directory}/verify.db")
         upgrade(verify_db)

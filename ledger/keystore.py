@@ -19,6 +19,7 @@ Keys are wrapped by the master key (ledger/encryption.py); errors name ids, neve
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -182,6 +183,7 @@ def open_keystore(url: str, master: encryption.MasterKeys, *, backup_retention: 
     """The key store at KEYSTORE_URL; SQLite files get secure deletion and a bounded WAL."""
     engine = create_ledger_engine(url, hide_parameters=True)
     if engine.dialect.name == "sqlite":
+        _create_private_file(engine.url.database)
         event.listen(engine, "connect", _configure_secure_deletion)
     options = {"clock": clock} if clock else {}
     return SqlKeyStore(engine, master, backup_retention=backup_retention, **options)
@@ -192,6 +194,12 @@ def keystore_from_settings(settings: Any, master: encryption.MasterKeys,
     """The key store KEYSTORE_URL names, with the backup retention KEYSTORE_BACKUP_RETENTION_DAYS states."""
     retention = timedelta(days=settings.KEYSTORE_BACKUP_RETENTION_DAYS)
     return open_keystore(settings.KEYSTORE_URL, master, backup_retention=retention, clock=clock)
+
+
+def _create_private_file(path: str | None) -> None:
+    # Created 0600 before SQLite opens it (its -wal and -shm take the same mode): keys are for this user only.
+    if path and path != ":memory:":
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def _configure_secure_deletion(dbapi_connection: Any, _record: Any) -> None:

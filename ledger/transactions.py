@@ -103,7 +103,9 @@ class Ledger:
         self, subject: str, *, reason: str, refs: Mapping[str, str] | None = None, tombstones: Iterable[tuple[str, str]] = ()
     ) -> ErasureReceipt:
         """Destroy the subject's keys in the key store, delete its data, tombstone its Graph objects, and
-        record `erased` and `key-destroyed`; returns when the erasure is final in every live file."""
+        record `erased` and `key-destroyed`; returns when the erasure is final in every live file.
+        Several transactions of its own: never call it inside `transaction()` (on SQLite it would wait
+        for the write lock its caller holds)."""
         return self._erase(subject, None, reason=reason, refs=refs, tombstones=tombstones)
 
     def destroy_category(self, subject: str, category: str, *, reason: str) -> ErasureReceipt:
