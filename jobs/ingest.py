@@ -92,9 +92,12 @@ class Ingestor:
                 bookings_mirror.set_graph_version(tx.session, appointment.id, classify.graph_version(appointment))
                 return "unchanged"
             outcome: Outcome = "collected" if known is None else "updated"
-            for person in persons:
-                subjects[person.key] = self._subject(tx, appointment.business_id, person, subjects.get(person.key))
-            digests = self._digests(tx, appointment, persons, subjects, previous)
+            # A known, active subject stays the person's subject, so only the others need digests now.
+            missing = [p for p in persons if p.key not in subjects]
+            for person in missing:
+                subjects[person.key] = self._subject(tx, appointment.business_id, person, None)
+            if missing:
+                digests.update(self._digests(tx, appointment, missing, subjects, previous))
             self._record(tx, appointment, persons, subjects, previous, digests, outcome)
             self._save(tx, appointment, persons, subjects, digests)
             return outcome

@@ -158,7 +158,6 @@ def link_customer(session: Session, business_id: str, customer_id: str, subject_
         session.add(BookingCustomer(business_id=business_id, customer_id=customer_id, subject_ref=subject_ref, updated_at=now))
     else:
         row.subject_ref, row.updated_at = subject_ref, now
-    session.flush()
 
 
 def save_customer_record(session: Session, business_id: str, customer_id: str, digest: str) -> None:
@@ -166,7 +165,6 @@ def save_customer_record(session: Session, business_id: str, customer_id: str, d
     row = session.get(BookingCustomer, (business_id, customer_id))
     assert row is not None, "link_customer ran first"
     row.state, row.digest = ACTIVE, digest
-    session.flush()
 
 
 def mark_customer_gone(session: Session, business_id: str, customer_id: str, now: str) -> None:

@@ -36,7 +36,6 @@ def set_due_dates(session: Session, object_type: str, object_id: str, subject_re
     ))
     session.add_all(RetentionDue(object_type=object_type, object_id=object_id, subject_ref=subject_ref, category=category,
                                  due_at=due_at) for category, due_at in due.items())
-    session.flush()
 
 
 def due_before(session: Session, moment: str) -> list[RetentionDue]:
