@@ -36,6 +36,10 @@ RENEWAL_INTERVAL = timedelta(hours=1)       # far inside the renewal margin: a f
 CHECKPOINT_INTERVAL = timedelta(hours=1)
 BACKFILL_INTERVAL = timedelta(minutes=5)
 PURGE_INTERVAL = timedelta(hours=1)         # small, frequent purges: each deletes about an hour's rows
+# First run one interval after start, not at once: the `reconcile` run at start opens every
+# business's delta link with its sweep, and a round at the same moment would open them again,
+# with a second sweep of each business.
+FIRST_RUN_AFTER_INTERVAL = frozenset({"follow-calendars"})
 
 Job = Callable[[], Mapping[str, Any]]
 
@@ -95,8 +99,9 @@ def build_scheduler(runner: LeasedRunner, jobs: Mapping[str, tuple[Job, timedelt
     scheduler.add_job(runner.is_leader, IntervalTrigger(seconds=HEARTBEAT.total_seconds()), id="heartbeat",
                       max_instances=1, coalesce=True)
     for name, (job, interval) in jobs.items():
+        first = datetime.now().astimezone() + (interval if name in FIRST_RUN_AFTER_INTERVAL else timedelta(0))
         scheduler.add_job(runner.run, IntervalTrigger(seconds=interval.total_seconds()), args=(name, job), id=name,
-                          max_instances=1, coalesce=True, next_run_time=datetime.now().astimezone(),
+                          max_instances=1, coalesce=True, next_run_time=first,
                           misfire_grace_time=int(interval.total_seconds()))
     return scheduler
 
@@ -118,7 +123,8 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         return services.subscriptions.ensure_all().as_dict()
 
     def reconcile() -> Mapping[str, Any]:
-        return {"sweeps": [r.as_dict() for r in services.reconciler.reconcile_all(services.businesses)]}
+        # Each full sweep also renews the business's delta link (jobs/delta.py).
+        return {"sweeps": [r.as_dict() for r in services.delta.sweep_all(services.businesses)]}
 
     def backfill() -> Mapping[str, Any]:
         # Gaps are back-filled within minutes, not at the next full reconciliation.
