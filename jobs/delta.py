@@ -9,8 +9,7 @@ minutes at a few requests an hour. One round of one business:
 1. no stored link, or the horizon has slid a calendarView window past the link's window: open a
    new link (a first round over the horizon) and sweep the business (jobs/reconcile.py); the
    sweep starts after the link's round, so it proves the state the link's later rounds build on.
-   The link is stored only once that sweep has finished. Every scheduled full sweep does the
-   same (`sweep`), so links are renewed daily and the horizon never slides far;
+   The link is stored only once that sweep has finished;
 2. Graph answers 410 (the link expired, `SyncStateNotFound`): forget it and do as in 1;
 3. otherwise each changed event is a `Change` for jobs/reread.py, exactly as if a notification
    had named it, and what Graph says now is written through the Ingestor; the new link and the
@@ -34,7 +33,7 @@ from connector import Gone, GraphConnector
 from connector.mailbox import DeltaRound
 from connector.models import Event
 from jobs.ingest import Ingestor
-from jobs.reconcile import Reconciler, SweepResult
+from jobs.reconcile import Reconciler
 from jobs.reread import Change, Truth, reread
 from ledger.transactions import Ledger, LedgerTransaction
 from state.delta_links import DeltaPosition, delta_position, forget_delta_link, store_delta_link
@@ -102,13 +101,8 @@ class DeltaFollower:
         _start, end = self.reconciler.horizon.bounds(now)
         return end - position.window_end > self.reconciler.horizon.window
 
-    def sweep_all(self, business_ids: Sequence[str]) -> list[SweepResult]:
-        """A full sweep of every business in turn, each with a new delta link (`sweep`)."""
-        return [self.sweep(business_id) for business_id in business_ids]
-
-    def sweep(self, business_id: str) -> SweepResult:
-        """Open a new delta link, then sweep the business; the link is kept once the sweep has
-        finished (a failed sweep leaves the old link, or none)."""
+    def _open(self, business_id: str, outcome: str) -> DeltaResult:
+        # The link is stored only once the sweep has finished: a failed sweep leaves none.
         started = self.ledger.clock()
         window = self.reconciler.horizon.bounds(started)
         round_ = self.mailbox.events_delta(business_id, *window)
@@ -118,10 +112,6 @@ class DeltaFollower:
         sweep = self.reconciler.reconcile_business(business_id)   # advances the watermark itself
         with self.ledger.transaction() as tx:
             store_delta_link(tx.session, business_id, delta_link, window=window, round_started=started, changes=0)
-        return sweep
-
-    def _open(self, business_id: str, outcome: str) -> DeltaResult:
-        sweep = self.sweep(business_id)
         return DeltaResult(business_id, outcome, sweep.appointments, sweep.outcomes + sweep.customer_outcomes)
 
     def _apply(self, business_id: str, started: datetime, events: list[Event], delta_link: str,

@@ -36,9 +36,8 @@ RENEWAL_INTERVAL = timedelta(hours=1)       # far inside the renewal margin: a f
 CHECKPOINT_INTERVAL = timedelta(hours=1)
 BACKFILL_INTERVAL = timedelta(minutes=5)
 PURGE_INTERVAL = timedelta(hours=1)         # small, frequent purges: each deletes about an hour's rows
-# First run one interval after start, not at once: the `reconcile` run at start opens every
-# business's delta link with its sweep, and a round at the same moment would open them again,
-# with a second sweep of each business.
+# First run one interval after start, not at once: a first round opens each business's delta link
+# with a sweep of its own, which must not compete with the `reconcile` sweep every start begins with.
 FIRST_RUN_AFTER_INTERVAL = frozenset({"follow-calendars"})
 
 Job = Callable[[], Mapping[str, Any]]
@@ -123,8 +122,7 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         return services.subscriptions.ensure_all().as_dict()
 
     def reconcile() -> Mapping[str, Any]:
-        # Each full sweep also renews the business's delta link (jobs/delta.py).
-        return {"sweeps": [r.as_dict() for r in services.delta.sweep_all(services.businesses)]}
+        return {"sweeps": [r.as_dict() for r in services.reconciler.reconcile_all(services.businesses)]}
 
     def backfill() -> Mapping[str, Any]:
         # Gaps are back-filled within minutes, not at the next full reconciliation.

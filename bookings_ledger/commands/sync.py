@@ -47,7 +47,7 @@ def command(status: bool) -> None:
     settings.require("BOOKING_BUSINESSES")
     if not status:
         with progress_display() as progress, opened_services(settings, progress=progress) as services:
-            results = services.delta.sweep_all(services.businesses)   # each sweep also renews the delta link
+            results = services.reconciler.reconcile_all(services.businesses)
         for result in results:
             click.echo(f"{result.business_id}: {result.appointments} appointments; {_counts(result.outcomes)}; "
                        f"{result.customers} customers; {_counts(result.customer_outcomes)}; "
