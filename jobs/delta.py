@@ -102,7 +102,7 @@ class DeltaFollower:
         return end - position.window_end > self.reconciler.horizon.window
 
     def _open(self, business_id: str, outcome: str) -> DeltaResult:
-        # The link is stored only once the sweep has finished: a failed sweep leaves none.
+        # The link is stored only once the sweep has finished: a failed sweep leaves the stored one as it was.
         started = self.ledger.clock()
         window = self.reconciler.horizon.bounds(started)
         round_ = self.mailbox.events_delta(business_id, *window)
