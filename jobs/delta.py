@@ -8,7 +8,8 @@ minutes at a few requests an hour. One round of one business:
 
 1. no stored link, or the horizon has slid a calendarView window past the link's window: open a
    new link (a first round over the horizon) and sweep the business (jobs/reconcile.py); the
-   sweep starts after the link's round, so it proves the state the link's later rounds build on;
+   sweep starts after the link's round, so it proves the state the link's later rounds build on.
+   The link is stored only once that sweep has finished;
 2. Graph answers 410 (the link expired, `SyncStateNotFound`): forget it and do as in 1;
 3. otherwise each changed event is a `Change` for jobs/reread.py, exactly as if a notification
    had named it, and what Graph says now is written through the Ingestor; the new link and the
@@ -50,6 +51,7 @@ class MailboxDelta(Protocol):
 class DeltaResult:
     """What one business's round found and did (ids and counts only).
 
+    events: the events the round listed (for `opened` and `expired`, the appointments swept).
     outcome: `quiet` (nothing changed), `changes` (written), `opened` (a new link and a sweep),
     `expired` (410: a new link and a sweep), `swept` (changes written, then a sweep for a removal
     no appointment could be named for), `failed` (a read failed: nothing written, link kept).
@@ -84,13 +86,13 @@ class DeltaFollower:
         started = self.ledger.clock()
         position = delta_position(self.ledger.engine, business_id)
         if position is None or self._slid(position, started):
-            return self._open(business_id, started, "opened")
+            return self._open(business_id, "opened")
         try:
             round_ = self.mailbox.events_delta(business_id, delta_link=position.delta_link)
             events = list(round_)
         except Gone:
             forget_delta_link(self.ledger.engine, business_id)
-            return self._open(business_id, started, "expired")
+            return self._open(business_id, "expired")
         return self._apply(business_id, started, events, _next_link(round_), position)
 
     def _slid(self, position: DeltaPosition, now: datetime) -> bool:
@@ -99,15 +101,18 @@ class DeltaFollower:
         _start, end = self.reconciler.horizon.bounds(now)
         return end - position.window_end > self.reconciler.horizon.window
 
-    def _open(self, business_id: str, started: datetime, outcome: str) -> DeltaResult:
+    def _open(self, business_id: str, outcome: str) -> DeltaResult:
+        # The link is stored only once the sweep has finished: a failed sweep leaves the stored one as it was.
+        started = self.ledger.clock()
         window = self.reconciler.horizon.bounds(started)
         round_ = self.mailbox.events_delta(business_id, *window)
-        events = sum(1 for _ in round_)   # the whole window: the sweep below compares it, not this
+        for _event in round_:
+            pass   # the whole window: the sweep below compares it, not this
         delta_link = _next_link(round_)
         sweep = self.reconciler.reconcile_business(business_id)   # advances the watermark itself
         with self.ledger.transaction() as tx:
             store_delta_link(tx.session, business_id, delta_link, window=window, round_started=started, changes=0)
-        return DeltaResult(business_id, outcome, events, sweep.outcomes + sweep.customer_outcomes)
+        return DeltaResult(business_id, outcome, sweep.appointments, sweep.outcomes + sweep.customer_outcomes)
 
     def _apply(self, business_id: str, started: datetime, events: list[Event], delta_link: str,
                position: DeltaPosition) -> DeltaResult:

@@ -36,6 +36,9 @@ RENEWAL_INTERVAL = timedelta(hours=1)       # far inside the renewal margin: a f
 CHECKPOINT_INTERVAL = timedelta(hours=1)
 BACKFILL_INTERVAL = timedelta(minutes=5)
 PURGE_INTERVAL = timedelta(hours=1)         # small, frequent purges: each deletes about an hour's rows
+# First run one interval after start, not at once: a first round opens each business's delta link
+# with a sweep of its own, which must not compete with the `reconcile` sweep every start begins with.
+FIRST_RUN_AFTER_INTERVAL = frozenset({"follow-calendars"})
 
 Job = Callable[[], Mapping[str, Any]]
 
@@ -97,8 +100,9 @@ def build_scheduler(runner: LeasedRunner, jobs: Mapping[str, tuple[Job, timedelt
     scheduler.add_job(runner.is_leader, IntervalTrigger(seconds=HEARTBEAT.total_seconds()), id="heartbeat",
                       max_instances=1, coalesce=True)
     for name, (job, interval) in jobs.items():
+        first = datetime.now().astimezone() + (interval if name in FIRST_RUN_AFTER_INTERVAL else timedelta(0))
         scheduler.add_job(runner.run, IntervalTrigger(seconds=interval.total_seconds()), args=(name, job), id=name,
-                          max_instances=1, coalesce=True, next_run_time=datetime.now().astimezone(),
+                          max_instances=1, coalesce=True, next_run_time=first,
                           misfire_grace_time=int(interval.total_seconds()))
     return scheduler
 

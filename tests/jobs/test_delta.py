@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from jobs import gaps
-from jobs.scheduler import LeasedRunner, service_jobs
+from jobs.scheduler import LeasedRunner, build_scheduler, service_jobs
 from bookings_ledger.wiring import schedule_from_settings
 from config import load_settings
 from state.bookings_mirror import BookingAppointment
@@ -165,18 +165,21 @@ def test_an_open_gap_holds_the_watermark_until_the_backfill_sweep(followed, cont
 
 
 def test_the_scheduler_follows_every_business_on_the_delta_interval(make_services, control, service, graph_clock):
-    """`follow-calendars` runs on DELTA_INTERVAL_MINUTES and records each business's round."""
+    """`follow-calendars` first runs one interval after start (the start-up sweep runs alone), then
+    every DELTA_INTERVAL_MINUTES: it opens each link, then has only quiet rounds to run."""
     businesses = control.seed(businesses=2, appointments=3)
     services = make_services(businesses)
     jobs = service_jobs(services, lambda: {}, schedule_from_settings(load_settings({"DELTA_INTERVAL_MINUTES": "3"})))
     follow, interval = jobs["follow-calendars"]
-    assert interval == timedelta(minutes=3)
+    assert interval == timedelta(minutes=3) and "purge-working-state" in jobs
+    first = build_scheduler(LeasedRunner(service.ledger.engine, graph_clock), jobs).get_job("follow-calendars")
+    assert first.next_run_time > datetime.now().astimezone() + timedelta(minutes=2)
     runner = LeasedRunner(service.ledger.engine, graph_clock)
     for expected in ("opened", "quiet"):
         assert runner.run("follow-calendars", follow) == "ok"
         rounds = json.loads(last_runs(service.ledger.engine, "follow-calendars", 1)[0].detail)["rounds"]
         assert [r["outcome"] for r in rounds] == [expected, expected]
-    assert "purge-working-state" in jobs
+    assert all(delta_position(service.ledger.engine, b) for b in businesses)
 
 
 def test_metrics_show_each_business_watermark_lag(followed, control, service):
