@@ -28,7 +28,7 @@ from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, Subscrip
 from jobs.worker import Worker
 from ledger.transactions import Clock, Ledger, utc_now
 from state.client_states import ClientStateKeys
-from state.retention import WorkingStateRetention
+from state.working_state_retention import WorkingStateRetention
 
 if TYPE_CHECKING:
     from connector import GraphConnector

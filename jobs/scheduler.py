@@ -24,7 +24,7 @@ from jobs import gaps
 from jobs.metrics import JobMetrics
 from ledger.transactions import Ledger
 from state.leases import acquire_lease, finish_run, last_heartbeat, release_lease, start_run
-from state.retention import WorkingStateRetention, purge_working_state
+from state.working_state_retention import WorkingStateRetention, purge_working_state
 from database.times import parse_time
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from state import retention
+from state import working_state_retention
 from state.inbox import InboxItem, InboxRow, accept, fail, finish
 from state.leases import JobRun, finish_run, start_run
-from state.retention import WorkingStateRetention, purge_working_state
+from state.working_state_retention import WorkingStateRetention, purge_working_state
 from state.watermarks import SyncGap, complete_sweep, record_gap
 
 AGES = WorkingStateRetention(done_inbox_rows=timedelta(days=7), job_runs=timedelta(days=30),
