@@ -6,7 +6,7 @@ ledger's sequence numbers are assigned under the database's write lock (see `ent
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,15 +77,21 @@ def read_only(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-def upgrade(engine: Engine, revision: str = "head", *, data_key_mover: Callable[[Connection], None] | None = None) -> None:
-    """Apply the Alembic migrations shipped in `database/migrations` up to `revision`; `data_key_mover`
-    moves existing data keys to the key store (0007_key_store), and a migration that asks for it is
-    followed by a VACUUM once committed."""
+# A migration step that needs the ledger's code and keys, which `database/` may not import: the
+# composition root hands them in by name (bookings_ledger/migration_steps.py), and a migration
+# with data to convert and no step for it stops, naming the command to run.
+DataStep = Callable[[Connection], None]
+
+
+def upgrade(engine: Engine, revision: str = "head", *, data_steps: Mapping[str, DataStep] | None = None) -> None:
+    """Apply the Alembic migrations shipped in `database/migrations` up to `revision`, with the named
+    `data_steps` the migrations may ask for; a migration that asks for it is followed by a VACUUM
+    once committed."""
     from alembic import command
 
     with engine.begin() as connection:
         config = _alembic_config(connection)
-        config.attributes["data_key_mover"] = data_key_mover
+        config.attributes["data_steps"] = dict(data_steps or {})
         command.upgrade(config, revision)
     if config.attributes.get("vacuum_after"):
         vacuum(engine)

@@ -44,7 +44,7 @@ def test_existing_keys_move_to_the_key_store_per_category_and_leave_the_main_fil
     upgrade(engine, "0006")
     subject, old_wrapped = _write_pre_0007_subject(engine, ledger_keys.master.current)
     assert old_wrapped in live_files(engine)
-    upgrade(engine, data_key_mover=lambda connection: move_data_keys(connection, keystore, ledger_keys.master))
+    upgrade(engine, data_steps={"move_data_keys": lambda connection: move_data_keys(connection, keystore, ledger_keys.master)})
     assert "data_keys" not in inspect(engine).get_table_names()
     assert old_wrapped not in live_files(engine)  # dropped, then VACUUMed out of the file
     assert set(keystore.existing_keys(subject)) == {"contact", "identity", "health"}

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from config import SettingsError
+from bookings_ledger.migration_steps import data_steps
+from config import SettingsError, load_settings
 from database.engine import upgrade
 from ledger import personal_data
 from ledger.models import BlindIndex
@@ -62,7 +63,7 @@ def test_the_reindex_makes_every_spelling_find_the_subject_and_drops_stale_diges
         assert tx.find_subjects(email="jörg@xn--bcher-kva.example") == []
         assert tx.find_subjects(phone="+44 20 7946 0018") == sorted([jorg, switchboard])
 
-    upgrade(old_ledger.engine)
+    upgrade(old_ledger.engine, data_steps=data_steps(load_settings()))
 
     with old_ledger.transaction() as tx:
         assert tx.find_subjects(email="JÖRG@xn--bcher-kva.example.") == [jorg]
@@ -74,7 +75,7 @@ def test_the_reindex_makes_every_spelling_find_the_subject_and_drops_stale_diges
 def test_a_database_without_blind_indexes_migrates_without_any_key(old_ledger, monkeypatch):
     for name in ("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY"):
         monkeypatch.delenv(name, raising=False)
-    upgrade(old_ledger.engine)
+    upgrade(old_ledger.engine, data_steps=data_steps(load_settings()))
 
 
 def test_a_database_with_blind_indexes_needs_the_keys_and_says_which(old_ledger, monkeypatch):
@@ -82,4 +83,4 @@ def test_a_database_with_blind_indexes_needs_the_keys_and_says_which(old_ledger,
     for name in ("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(SettingsError, match="LEDGER_MASTER_KEY"):
-        upgrade(old_ledger.engine)
+        upgrade(old_ledger.engine, data_steps=data_steps(load_settings()))

@@ -4,7 +4,7 @@ Existing data is re-encrypted, not copied: each subject's old per-subject key is
 category its rows have gets a fresh key in the key store, and each row is re-encrypted under the
 key of its own category. (Copying the old key to every category would leave one category's
 ciphertexts readable with another category's key, so destroying one category would destroy
-nothing.) The work is done by the `data_key_mover` that `bookings-ledger db upgrade` passes in
+nothing.) The work is done by the `move_data_keys` step that `bookings-ledger db upgrade` passes in
 (it needs the master key and the key store, which a migration does not reach); with rows to move
 and no mover, the migration stops with the command to run. `data_keys` is then dropped and the
 main database VACUUMed after the commit (`vacuum_after`), so the old wrapped keys leave its file.
@@ -44,7 +44,7 @@ def upgrade() -> None:
     )
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT count(*) FROM data_keys")).scalar():
-        mover = context.config.attributes.get("data_key_mover")
+        mover = context.config.attributes["data_steps"].get("move_data_keys")
         if mover is None:
             raise RuntimeError(
                 f"data keys must move to the key store: run `{UPGRADE_COMMAND}` with LEDGER_MASTER_KEY and KEYSTORE_URL set"

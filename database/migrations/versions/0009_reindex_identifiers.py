@@ -2,7 +2,8 @@
 format characters stripped, case folding, phone extensions kept, invalid numbers refused).
 
 A digest cannot be recomputed from a digest, so the re-index decrypts each subject's stored
-`email` and `phone` values (`ledger.blind_index.reindex_all`); only then does it need keys,
+`email` and `phone` values (`ledger.blind_index.reindex_all`, the `reindex_blind_indexes` step that
+`bookings-ledger db upgrade` passes in: `database/` may not import the ledger); only then does it need keys,
 taken from the settings (`LEDGER_MASTER_KEY`, `BLIND_INDEX_KEY`, `DEFAULT_PHONE_REGION`) and the
 key store (`KEYSTORE_URL`, which holds the data keys since 0007_key_store). A
 database without blind-index rows (a new one) migrates without any key. No schema change.
@@ -13,7 +14,9 @@ Revises: 0008_chain_content
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
+
+UPGRADE_COMMAND = "bookings-ledger db upgrade"
 
 revision = "0009_reindex_identifiers"
 down_revision = "0008_chain_content"
@@ -25,23 +28,10 @@ def upgrade() -> None:
     connection = op.get_bind()
     if connection.execute(sa.text("SELECT 1 FROM blind_indexes LIMIT 1")).first() is None:
         return
-    from sqlalchemy.orm import Session
-
-    from config import load_settings
-    from ledger.blind_index import reindex_all
-    from ledger.keystore import keystore_from_settings
-    from ledger.transactions import LedgerKeys
-
-    settings = load_settings()
-    keys = LedgerKeys.from_settings(settings)  # a missing key stops `db upgrade` naming it
-    keystore = keystore_from_settings(settings, keys.master)
-    # The session joins the migration's transaction: the re-index commits with the revision.
-    try:
-        with Session(bind=connection) as session:
-            reindex_all(session, keys, keystore)
-            session.flush()
-    finally:
-        keystore.close()
+    reindex = context.config.attributes["data_steps"].get("reindex_blind_indexes")
+    if reindex is None:
+        raise RuntimeError(f"blind indexes must be recomputed: run `{UPGRADE_COMMAND}` with the ledger's keys set")
+    reindex(connection)
 
 
 def downgrade() -> None:
