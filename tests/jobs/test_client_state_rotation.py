@@ -1,6 +1,6 @@
 """`subscribe --rotate-client-state`: every subscription gets a new secret with no notification lost.
 
-Graph cannot PATCH a clientState (graph-facts §2.2), so each subscription gets a successor before
+Graph documents no PATCH of a clientState (graph-facts §2.2), so each subscription gets a successor before
 it is deleted. Through the real web app, against the emulator: a change before, one while both
 subscriptions live, one after, and a retry of the old subscription's delivery inside the grace
 period are each stored exactly once per delivery Graph made; after the grace the old secret is dead."""
