@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, or_, select
 
+from database.engine import read_only
 from database.times import format_time
 from state.subscriptions import GraphSubscription
 
@@ -59,7 +60,8 @@ def find_subscriptions(engine: Engine, ids: Iterable[str], now: datetime) -> tup
     wanted = list(ids)
     accepted = or_(GraphSubscription.state == "active",
                    (GraphSubscription.state == "retiring") & (GraphSubscription.accept_until > format_time(now)))
-    with engine.connect() as connection:
+    # A read-only snapshot: on SQLite it takes no write lock, so a busy worker never stalls the receiver.
+    with read_only(engine) as connection:
         rows = connection.execute(
             select(GraphSubscription)
             .where((GraphSubscription.subscription_id.in_(wanted) & accepted) | (GraphSubscription.state == "pending"))
