@@ -52,7 +52,7 @@ from ledger.core.canonical import parse_entry  # noqa: E402
 from database.engine import create_ledger_engine, upgrade  # noqa: E402
 from ledger.entries import stream_rows  # noqa: E402
 from state.inbox import depth  # noqa: E402
-from ledger.key_rotation import generate_settings_keys  # noqa: E402
+from bookings_ledger.keys import generate_all_keys  # noqa: E402
 from watermark_lag import LagFigures, simulate  # noqa: E402
 
 OPERATIONS = {"create": 5, "reschedule": 2, "edit": 2, "cancel": 1}  # relative frequencies
@@ -149,7 +149,8 @@ def run(args: argparse.Namespace, directory: Path) -> None:
                       for b in state]
         url = f"sqlite:///{directory / 'ledger.db'}"
         upgrade(create_ledger_engine(url))
-        overrides = {**generate_settings_keys(), "DATABASE_URL": url, "GRAPH_BASE_URL": emu.graph_url,
+        overrides = {**generate_all_keys(), "GRAPH_TENANT_ID": emu.emulator.tenant_id, "DATABASE_URL": url,
+                     "GRAPH_BASE_URL": emu.graph_url,
                      "GRAPH_CREDENTIAL": "static", "BOOKING_BUSINESSES": ",".join(ids)}
         app = create_app(overrides)
         web = make_server("127.0.0.1", 0, app, threaded=True)

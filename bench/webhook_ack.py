@@ -29,11 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy.orm import Session  # noqa: E402
 
 from database.engine import create_ledger_engine, upgrade  # noqa: E402
+from state.client_states import ClientStateKeys  # noqa: E402
 from state.subscriptions import save_subscription  # noqa: E402
-from ledger.encryption import MasterKeys  # noqa: E402
 
 CLIENT_STATE = "bench-client-state-" + "x" * 40
-SUBSCRIPTION = "bench-subscription"
+SUBSCRIPTION = "4f3e2d1c-0b9a-4887-9665-5443322110ff"   # Graph's ids are GUIDs; anything else is refused
+TENANT = "6f1b8c2e-3d4a-4b5c-9e8f-7a6b5c4d3e2f"
 
 
 def bare_app():
@@ -53,13 +54,13 @@ def serve(kind: str, port: int, settings: dict[str, str], workers: int) -> None:
     from bookings_ledger.app import create_app
     from bookings_ledger.gunicorn import serve as run
 
-    run(create_app if kind == "ledger" else bare_app, bind=f"127.0.0.1:{port}", workers=workers, threads=8)
+    run(create_app if kind == "ledger" else bare_app, binds=[f"127.0.0.1:{port}"], workers=workers, threads=8)
 
 
 def body() -> bytes:
     event = uuid.uuid4().hex
     item = {"subscriptionId": SUBSCRIPTION, "clientState": CLIENT_STATE, "changeType": "updated",
-            "resource": f"Users/clinic@contoso.com/Events/{event}", "tenantId": "t",
+            "resource": f"Users/clinic@contoso.com/Events/{event}", "tenantId": TENANT,
             "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z",
             "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "id": event, "@odata.etag": 'W/"1"'}}
     return json.dumps({"value": [item]}).encode()
@@ -159,11 +160,11 @@ def prepare(url: str) -> dict[str, str]:
     upgrade(engine)
     now = datetime.now(timezone.utc)
     with Session(engine) as session, session.begin():
-        save_subscription(session, MasterKeys(key), subscription_id=SUBSCRIPTION, business_id="clinic@contoso.com",
+        save_subscription(session, ClientStateKeys(key), subscription_id=SUBSCRIPTION, business_id="clinic@contoso.com",
                           resource="users/clinic@contoso.com/events", client_state=CLIENT_STATE,
                           expires_at=now + timedelta(days=2), now=now)
     engine.dispose()
-    return {"DATABASE_URL": url, "LEDGER_MASTER_KEY": base64.b64encode(key).decode()}
+    return {"DATABASE_URL": url, "CLIENT_STATE_KEY": base64.b64encode(key).decode(), "GRAPH_TENANT_ID": TENANT}
 
 
 def main() -> int:

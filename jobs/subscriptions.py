@@ -11,8 +11,8 @@ instance finds what the first one did and never creates a duplicate:
 - gone (404 on renew, lapsed, `subscriptionRemoved`): record the gap, create a new one.
 
 `rotate_client_states()` (`subscribe --rotate-client-state`) gives each subscription a new secret.
-Graph cannot change a subscription's clientState (a PATCH takes only the expiry and URL,
-graph-facts §2.2), so each gets a successor first and is deleted after: no moment without a live
+graph-facts §2.2 documents PATCH for the expiry (and the notification URL) only, never the
+clientState, so each gets a successor first and is deleted after: no moment without a live
 subscription, and the old one stays accepted for CLIENT_STATE_GRACE, while Graph retries what it
 sent before the delete.
 """

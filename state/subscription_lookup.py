@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, or_, select
 
+from database.engine import read_only
 from database.times import format_time
 from state.subscriptions import GraphSubscription
 
@@ -41,11 +42,16 @@ class KnownSubscription:
     mailbox_user_id: str | None
     client_state_hash: bytes
     client_state_key_id: str
+    accept_until: str | None   # a retiring row's deadline (stored time text); None while active
+
+    def accepted_at(self, now: datetime) -> bool:
+        """Still to be accepted at `now` (a retiring row only until its deadline)."""
+        return self.accept_until is None or self.accept_until > format_time(now)
 
 
 def _known(row: GraphSubscription) -> KnownSubscription:
     return KnownSubscription(row.subscription_id, row.business_id, row.mailbox_user_id, row.client_state_hash,
-                             row.client_state_key_id)
+                             row.client_state_key_id, row.accept_until)
 
 
 def find_subscriptions(engine: Engine, ids: Iterable[str], now: datetime) -> tuple[dict[str, KnownSubscription],
@@ -54,7 +60,8 @@ def find_subscriptions(engine: Engine, ids: Iterable[str], now: datetime) -> tup
     wanted = list(ids)
     accepted = or_(GraphSubscription.state == "active",
                    (GraphSubscription.state == "retiring") & (GraphSubscription.accept_until > format_time(now)))
-    with engine.connect() as connection:
+    # A read-only snapshot: on SQLite it takes no write lock, so a busy worker never stalls the receiver.
+    with read_only(engine) as connection:
         rows = connection.execute(
             select(GraphSubscription)
             .where((GraphSubscription.subscription_id.in_(wanted) & accepted) | (GraphSubscription.state == "pending"))
@@ -75,14 +82,15 @@ class SubscriptionLookup:
 
     def find(self, ids: Iterable[str]) -> dict[str, KnownSubscription]:
         """The subscription behind each id that is ours; ids absent from the answer are not."""
-        now = time.monotonic()
+        now, wall_now = time.monotonic(), self._clock()
         answer: dict[str, KnownSubscription] = {}
         misses: list[str] = []
         with self._lock:
             for subscription_id in dict.fromkeys(ids):
                 known = self._known.get(subscription_id)
                 if known and known[0] > now:
-                    answer[subscription_id] = known[1]
+                    if known[1].accepted_at(wall_now):   # a retiring row's deadline is exact, not cached
+                        answer[subscription_id] = known[1]
                 elif self._unknown.get(subscription_id, 0.0) <= now:
                     misses.append(subscription_id)
         if misses:

@@ -58,6 +58,15 @@ def test_subscribe_creates_one_subscription_per_business_and_says_so(operator_en
     assert again.returncode == 0 and "1 unchanged" in again.stdout, again.stderr
 
 
+def test_subscribe_rotate_client_state_replaces_each_subscription_and_says_so(operator_env, service, control):
+    assert run_command(operator_env, "subscribe").returncode == 0
+    [before] = control.live_subscriptions()
+    done = run_command(operator_env, "subscribe", "--rotate-client-state")
+    assert done.returncode == 0 and "1 subscriptions replaced" in done.stdout, done.stderr
+    [after] = control.live_subscriptions()
+    assert after["id"] != before["id"] and after["clientState"] != before["clientState"]
+
+
 def test_sync_reconciles_appointments_and_customers_and_shows_the_watermark_lag(operator_env, service, control):
     """`sync --status` (no Graph request) says "no sweep yet"; `sync` sweeps and shows the lag."""
     control.call("DELETE", "/requests")

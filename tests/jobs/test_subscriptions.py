@@ -167,3 +167,13 @@ def test_a_notification_arriving_before_the_id_is_saved_is_checked_against_the_p
     pending = found["id-graph-just-gave"]
     assert keys.matches(pending.client_state_hash, pending.client_state_key_id, "s3cret")
     assert not keys.matches(pending.client_state_hash, pending.client_state_key_id, "s3cre")
+
+
+def test_the_renewal_pass_learns_the_mailbox_id_of_a_row_stored_before_revision_0011(service, graph, control, emulator):
+    businesses = control.seed()
+    manager(service, graph, businesses).ensure_all()
+    with service.ledger.engine.begin() as connection:
+        connection.execute(text("UPDATE graph_subscriptions SET mailbox_user_id = NULL"))
+    manager(service, graph, businesses).ensure_all()
+    [row] = stored(service)
+    assert row.mailbox_user_id == emulator.emulator.store.business(businesses[0]).mailbox_user_id
