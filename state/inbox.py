@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, func, select
+from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, func, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.times import format_time
@@ -154,13 +154,14 @@ def accept(engine: Engine, items: Sequence[InboxItem], now: datetime) -> list[bo
         writer.close()
 
 
-def claim(session: Session, now: datetime, limit: int) -> list[InboxRow]:
-    """Lease up to `limit` due rows to this worker; PostgreSQL lets other workers skip them."""
+def claim(session: Session, now: datetime, limit: int, *, kinds: Collection[str] | None = None) -> list[InboxRow]:
+    """Lease up to `limit` due rows (of `kinds`, default all) to this worker; PostgreSQL lets other workers skip them."""
     stamp = format_time(now)
     query = (
         select(InboxRow)
         .where(InboxRow.state == "pending", InboxRow.not_before <= stamp)
         .where((InboxRow.lease_until.is_(None)) | (InboxRow.lease_until < stamp))
+        .where(InboxRow.kind.in_(kinds) if kinds is not None else true())
         .order_by(InboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -185,6 +186,61 @@ def fail(session: Session, row: InboxRow, now: datetime, reason: str) -> None:
         row.state = "parked"
     else:
         row.not_before = format_time(now + BACKOFF_BASE * 2 ** (row.attempts - 1))
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """What a worker needs of a claimed row (a plain copy: the claiming session is closed)."""
+
+    id: int
+    kind: str
+    subscription_id: str
+    event: str
+    resource_id: str | None
+    received_at: str
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    """A row after `fail_rows`: how many attempts it has had, and whether it is now parked."""
+
+    id: int
+    attempts: int
+    parked: bool
+
+
+def claim_rows(engine: Engine, now: datetime, limit: int, *, kinds: Collection[str] | None = None) -> list[ClaimedRow]:
+    """`claim` in a transaction of its own; the claimed rows as plain copies."""
+    with Session(engine) as session, session.begin():
+        return [ClaimedRow(r.id, r.kind, r.subscription_id, r.event, r.resource_id, r.received_at)
+                for r in claim(session, now, limit, kinds=kinds)]
+
+
+def finish_rows(session: Session, row_ids: Iterable[int], now: datetime) -> None:
+    """`finish` each row, in the caller's transaction (the one that commits the rows' work)."""
+    for row_id in row_ids:
+        finish(session, session.get(InboxRow, row_id), now)  # type: ignore[arg-type]
+
+
+def fail_rows(engine: Engine, row_ids: Iterable[int], now: datetime, reason: str) -> list[FailedRow]:
+    """`fail` each row still there, in a transaction of its own; what became of each."""
+    failed = []
+    with Session(engine) as session, session.begin():
+        for row_id in row_ids:
+            row = session.get(InboxRow, row_id)
+            if row is not None:
+                fail(session, row, now, reason)
+                failed.append(FailedRow(row.id, row.attempts, row.state == "parked"))
+    return failed
+
+
+def defer_rows(engine: Engine, row_ids: Iterable[int], until: datetime) -> None:
+    """Give rows back until `until` without counting an attempt: their work is someone else's turn."""
+    with Session(engine) as session, session.begin():
+        for row_id in row_ids:
+            row = session.get(InboxRow, row_id)
+            if row is not None:
+                row.lease_until, row.not_before = None, format_time(until)
 
 
 def depth(engine: Engine) -> tuple[int, str | None]:

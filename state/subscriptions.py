@@ -163,3 +163,56 @@ def expiry_by_business(engine: Engine) -> dict[str, str]:
             .where(GraphSubscription.state == "active").group_by(GraphSubscription.business_id)
         ).all()
     return {business_id: expires for business_id, expires in rows}
+
+
+# A subscription being replaced: no longer accepted, its successor created or about to be, and
+# its deletion at Graph not yet confirmed. Rows stay here until that is done (a crash resumes it).
+RETIRING = "retiring"
+
+
+def subscription_row(engine: Engine, subscription_id: str) -> GraphSubscription | None:
+    """The stored subscription with that id (any state), or None."""
+    with Session(engine) as session:
+        return session.get(GraphSubscription, subscription_id)
+
+
+def subscriptions_in_state(engine: Engine, state: str) -> list[GraphSubscription]:
+    """The stored subscriptions in `state` (pending, active, retiring, removed)."""
+    with Session(engine) as session:
+        return list(session.scalars(select(GraphSubscription).where(GraphSubscription.state == state)))
+
+
+def businesses_of(engine: Engine, subscription_ids: list[str]) -> dict[str, str]:
+    """Subscription id -> business id, for the ids the service has stored (in any state)."""
+    if not subscription_ids:
+        return {}
+    with engine.connect() as connection:
+        return dict(connection.execute(  # type: ignore[arg-type]
+            select(GraphSubscription.subscription_id, GraphSubscription.business_id)
+            .where(GraphSubscription.subscription_id.in_(subscription_ids))
+        ).all())
+
+
+def update_subscription(session: Session, subscription_id: str, now: datetime, **values: str) -> None:
+    """Change a stored subscription's columns (state, expires_at); `updated_at` becomes `now`."""
+    row = session.get(GraphSubscription, subscription_id)
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = format_time(now)  # type: ignore[union-attr]
+
+
+def retire_subscription(session: Session, subscription_id: str) -> None:
+    """Stop accepting an active subscription ahead of its replacement.
+
+    `updated_at` is left alone: it is when the service last knew the subscription alive, where
+    the gap that its replacement records starts, even when a crash has the replacement resumed.
+    """
+    row = session.get(GraphSubscription, subscription_id)
+    row.state = RETIRING  # type: ignore[union-attr]
+
+
+def forget_subscription(session: Session, subscription_id: str) -> None:
+    """Delete a stored subscription row (a pending create that never happened)."""
+    row = session.get(GraphSubscription, subscription_id)
+    if row is not None:
+        session.delete(row)
