@@ -70,9 +70,7 @@ class Worker:
         rows = claim_rows(self.ledger.engine, self.clock(), self.batch_size,
                           kinds=None if self.lifecycle else CHANGE_ONLY)
         changes = [r for r in rows if r.kind != "lifecycle"]
-        for row in rows:
-            if row.kind == "lifecycle":
-                self._handle_lifecycle(row)
+        self._handle_lifecycle([r for r in rows if r.kind == "lifecycle"])
         businesses = businesses_of(self.ledger.engine, sorted({r.subscription_id for r in changes}))
         by_business: dict[str, list[ClaimedRow]] = defaultdict(list)
         for row in changes:
@@ -84,20 +82,31 @@ class Worker:
                 self._commit_nothing(mine)  # not one of our subscriptions (any more): nothing to read
         return len(rows)
 
-    def _handle_lifecycle(self, row: ClaimedRow) -> None:
-        assert self.lifecycle is not None
-        try:
-            # Handled with no session open: on SQLite one would hold the write lock that the
-            # handler's own transactions (reconciliation) need.
-            outcome = self.lifecycle(row)
-            with self.ledger.transaction() as tx:
-                finish_rows(tx.session, [row.id], self.clock())
-            self.metrics.inbox_rows.labels("done").inc()
-            log.info("inbox row %d done: lifecycle %s", row.id, outcome)
-        except Deferred as deferred:
-            self._defer({row.id: deferred.until})
-        except Exception as exc:  # whatever went wrong, the row is retried, then parked
-            self._fail([row.id], failure_reason(exc, "handling lifecycle"))
+    def _handle_lifecycle(self, rows: list[ClaimedRow]) -> None:
+        assert self.lifecycle is not None or not rows
+        done: list[int] = []
+        deferred: dict[int, datetime] = {}
+        for group in _same_request(rows):
+            # The latest row of a group stands for all of it: what answers it (a reauthorization,
+            # a sweep, a replacement started after it arrived) answers the earlier ones too.
+            latest = group[-1]
+            try:
+                # Handled with no session open: on SQLite one would hold the write lock that the
+                # handler's own transactions (reconciliation) need.
+                outcome = self.lifecycle(latest)  # type: ignore[misc]
+            except Deferred as later:
+                deferred.update(dict.fromkeys((r.id for r in group), later.until))
+                continue
+            except Exception as exc:  # whatever went wrong, the rows are retried, then parked
+                self._fail([r.id for r in group], failure_reason(exc, "handling lifecycle"))
+                continue
+            done += [r.id for r in group]
+            log.info("inbox rows %s done: lifecycle %s", _ids(group), outcome)
+        # One commit for the cycle's acknowledgements (each handler committed its own work): a
+        # crash before it only has the rows handled again, which finds their work done.
+        finish_rows(self.ledger.engine, done, self.clock())
+        self.metrics.inbox_rows.labels("done").inc(len(done))
+        self._defer(deferred)
 
     def _process(self, business_id: str, rows: list[ClaimedRow]) -> None:
         changes = [Change(r.id, r.resource_id, r.event, parse_time(r.received_at)) for r in rows]
@@ -160,17 +169,28 @@ class Worker:
         log.info("%d rows for subscriptions the service does not hold: nothing to read", len(rows))
 
     def _defer(self, until: dict[int, datetime]) -> None:
-        by_time: dict[datetime, list[int]] = defaultdict(list)
-        for row_id, moment in until.items():
-            by_time[moment].append(row_id)
-        for moment, row_ids in by_time.items():
-            defer_rows(self.ledger.engine, row_ids, moment)
-            self.metrics.inbox_rows.labels("deferred").inc(len(row_ids))
-            log.info("%d inbox rows deferred until %s: another row's turn does their work", len(row_ids),
-                     moment.isoformat())
+        if not until:
+            return
+        defer_rows(self.ledger.engine, until)
+        self.metrics.inbox_rows.labels("deferred").inc(len(until))
+        log.info("%d inbox rows deferred until at most %s: another row's turn does their work", len(until),
+                 max(until.values()).isoformat())
 
     def _fail(self, row_ids: Iterable[int], reason: str) -> None:
         for row in fail_rows(self.ledger.engine, row_ids, self.clock(), reason):
             self.metrics.inbox_rows.labels("parked" if row.parked else "failed").inc()
             log.warning("inbox row %d failed (attempt %d, %s): %s", row.id, row.attempts,
                         "parked" if row.parked else "pending", reason)
+
+
+def _same_request(rows: list[ClaimedRow]) -> list[list[ClaimedRow]]:
+    """Lifecycle rows grouped by subscription and event, each group in order of arrival."""
+    groups: dict[tuple[str, str], list[ClaimedRow]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r.received_at, r.id)):
+        groups[(row.subscription_id, row.event)].append(row)
+    return list(groups.values())
+
+
+def _ids(rows: list[ClaimedRow]) -> str:
+    """Row ids for a log line: all of a few, the range of many."""
+    return ", ".join(str(r.id) for r in rows) if len(rows) <= 5 else f"{rows[0].id}…{rows[-1].id} ({len(rows)})"

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, func, select, true
+from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, func, select, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.times import format_time
@@ -216,10 +216,10 @@ def claim_rows(engine: Engine, now: datetime, limit: int, *, kinds: Collection[s
                 for r in claim(session, now, limit, kinds=kinds)]
 
 
-def finish_rows(session: Session, row_ids: Iterable[int], now: datetime) -> None:
-    """`finish` each row, in the caller's transaction (the one that commits the rows' work)."""
-    for row_id in row_ids:
-        finish(session, session.get(InboxRow, row_id), now)  # type: ignore[arg-type]
+def finish_rows(bind: Engine | Session, row_ids: Iterable[int], now: datetime) -> None:
+    """Mark rows done (see `finish`): in the caller's transaction when given a session (the one
+    that commits the rows' work), else in a transaction of its own."""
+    _update_rows(bind, row_ids, state="done", lease_until=None, processed_at=format_time(now))
 
 
 def fail_rows(engine: Engine, row_ids: Iterable[int], now: datetime, reason: str) -> list[FailedRow]:
@@ -234,13 +234,27 @@ def fail_rows(engine: Engine, row_ids: Iterable[int], now: datetime, reason: str
     return failed
 
 
-def defer_rows(engine: Engine, row_ids: Iterable[int], until: datetime) -> None:
-    """Give rows back until `until` without counting an attempt: their work is someone else's turn."""
+def defer_rows(engine: Engine, until: Mapping[int, datetime]) -> None:
+    """Give rows back, each until its time, without counting an attempt: their work is someone else's turn."""
+    by_time: dict[str, list[int]] = {}
+    for row_id, moment in until.items():
+        by_time.setdefault(format_time(moment), []).append(row_id)
     with Session(engine) as session, session.begin():
-        for row_id in row_ids:
-            row = session.get(InboxRow, row_id)
-            if row is not None:
-                row.lease_until, row.not_before = None, format_time(until)
+        for stamp, row_ids in by_time.items():
+            _update_rows(session, row_ids, lease_until=None, not_before=stamp)
+
+
+def _update_rows(bind: Engine | Session, row_ids: Iterable[int], **values: str | None) -> None:
+    # One UPDATE per chunk rather than a load and a flush per row: a burst acknowledges
+    # hundreds of rows a cycle.
+    ids = list(row_ids)
+    if isinstance(bind, Engine):
+        with Session(bind) as session, session.begin():
+            _update_rows(session, ids, **values)
+        return
+    for first in range(0, len(ids), _ROWS_PER_STATEMENT):
+        bind.execute(update(InboxRow).where(InboxRow.id.in_(ids[first:first + _ROWS_PER_STATEMENT])).values(**values),
+                     execution_options={"synchronize_session": False})
 
 
 def depth(engine: Engine) -> tuple[int, str | None]:
