@@ -37,7 +37,7 @@ from jobs import gaps
 from jobs.coalescing import RECHECK, Deferred, Rule, already_done, in_turn
 from jobs.subscriptions import SubscriptionManager, SubscriptionsBusy
 from ledger.transactions import Ledger
-from state.subscriptions import GraphSubscription, subscription_row
+from state.subscriptions import RETIRING, GraphSubscription, subscription_row
 from state.watermarks import open_gap, watermark
 
 # Graph sends its own challenges "every 15 min in the last hour" at most (§2.7): a 5-minute window
@@ -103,7 +103,9 @@ def _reauthorize(services: LifecycleServices, stored: GraphSubscription, arrived
 
 
 def _removed(services: LifecycleServices, stored: GraphSubscription) -> str:
-    if services.subscriptions.replace(stored.subscription_id, reason="removed") is None:
+    # Checked before `replace` takes the subscriptions lease: a burst's later rows cost one read.
+    if stored.state not in ("active", RETIRING) or \
+            services.subscriptions.replace(stored.subscription_id, reason="removed") is None:
         return "already-replaced"
     try:
         _sweep(services, stored.business_id)
