@@ -101,6 +101,12 @@ def in_turn(engine: Engine, clock: Callable[[], datetime], rule: Rule, ident: st
     return result
 
 
+def resting_until(engine: Engine, rule: Rule, ident: str, now: datetime) -> datetime | None:
+    """While a turn runs or its quiet period lasts, when a deferred row should look again; else None."""
+    free = next_turn(engine, rule.key(ident))
+    return min(free, now + RECHECK) if free is not None and free > now else None
+
+
 def recheck_at(engine: Engine, rule: Rule, ident: str, now: datetime) -> datetime:
     """When a deferred row should look again: when the next turn may start, or after RECHECK."""
     free = next_turn(engine, rule.key(ident))

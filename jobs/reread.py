@@ -15,12 +15,15 @@ helpers: nothing here spells a Graph URL):
    notes) and for what the ledger holds in a window that the window no longer lists.
 
 Events nobody knows cost a GET each in round 1, and anyone holding a clientState can post a
-thousand made-up ids. So beyond EVENT_READS_PER_CYCLE unmatched events for one business, rounds
-1 and 2 give way to the calendarView windows of the business's whole horizon (a fixed number of
-requests however many ids there are), in a HORIZON_READ turn per business (jobs/coalescing.py):
-rows that find another worker's turn, or its cool-down, are deferred, and a row that arrived
-before a completed horizon read started is settled by it without any read. The turn ends as done
-in the transaction that commits what it read (`end_horizon_read`), so a failed commit is re-read.
+thousand made-up ids. So beyond EVENT_READS_PER_CYCLE unmatched events for one business, only
+that many are read first, as a probe. If at least half of them exist, these are genuine new
+bookings (a backlog after a restart, a busy hour) and the rest are read too. If not, rounds 1
+and 2 give way to the calendarView windows of the business's whole horizon (a fixed number of
+requests however many ids there are), in a HORIZON_READ turn per business (jobs/coalescing.py).
+While such a turn runs or rests, rows beyond the threshold are deferred without a probe, and a
+row that arrived before a completed horizon read started is settled by it without any read. The
+turn ends as done in the transaction that commits what it read (`end_horizon_read`), so a failed
+commit is read again.
 
 404 means gone. Any other failure is charged to the inbox rows that needed that read only.
 """
@@ -38,7 +41,7 @@ from sqlalchemy.orm import Session
 from connector import GraphConnector, NotFound
 from connector.models import Appointment, Event, ItemResult
 from jobs.classify import graph_version
-from jobs.coalescing import Deferred, Rule, covers, finish, last_completed, take
+from jobs.coalescing import Deferred, Rule, covers, finish, last_completed, resting_until, take
 from jobs.reconcile import Horizon
 from ledger.transactions import Ledger
 from state.bookings_mirror import appointments_for_events, graph_versions, known_in_window
@@ -47,12 +50,14 @@ from database.engine import read_only
 from database.times import format_time
 
 EDGE = timedelta(seconds=1)  # widen windows so a zero-length appointment still overlaps its own
-# One $batch of event reads: what a cycle's new bookings of one business usually need. Past it,
-# per-id reads (and a window each) cost more than the horizon's fixed set of calendarView windows.
+# One $batch of event reads: what a cycle's new bookings of one business usually need, and the
+# probe that tells a backlog of real new bookings from a flood of made-up ids beyond it.
 EVENT_READS_PER_CYCLE = 20
-# A horizon read lists every appointment of the business; 5 minutes' rest after one holds a flood
-# of made-up event ids to twelve an hour, and delays genuine new bookings only during such a flood.
-HORIZON_READ = Rule("horizon-read", hold=timedelta(minutes=10), quiet=timedelta(minutes=5))
+# A horizon read lists every appointment of the business (24 calendarView windows by default).
+# A minute's rest after one holds a flood of made-up event ids to 240 window reads per 10 minutes
+# (Graph allows 10,000 a mailbox), and keeps a genuine burst of new bookings, which crosses the
+# threshold too, at most a minute behind: rows that arrived before a read are settled by it.
+HORIZON_READ = Rule("horizon-read", hold=timedelta(minutes=10), quiet=timedelta(minutes=1))
 VERSION_CHUNK = 500   # appointment ids per query for their stored version stamps
 Window = tuple[datetime, datetime]
 
@@ -113,13 +118,29 @@ class _Reread:
         for event_id, appointment_id in matched.items():
             self._concern(self.rows_of_event[event_id], [appointment_id])
         unmatched = self._not_yet_listed([e for e in self.rows_of_event if e not in matched])
+        appointment_ids = sorted(set(matched.values()))
         if len(unmatched) > EVENT_READS_PER_CYCLE:
-            self._read_appointments(sorted(set(matched.values())))
-            needed = self._horizon_read([r for e in unmatched for r in self.rows_of_event[e]])
+            needed = self._many_unmatched(unmatched, appointment_ids)
         else:
-            needed = self._windows(self._first_round(unmatched, sorted(set(matched.values()))))
+            needed = self._windows(self._first_round(unmatched, appointment_ids))
         self._read_appointments(sorted(needed - self.truth.appointments.keys() - self.truth.gone))
         return self.truth
+
+    def _many_unmatched(self, event_ids: list[str], appointment_ids: list[str]) -> set[str]:
+        """More unmatched events than a cycle reads by id: probe, then read them all or the horizon."""
+        rows = [r for e in event_ids for r in self.rows_of_event[e]]
+        resting = resting_until(self.ledger.engine, HORIZON_READ, self.business, self.ledger.clock())
+        if resting is not None:
+            # A flood is being answered by a horizon read (or has just been): that turn serves these.
+            self.truth.deferred.update(dict.fromkeys(rows, resting))
+            self._read_appointments(appointment_ids)
+            return set()
+        probe = event_ids[:EVENT_READS_PER_CYCLE]
+        events = self._first_round(probe, appointment_ids)
+        if 2 * len(events) >= len(probe):
+            events.update(self._first_round(event_ids[len(probe):], []))
+            return self._windows(events)
+        return self._horizon_read(rows)
 
     def _not_yet_listed(self, event_ids: list[str]) -> list[str]:
         # A horizon read that started after an event's rows arrived listed every appointment the

@@ -186,7 +186,7 @@ def test_a_failed_delete_at_graph_is_resumed_by_the_rows_retry(tenant, service, 
 
 
 def test_a_thousand_random_event_ids_cost_one_horizon_read(tenant, service, control):
-    """1,000 change items for made-up events: the horizon's calendarView windows, no GET per event, no entry."""
+    """1,000 change items for made-up events: one probe of 20 and the horizon's calendarView windows, no entry."""
     business, sub = tenant["business"], tenant["subscription"]
     items = [{"subscriptionId": sub["id"], "clientState": sub["clientState"], "tenantId": tenant["tenant_id"],
               "changeType": "updated", "resource": f"Users/{business}/Events/{event_id}",
@@ -199,9 +199,9 @@ def test_a_thousand_random_event_ids_cost_one_horizon_read(tenant, service, cont
     worker.batch_size = 400   # three cycles: the later ones are settled by the first one's read
     settle(worker)
     windows = len(tenant["services"].reconciler.horizon.windows(service.ledger.clock()))
-    assert graph_calls(control, "events") == 0
+    assert graph_calls(control, "events") == EVENT_READS_PER_CYCLE   # the probe, all 404
     assert graph_calls(control, "calendarView") <= windows + 1
-    assert graph_calls(control) <= windows + 1 + 3   # $batch envelopes included
+    assert graph_calls(control) <= EVENT_READS_PER_CYCLE + windows + 1 + 3   # $batch envelopes included
     assert pending_rows(service) == 0 and len(_entries(service)) == before
 
     control.call("DELETE", "/requests")   # a second flood inside the cool-down waits for it
@@ -211,8 +211,23 @@ def test_a_thousand_random_event_ids_cost_one_horizon_read(tenant, service, cont
     assert graph_calls(control) == 0 and pending_rows(service) == EVENT_READS_PER_CYCLE + 1
     control.advance(seconds=HORIZON_READ.quiet.total_seconds() + 1)
     settle(worker)
-    assert graph_calls(control, "events") == 0 and graph_calls(control, "calendarView") <= windows + 1
+    assert graph_calls(control, "events") == EVENT_READS_PER_CYCLE and graph_calls(control, "calendarView") <= windows + 1
     assert pending_rows(service) == 0
+
+
+def test_a_backlog_of_real_new_bookings_is_read_by_id_without_waiting(tenant, service, control):
+    """More new bookings than one $batch in a cycle (a worker restart's backlog): the probe finds
+    them real, so they are read and collected at once, with no horizon read and nothing deferred."""
+    from ingestion_pipeline import Pipeline
+
+    pipeline = Pipeline(new_worker(tenant), control, tenant["business"], control.server.graph_url)
+    start = service.ledger.clock().replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+    booked = [pipeline.book(start + timedelta(hours=i)) for i in range(EVENT_READS_PER_CYCLE + 10)]
+    control.call("DELETE", "/requests")
+    pipeline.settle()
+    assert pending_rows(service) == 0
+    assert {e["refs"].get("appointment") for e in _entries(service) if e["kind"] == "collected"} >= set(booked)
+    assert graph_calls(control, "events") == len(booked)   # each read by id: no horizon read, no wait
 
 
 def _entries(service) -> list[dict[str, Any]]:
