@@ -147,4 +147,5 @@ def build_worker(process: Process, services: SyncServices, **options: Any) -> Wo
     from jobs import lifecycle
 
     return Worker(process.ledger, process.ingestor, process.graph, clock=process.ledger.clock,
-                  lifecycle=partial(lifecycle.handle, services=services.lifecycle), **options)
+                  lifecycle=partial(lifecycle.handle, services=services.lifecycle),
+                  horizon=services.reconciler.horizon, **options)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from ledger.transactions import Ledger
+from ledger.transactions import Ledger, LedgerTransaction
 from database.times import format_time
 from state.watermarks import complete_sweep, record_gap, sync_status
 
@@ -19,11 +19,17 @@ def record(ledger: Ledger, business_id: str, *, reason: str, start: datetime, en
            subscription_id: str | None = None) -> int:
     """Record a gap and its `sync-gap` entry; returns the gap's id."""
     with ledger.transaction() as tx:
-        gap = record_gap(tx.session, business_id, reason=reason, start=start, end=end, now=ledger.clock(),
-                         subscription_id=subscription_id)
-        tx.append("sync-gap", gap=gap.id, business=business_id, reason=reason, start=gap.start, end=gap.end,
-                  subscription=subscription_id)
-        return gap.id
+        return record_in(tx, business_id, reason=reason, start=start, end=end, subscription_id=subscription_id)
+
+
+def record_in(tx: LedgerTransaction, business_id: str, *, reason: str, start: datetime, end: datetime,
+              subscription_id: str | None = None) -> int:
+    """`record` inside the caller's transaction, so the gap commits with what it accounts for."""
+    gap = record_gap(tx.session, business_id, reason=reason, start=start, end=end, now=tx.clock(),
+                     subscription_id=subscription_id)
+    tx.append("sync-gap", gap=gap.id, business=business_id, reason=reason, start=gap.start, end=gap.end,
+              subscription=subscription_id)
+    return gap.id
 
 
 def finish_sweep(ledger: Ledger, business_id: str, *, started: datetime, appointments: int, changes: int) -> list[int]:

@@ -26,7 +26,7 @@ class JobMetrics:
             ["method", "route", "status"], registry=self.registry,
         )
         self.inbox_rows = Counter(
-            "bl_inbox_rows_processed", "Inbox rows this process finished, by outcome (done, failed, parked).",
+            "bl_inbox_rows_processed", "Inbox rows this process handled, by outcome (done, failed, parked, deferred).",
             ["outcome"], registry=self.registry,
         )
         self.ledger_writes = Counter(

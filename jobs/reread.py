@@ -14,6 +14,17 @@ helpers: nothing here spells a Graph URL):
 3. one round of GET appointment by id for what the windows showed new or changed (lists omit
    notes) and for what the ledger holds in a window that the window no longer lists.
 
+Events nobody knows cost a GET each in round 1, and anyone holding a clientState can post a
+thousand made-up ids. So beyond EVENT_READS_PER_CYCLE unmatched events for one business, only
+that many are read first, as a probe. If at least half of them exist, these are genuine new
+bookings (a backlog after a restart, a busy hour) and the rest are read too. If not, rounds 1
+and 2 give way to the calendarView windows of the business's whole horizon (a fixed number of
+requests however many ids there are), in a HORIZON_READ turn per business (jobs/coalescing.py).
+While such a turn runs or rests, rows beyond the threshold are deferred without a probe, and a
+row that arrived before a completed horizon read started is settled by it without any read. The
+turn ends as done in the transaction that commits what it read (`end_horizon_read`), so a failed
+commit is read again.
+
 404 means gone. Any other failure is charged to the inbox rows that needed that read only. An
 appointment the ledger erased is never read again: a notification of its matched event names
 nothing, and a window that still lists it (until Graph-side anonymisation) does not ask for it.
@@ -21,22 +32,36 @@ nothing, and a window that still lists it (until Graph-side anonymisation) does 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from connector import GraphConnector, NotFound
 from connector.models import Appointment, Event, ItemResult
 from jobs.classify import graph_version
+from jobs.coalescing import Deferred, Rule, covers, finish, last_completed, resting_until, take
+from jobs.reconcile import Horizon
 from ledger.transactions import Ledger
 from state.bookings_mirror import appointments_for_events, erased_appointments, graph_versions, known_in_window
+from state.coalescing import Turn
 from database.engine import read_only
 from database.times import format_time
 
 EDGE = timedelta(seconds=1)  # widen windows so a zero-length appointment still overlaps its own
+# One $batch of event reads: what a cycle's new bookings of one business usually need, and the
+# probe that tells a backlog of real new bookings from a flood of made-up ids beyond it.
+EVENT_READS_PER_CYCLE = 20
+# A horizon read lists every appointment of the business (24 calendarView windows by default).
+# A minute's rest after one holds a flood of made-up event ids to 240 window reads per 10 minutes
+# (Graph allows 10,000 a mailbox), and keeps a genuine burst of new bookings, which crosses the
+# threshold too, at most a minute behind: rows that arrived before a read are settled by it.
+HORIZON_READ = Rule("horizon-read", hold=timedelta(minutes=10), quiet=timedelta(minutes=1))
+VERSION_CHUNK = 500   # appointment ids per query for their stored version stamps
+Window = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -46,6 +71,7 @@ class Change:
     row_id: int
     event_id: str | None
     change_type: str
+    arrived: datetime
 
 
 @dataclass
@@ -57,23 +83,36 @@ class Truth:
     events: dict[str, str] = field(default_factory=dict)            # newly matched event -> appointment
     concerns: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))   # row -> appointment ids
     failed: dict[int, str] = field(default_factory=dict)            # row -> reason (ids and classes only)
+    deferred: dict[int, datetime] = field(default_factory=dict)     # row -> when to look again
+    horizon_turn: Turn | None = None    # the horizon read's turn, ended by `end_horizon_read`
+    horizon_rows: set[int] = field(default_factory=set)             # the rows that horizon read serves
 
 
-def reread(graph: GraphConnector, ledger: Ledger, business_id: str, changes: Iterable[Change]) -> Truth:
+def reread(graph: GraphConnector, ledger: Ledger, business_id: str, changes: Iterable[Change], *,
+           horizon: Horizon | None = None) -> Truth:
     """The current truth for the appointments behind these notifications of one business."""
-    return _Reread(graph, ledger, business_id, list(changes)).run()
+    return _Reread(graph, ledger, business_id, list(changes), horizon or Horizon()).run()
+
+
+def end_horizon_read(bind: Engine | Session, clock: Callable[[], datetime], truth: Truth, *, done: bool) -> None:
+    """End the truth's horizon read turn, if it took one: done only where what it read commits."""
+    if truth.horizon_turn is not None:
+        finish(bind, clock, HORIZON_READ, truth.horizon_turn, done=done)
 
 
 class _Reread:
-    def __init__(self, graph: GraphConnector, ledger: Ledger, business_id: str, changes: list[Change]) -> None:
-        self.graph, self.ledger, self.business = graph, ledger, business_id
+    def __init__(self, graph: GraphConnector, ledger: Ledger, business_id: str, changes: list[Change],
+                 horizon: Horizon) -> None:
+        self.graph, self.ledger, self.business, self.horizon = graph, ledger, business_id, horizon
         self.truth = Truth()
         self.rows_of_event: dict[str, list[int]] = defaultdict(list)
+        self.arrived: dict[str, datetime] = {}   # event -> when its latest row arrived
         for change in changes:
             if change.event_id:
                 self.rows_of_event[change.event_id].append(change.row_id)
+                self.arrived[change.event_id] = max(change.arrived, self.arrived.get(change.event_id, change.arrived))
         self.rows_of_appointment: dict[str, set[int]] = defaultdict(set)
-        self.timed: dict[str, tuple[datetime, datetime]] = {}
+        self.timed: dict[str, Window] = {}
 
     def run(self) -> Truth:
         with _snapshot(self.ledger) as session:
@@ -81,11 +120,49 @@ class _Reread:
         live = {event_id: appointment_id for event_id, appointment_id in matched.items() if appointment_id is not None}
         for event_id, appointment_id in live.items():
             self._concern(self.rows_of_event[event_id], [appointment_id])
-        unmatched = [e for e in self.rows_of_event if e not in matched]
-        events = self._first_round(unmatched, sorted(set(live.values())))
-        needed = self._windows(events)
+        unmatched = self._not_yet_listed([e for e in self.rows_of_event if e not in matched])
+        appointment_ids = sorted(set(live.values()))
+        if len(unmatched) > EVENT_READS_PER_CYCLE:
+            needed = self._many_unmatched(unmatched, appointment_ids)
+        else:
+            needed = self._windows(self._first_round(unmatched, appointment_ids))
         self._read_appointments(sorted(needed - self.truth.appointments.keys() - self.truth.gone))
         return self.truth
+
+    def _many_unmatched(self, event_ids: list[str], appointment_ids: list[str]) -> set[str]:
+        """More unmatched events than a cycle reads by id: probe, then read them all or the horizon."""
+        rows = [r for e in event_ids for r in self.rows_of_event[e]]
+        resting = resting_until(self.ledger.engine, HORIZON_READ, self.business, self.ledger.clock())
+        if resting is not None:
+            # A flood is being answered by a horizon read (or has just been): that turn serves these.
+            self.truth.deferred.update(dict.fromkeys(rows, resting))
+            self._read_appointments(appointment_ids)
+            return set()
+        probe = event_ids[:EVENT_READS_PER_CYCLE]
+        events = self._first_round(probe, appointment_ids)
+        if 2 * len(events) >= len(probe):
+            events.update(self._first_round(event_ids[len(probe):], []))
+            return self._windows(events)
+        return self._horizon_read(rows)
+
+    def _not_yet_listed(self, event_ids: list[str]) -> list[str]:
+        # A horizon read that started after an event's rows arrived listed every appointment the
+        # event could stand for, and its commit wrote what had changed: those rows need nothing.
+        completed = last_completed(self.ledger.engine, HORIZON_READ, self.business)
+        return [e for e in event_ids if not covers(completed, self.arrived[e])]
+
+    def _horizon_read(self, rows: list[int]) -> set[str]:
+        """List the business's whole horizon for these rows; returns the appointment ids to read by id."""
+        try:
+            turn = take(self.ledger.engine, self.ledger.clock, HORIZON_READ, self.business)
+        except Deferred as deferred:
+            self.truth.deferred.update(dict.fromkeys(rows, deferred.until))
+            return set()
+        self.truth.horizon_turn, self.truth.horizon_rows = turn, set(rows)
+        listed = self._calendar_views(self.horizon.windows(turn.started), lambda _window: rows)
+        needed, _vanished = self._compare(listed)
+        self._concern(rows, sorted(needed))
+        return needed
 
     def _first_round(self, event_ids: list[str], appointment_ids: list[str]) -> dict[str, Event]:
         events: dict[str, Event] = {}
@@ -102,21 +179,30 @@ class _Reread:
         """Read the windows around the events; returns the appointment ids to read by id."""
         timed = {e: (ev.start - EDGE, ev.end + EDGE) for e, ev in events.items() if ev.start and ev.end}
         self.timed = timed
-        windows = _merge(timed.values())
-        listed = self._calendar_views(windows)
-        listed_ids = sorted({a.id for items in listed.values() for a in items})
-        with _snapshot(self.ledger) as session:
-            versions = graph_versions(session, listed_ids)
-            erased = erased_appointments(session, listed_ids)
-            known = {w: known_in_window(session, self.business, format_time(w[0]), format_time(w[1])) for w in windows}
-        needed: set[str] = set()
+        listed = self._calendar_views(_merge(timed.values()), self._rows_inside)
+        needed, vanished = self._compare(listed)
         for window, items in listed.items():
-            vanished = known[window] - {a.id for a in items}
-            needed |= vanished | {a.id for a in items if a.id not in erased and versions.get(a.id) != graph_version(a)}
             for event_id, (start, end) in timed.items():
                 if window[0] <= start and end <= window[1]:
-                    self._match(event_id, events[event_id], items, vanished)
+                    self._match(event_id, events[event_id], items, vanished[window])
         return needed
+
+    def _compare(self, listed: dict[Window, list[Appointment]]) -> tuple[set[str], dict[Window, set[str]]]:
+        """(ids to read by id: listed new or changed, or held but no longer listed; per window, the latter)."""
+        ids = sorted({a.id for items in listed.values() for a in items})
+        with _snapshot(self.ledger) as session:
+            versions: dict[str, str] = {}
+            erased: set[str] = set()
+            for first in range(0, len(ids), VERSION_CHUNK):
+                versions.update(graph_versions(session, ids[first:first + VERSION_CHUNK]))
+                erased |= erased_appointments(session, ids[first:first + VERSION_CHUNK])
+            known = {w: known_in_window(session, self.business, format_time(w[0]), format_time(w[1])) for w in listed}
+        needed: set[str] = set()
+        vanished: dict[Window, set[str]] = {}
+        for window, items in listed.items():
+            vanished[window] = known[window] - {a.id for a in items}
+            needed |= vanished[window] | {a.id for a in items if a.id not in erased and versions.get(a.id) != graph_version(a)}
+        return needed, vanished
 
     def _match(self, event_id: str, event: Event, items: list[Appointment], vanished: set[str]) -> None:
         assert event.start and event.end
@@ -127,16 +213,20 @@ class _Reread:
             self.truth.events[event_id] = same[0]
         self._concern(self.rows_of_event[event_id], [a.id for a in candidates] + sorted(vanished))
 
-    def _calendar_views(self, windows: list[tuple[datetime, datetime]]) -> dict[tuple[datetime, datetime], list[Appointment]]:
-        """The windows Graph listed in full (a failed one fails the rows of the events inside it)."""
-        listed: dict[tuple[datetime, datetime], list[Appointment]] = {}
+    def _calendar_views(self, windows: list[Window], rows_of: Callable[[Window], Iterable[int]]) -> dict[Window, list[Appointment]]:
+        """The windows Graph listed in full (a failed one fails `rows_of(window)`)."""
+        listed: dict[Window, list[Appointment]] = {}
         for window, item in zip(windows, self.graph.bookings.calendar_views(self.business, windows)):
             if item.value is not None:
                 listed[window] = list(item.value)
-                continue
-            inside = [e for e, (start, end) in self.timed.items() if window[0] <= start and end <= window[1]]
-            self._fail([r for e in inside for r in self.rows_of_event[e]], item.error, "calendarView")  # type: ignore[arg-type]
+            else:
+                self._fail(rows_of(window), item.error, "calendarView")  # type: ignore[arg-type]
         return listed
+
+    def _rows_inside(self, window: Window) -> list[int]:
+        """The rows of the events whose time lies inside the window."""
+        inside = [e for e, (start, end) in self.timed.items() if window[0] <= start and end <= window[1]]
+        return [r for e in inside for r in self.rows_of_event[e]]
 
     def _read_appointments(self, appointment_ids: list[str]) -> None:
         for item in self.graph.bookings.appointments_by_ids(self.business, appointment_ids):

@@ -5,29 +5,30 @@ job. It works from the database alone, under the `subscriptions` lease, so a res
 instance finds what the first one did and never creates a duplicate:
 
 - no subscription for a business: create one (its own random clientState, saved *pending*
-  before Graph is asked, see ledger/subscriptions.py), with a lifecycleNotificationUrl and
+  before Graph is asked, see state/subscriptions.py), with a lifecycleNotificationUrl and
   immutable ids, and store the expiry Graph *returns*;
 - less than half its granted lifetime left (never less than RENEWAL margin): renew (PATCH);
-- gone (404 on renew, lapsed, `subscriptionRemoved`): record the gap, create a new one.
+- gone (404 on renew, lapsed, `subscriptionRemoved`): create a new one, delete the old one at
+  Graph (a forged `subscriptionRemoved` must not leave two alive; a 404 there is fine), record
+  the window between as a gap. The old row is *retiring* until all of that is done, so a crash
+  part-way is resumed by the next pass or the lifecycle row's retry, never done twice.
 
 `rotate_client_states()` (`subscribe --rotate-client-state`) gives each subscription a new secret.
 graph-facts §2.2 documents PATCH for the expiry (and the notification URL) only, never the
 clientState, so each gets a successor first and is deleted after: no moment without a live
-subscription, and the old one stays accepted for CLIENT_STATE_GRACE, while Graph retries what it
-sent before the delete.
+subscription, and the old one is *rotated*: still accepted for CLIENT_STATE_GRACE, while Graph
+retries what it sent before the delete (a *retiring* row, being replaced, is accepted no more).
 """
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from config import SettingsError
 from connector.errors import NotFound, OutcomeUnknown
@@ -35,10 +36,12 @@ from connector.models import Subscription
 from jobs import gaps
 from ledger.transactions import Ledger
 from database.times import format_time
-from state.leases import acquire_lease, release_lease
 from state.client_states import ClientStateKeys, new_client_state
+from state.leases import acquire_lease, release_lease
 from state.subscriptions import (
-    GraphSubscription, client_state_matches, promote_pending, retire_subscription, save_pending, set_mailbox_user_id,
+    RETIRING, GraphSubscription, client_state_matches, forget_subscription, promote_pending, retire_subscription,
+    rotate_out_subscription, save_pending, set_mailbox_user_id, subscription_row, subscriptions_in_state,
+    update_subscription,
 )
 from database.times import parse_time
 
@@ -49,6 +52,10 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CLIENT_STATE_GRACE = timedelta(hours=4, minutes=10)   # Graph retries a delivery for up to 4 hours (§2.6)
 
 
+class SubscriptionsBusy(Exception):
+    """Another pass or replacement holds the `subscriptions` lease; try again shortly."""
+
+
 class GraphSubscriptions(Protocol):
     """The part of `connector.subscriptions.Subscriptions` this module uses."""
 
@@ -56,8 +63,8 @@ class GraphSubscriptions(Protocol):
                expiration: datetime) -> Subscription: ...
     def renew(self, subscription_id: str, expiration: datetime) -> Subscription: ...
     def reauthorize(self, subscription_id: str) -> None: ...
-    def list(self) -> list[Subscription]: ...
     def delete(self, subscription_id: str) -> None: ...
+    def list(self) -> list[Subscription]: ...
     def mailbox_owner_id(self, mailbox: str) -> str: ...
 
 
@@ -122,71 +129,116 @@ class SubscriptionManager:
     def ensure_all(self) -> SubscriptionReport:
         """One pass over every business: create, renew or recreate what needs it."""
         def ensure(report: SubscriptionReport) -> None:
+            self._resume_replacements()
             for business_id in self.businesses:
                 self._ensure(business_id, report)
 
-        return self._under_lease(ensure)
+        return self._pass(ensure)
 
     def rotate_client_states(self) -> SubscriptionReport:
-        """Give every active subscription a new clientState: successor created, then the old one retired."""
+        """Give every active subscription a new clientState: successor created, then the old one rotated out."""
         def rotate(report: SubscriptionReport) -> None:
             for row in self.active():
                 self._create(row.business_id)
                 with self.ledger.transaction() as tx:
-                    retire_subscription(tx.session, row.subscription_id, now=self.clock(),
-                                        accept_until=self.clock() + CLIENT_STATE_GRACE)
-                try:
-                    self.graph.delete(row.subscription_id)
-                except NotFound:
-                    pass   # Graph already removed it: the successor is what counts
+                    rotate_out_subscription(tx.session, row.subscription_id, now=self.clock(),
+                                            accept_until=self.clock() + CLIENT_STATE_GRACE)
+                self._delete_at_graph(row.subscription_id)
                 report.rotated.append(row.business_id)
 
-        return self._under_lease(rotate)
+        return self._pass(rotate)
 
-    def _under_lease(self, work: Callable[[SubscriptionReport], None]) -> SubscriptionReport:
+    def _pass(self, work: Callable[[SubscriptionReport], None]) -> SubscriptionReport:
         report = SubscriptionReport()
-        if not acquire_lease(self.ledger.engine, LEASE, self.holder, self.clock(), LEASE_TTL):
-            report.skipped = True
-            return report
         try:
-            self._settle_pending()
-            work(report)
-        finally:
-            release_lease(self.ledger.engine, LEASE, self.holder, self.clock())
+            with self._lease():
+                self._settle_pending()
+                work(report)
+        except SubscriptionsBusy:
+            report.skipped = True
         return report
 
     def reauthorize(self, subscription_id: str) -> str:
-        """Answer reauthorizationRequired: renew if due anyway, else reauthorize; recreate if gone."""
-        row = self._row(subscription_id)
-        if row is None or row.state != "active":
-            return "ignored"
-        try:
-            if self.policy.renewal_due(row, self.clock()):
-                self._renew(row)
-                return "renewed"
-            self.graph.reauthorize(subscription_id)
-        except NotFound:
-            self.replace(subscription_id, reason="removed")
-            return "recreated"
-        return "reauthorized"
+        """Answer reauthorizationRequired: renew if due anyway, else reauthorize; recreate if gone.
+
+        Raises SubscriptionsBusy while a renewal pass (or a replacement) holds the lease.
+        """
+        with self._lease():
+            row = subscription_row(self.ledger.engine, subscription_id)
+            if row is None or row.state != "active":
+                return "ignored"
+            try:
+                if self.policy.renewal_due(row, self.clock()):
+                    self._renew(row)
+                    return "renewed"
+                self.graph.reauthorize(subscription_id)
+            except NotFound:
+                self._replace(subscription_id, reason="removed")
+                return "recreated"
+            return "reauthorized"
 
     def replace(self, subscription_id: str, *, reason: str) -> str | None:
-        """The subscription is gone: mark it, create a new one, record the window between as a gap."""
-        row = self._row(subscription_id)
-        if row is None or row.state != "active":
-            return None   # already replaced: a repeated lifecycle event changes nothing
-        # A lapse is dated by its expiry; a removal only by when we last knew the subscription alive.
-        lost_since = parse_time(row.expires_at if reason == "lapsed" else row.updated_at)
-        self._set(subscription_id, state="removed")
-        new_id = self._create(row.business_id)
-        gaps.record(self.ledger, row.business_id, reason=reason, start=lost_since, end=self.clock(),
-                    subscription_id=subscription_id)
-        return new_id
+        """The subscription is gone or must go: a successor for its business, the old one deleted
+        at Graph, the window between recorded as a gap; returns the successor's id.
+
+        Resumes a replacement that a crash or a failed DELETE cut short; None when it is done
+        already. Raises SubscriptionsBusy while a renewal pass (or a replacement) holds the lease.
+        """
+        with self._lease():
+            return self._replace(subscription_id, reason=reason)
 
     def active(self) -> list[GraphSubscription]:
         """The active subscriptions, as stored."""
-        with Session(self.ledger.engine) as session:
-            return list(session.scalars(select(GraphSubscription).where(GraphSubscription.state == "active")))
+        return subscriptions_in_state(self.ledger.engine, "active")
+
+    @contextmanager
+    def _lease(self) -> Iterator[None]:
+        # Every change of the stored subscriptions happens under the one `subscriptions` lease, so
+        # a lifecycle row and a renewal pass never both see a business without a successor and
+        # both create one. A fresh holder per use: the demo shares one manager between threads.
+        holder = f"{self.holder}-{secrets.token_hex(4)}"
+        if not acquire_lease(self.ledger.engine, LEASE, holder, self.clock(), LEASE_TTL):
+            raise SubscriptionsBusy(LEASE)
+        try:
+            yield
+        finally:
+            release_lease(self.ledger.engine, LEASE, holder, self.clock())
+
+    def _replace(self, subscription_id: str, *, reason: str) -> str | None:
+        row = subscription_row(self.ledger.engine, subscription_id)
+        if row is None or row.state not in ("active", RETIRING):
+            return None   # already replaced: a repeated lifecycle event changes nothing
+        if row.state == "active":
+            with self.ledger.transaction() as tx:
+                retire_subscription(tx.session, subscription_id)
+        successor = self._active_id(row.business_id) or self._create(row.business_id)
+        self._delete_at_graph(subscription_id)
+        # A lapse is dated by its expiry; a removal only by when we last knew the subscription alive.
+        # The gap ends now, after the successor exists: nothing after that can have been lost.
+        lost_since = parse_time(row.expires_at if reason == "lapsed" else row.updated_at)
+        with self.ledger.transaction() as tx:
+            update_subscription(tx.session, subscription_id, self.clock(), state="removed")
+            gaps.record_in(tx, row.business_id, reason=reason, start=lost_since, end=self.clock(),
+                           subscription_id=subscription_id)
+        return successor
+
+    def _active_id(self, business_id: str) -> str | None:
+        return next((r.subscription_id for r in self.active() if r.business_id == business_id), None)
+
+    def _delete_at_graph(self, subscription_id: str) -> None:
+        # Graph deleted it already when the removal was genuine (or it lapsed): 404 is the answer
+        # then. When the `subscriptionRemoved` was forged, this is what stops it living on beside
+        # its successor, notifying an id we no longer accept.
+        try:
+            self.graph.delete(subscription_id)
+        except NotFound:
+            pass
+
+    def _resume_replacements(self) -> None:
+        # A replacement cut short (a crash, a failed DELETE) finishes here; the reason is not
+        # stored, and "removed" dates the gap from the last renewal: the wider of the two windows.
+        for row in subscriptions_in_state(self.ledger.engine, RETIRING):
+            self._replace(row.subscription_id, reason="removed")
 
     def _ensure(self, business_id: str, report: SubscriptionReport) -> None:
         row = next((r for r in self.active() if r.business_id == business_id), None)
@@ -198,14 +250,14 @@ class SubscriptionManager:
             self._create(business_id)
             report.created.append(business_id)
         elif parse_time(row.expires_at) <= now:
-            self.replace(row.subscription_id, reason="lapsed")
+            self._replace(row.subscription_id, reason="lapsed")
             report.recreated.append(business_id)
         elif self.policy.renewal_due(row, now):
             try:
                 self._renew(row)
                 report.renewed.append(business_id)
             except NotFound:
-                self.replace(row.subscription_id, reason="removed")
+                self._replace(row.subscription_id, reason="removed")
                 report.recreated.append(business_id)
         else:
             report.unchanged.append(business_id)
@@ -213,7 +265,8 @@ class SubscriptionManager:
     def _renew(self, row: GraphSubscription) -> None:
         granted = self.graph.renew(row.subscription_id, self.clock() + self.policy.lifetime)
         # Graph may grant less than asked (graph-facts §6.10): what it returns is the truth.
-        self._set(row.subscription_id, expires_at=format_time(granted.expiration))
+        with self.ledger.transaction() as tx:
+            update_subscription(tx.session, row.subscription_id, self.clock(), expires_at=format_time(granted.expiration))
 
     def _create(self, business_id: str) -> str:
         client_state = new_client_state()
@@ -248,8 +301,7 @@ class SubscriptionManager:
     def _settle_pending(self) -> None:
         # A crash between Graph's 201 and our save leaves a pending row: adopt the subscription
         # Graph made (found by its clientState), or forget a create that never happened.
-        with Session(self.ledger.engine) as session:
-            pending = list(session.scalars(select(GraphSubscription).where(GraphSubscription.state == "pending")))
+        pending = subscriptions_in_state(self.ledger.engine, "pending")
         if not pending:
             return
         live = self.graph.list()
@@ -265,17 +317,4 @@ class SubscriptionManager:
 
     def _forget(self, subscription_id: str) -> None:
         with self.ledger.transaction() as tx:
-            row = tx.session.get(GraphSubscription, subscription_id)
-            if row is not None:
-                tx.session.delete(row)
-
-    def _row(self, subscription_id: str) -> GraphSubscription | None:
-        with Session(self.ledger.engine) as session:
-            return session.get(GraphSubscription, subscription_id)
-
-    def _set(self, subscription_id: str, **values: str) -> None:
-        with self.ledger.transaction() as tx:
-            row = tx.session.get(GraphSubscription, subscription_id)
-            for name, value in values.items():
-                setattr(row, name, value)
-            row.updated_at = format_time(self.clock())
+            forget_subscription(tx.session, subscription_id)

@@ -11,8 +11,11 @@ business, coalesces the rows per business and re-reads Bookings for them in `$ba
 in one transaction: a row is `done` only if its entries are in. If that transaction fails, the
 rows are retried one by one, so one poison row fails alone; a failed row is retried with
 backoff and parked with its reason (exception class and ids, never personal data) by
-`state.inbox.fail`. Lifecycle rows go to `lifecycle` (jobs.lifecycle.handle); without one they
-stay pending.
+`state.inbox.fail`. A row whose work is another row's turn (jobs/coalescing.py: a lifecycle
+event or a horizon read coalesced with others) is deferred: put back, no attempt counted.
+Lifecycle rows go to `lifecycle` (jobs.lifecycle.handle); without one they are not claimed.
+The worker reaches the inbox and the subscriptions only through `state.inbox` and
+`state.subscriptions`.
 """
 from __future__ import annotations
 
@@ -21,34 +24,22 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import timedelta
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from datetime import datetime
 
 from connector import GraphConnector
+from jobs.coalescing import Deferred
 from jobs.ingest import Ingestor
 from jobs.metrics import JobMetrics
-from jobs.reread import Change, Truth, failure_reason, reread
+from jobs.reconcile import Horizon
+from jobs.reread import Change, Truth, end_horizon_read, failure_reason, reread
 from ledger.transactions import Clock, Ledger
-from database.times import format_time
-from state.inbox import InboxRow, claim, fail, finish
-from state.subscriptions import GraphSubscription
+from database.times import parse_time
+from state.inbox import ClaimedRow, claim_rows, defer_rows, fail_rows, finish_rows
+from state.subscriptions import businesses_of
 
 log = logging.getLogger("bookings_ledger.worker")
-LIFECYCLE_DEFER = timedelta(seconds=60)  # how long a lifecycle row waits when no handler is wired
-LifecycleHandler = Callable[[InboxRow], str]
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """The ids of a claimed change row (a plain copy: the claiming session is closed)."""
-
-    id: int
-    subscription_id: str
-    event: str
-    resource_id: str | None
+LifecycleHandler = Callable[[ClaimedRow], str]
+CHANGE_ONLY = ("change",)
 
 
 class Worker:
@@ -57,10 +48,12 @@ class Worker:
     def __init__(
         self, ledger: Ledger, ingestor: Ingestor, graph: GraphConnector, *, clock: Clock,
         lifecycle: LifecycleHandler | None = None, batch_size: int = 500, metrics: JobMetrics | None = None,
+        horizon: Horizon | None = None,
     ) -> None:
         self.ledger, self.ingestor, self.graph, self.clock = ledger, ingestor, graph, clock
         self.lifecycle, self.batch_size = lifecycle, batch_size
         self.metrics = metrics or JobMetrics()
+        self.horizon = horizon or Horizon()
 
     def run(self, stop: threading.Event, *, interval: float = 1.0) -> None:
         """Cycle until `stop` is set, starting a cycle every `interval` s (at once after a full one)."""
@@ -73,67 +66,69 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim the due rows and process them; returns how many rows were claimed."""
-        changes, lifecycle, businesses = self._claim()
-        for row_id in lifecycle:
-            self._handle_lifecycle(row_id)
-        by_business: dict[str, list[Claimed]] = defaultdict(list)
+        # Without a handler, lifecycle rows are left pending for a worker that has one.
+        rows = claim_rows(self.ledger.engine, self.clock(), self.batch_size,
+                          kinds=None if self.lifecycle else CHANGE_ONLY)
+        changes = [r for r in rows if r.kind != "lifecycle"]
+        self._handle_lifecycle([r for r in rows if r.kind == "lifecycle"])
+        businesses = businesses_of(self.ledger.engine, sorted({r.subscription_id for r in changes}))
+        by_business: dict[str, list[ClaimedRow]] = defaultdict(list)
         for row in changes:
             by_business[businesses.get(row.subscription_id, "")].append(row)
-        for business_id, rows in by_business.items():
+        for business_id, mine in by_business.items():
             if business_id:
-                self._process(business_id, rows)
+                self._process(business_id, mine)
             else:
-                self._commit_nothing(rows)  # not one of our subscriptions (any more): nothing to read
-        return len(changes) + len(lifecycle)
+                self._commit_nothing(mine)  # not one of our subscriptions (any more): nothing to read
+        return len(rows)
 
-    def _claim(self) -> tuple[list[Claimed], list[int], dict[str, str]]:
-        now = self.clock()
-        with Session(self.ledger.engine) as session, session.begin():
-            rows = claim(session, now, self.batch_size)
-            changes = [Claimed(r.id, r.subscription_id, r.event, r.resource_id) for r in rows if r.kind != "lifecycle"]
-            lifecycle = [r for r in rows if r.kind == "lifecycle"]
-            lifecycle_ids = [r.id for r in lifecycle] if self.lifecycle else []
-            if self.lifecycle is None:
-                for row in lifecycle:
-                    row.lease_until, row.not_before = None, format_time(now + LIFECYCLE_DEFER)
-            ids = sorted({c.subscription_id for c in changes})
-            businesses = dict(session.execute(
-                select(GraphSubscription.subscription_id, GraphSubscription.business_id)
-                .where(GraphSubscription.subscription_id.in_(ids))
-            ).all()) if ids else {}
-        return changes, lifecycle_ids, businesses
+    def _handle_lifecycle(self, rows: list[ClaimedRow]) -> None:
+        assert self.lifecycle is not None or not rows
+        done: list[int] = []
+        deferred: dict[int, datetime] = {}
+        for group in _same_request(rows):
+            # The latest row of a group stands for all of it: what answers it (a reauthorization,
+            # a sweep, a replacement started after it arrived) answers the earlier ones too.
+            latest = group[-1]
+            try:
+                # Handled with no session open: on SQLite one would hold the write lock that the
+                # handler's own transactions (reconciliation) need.
+                outcome = self.lifecycle(latest)  # type: ignore[misc]
+            except Deferred as later:
+                deferred.update(dict.fromkeys((r.id for r in group), later.until))
+                continue
+            except Exception as exc:  # whatever went wrong, the rows are retried, then parked
+                self._fail([r.id for r in group], failure_reason(exc, "handling lifecycle"))
+                continue
+            done += [r.id for r in group]
+            log.info("inbox rows %s done: lifecycle %s", _ids(group), outcome)
+        # One commit for the cycle's acknowledgements (each handler committed its own work): a
+        # crash before it only has the rows handled again, which finds their work done.
+        finish_rows(self.ledger.engine, done, self.clock())
+        self.metrics.inbox_rows.labels("done").inc(len(done))
+        self._defer(deferred)
 
-    def _handle_lifecycle(self, row_id: int) -> None:
-        assert self.lifecycle is not None
+    def _process(self, business_id: str, rows: list[ClaimedRow]) -> None:
+        changes = [Change(r.id, r.resource_id, r.event, parse_time(r.received_at)) for r in rows]
         try:
-            with Session(self.ledger.engine) as session:
-                row = session.get(InboxRow, row_id)
-                session.expunge(row)  # type: ignore[arg-type]
-            # Handled with the session closed: on SQLite an open one holds the write lock the
-            # handler's own transactions (reconciliation) need.
-            outcome = self.lifecycle(row)  # type: ignore[arg-type]
-            with self.ledger.transaction() as tx:
-                finish(tx.session, tx.session.get(InboxRow, row_id), self.clock())  # type: ignore[arg-type]
-            self.metrics.inbox_rows.labels("done").inc()
-            log.info("inbox row %d done: lifecycle %s", row_id, outcome)
-        except Exception as exc:  # whatever went wrong, the row is retried, then parked
-            self._fail([row_id], failure_reason(exc, "handling lifecycle"))
-
-    def _process(self, business_id: str, rows: list[Claimed]) -> None:
-        try:
-            truth = reread(self.graph, self.ledger, business_id, [Change(r.id, r.resource_id, r.event) for r in rows])
+            truth = reread(self.graph, self.ledger, business_id, changes, horizon=self.horizon)
         except Exception as exc:  # Graph or database out of reach: every row of the business waits
             self._fail([r.id for r in rows], failure_reason(exc, "re-reading"))
             return
-        done = [r.id for r in rows if r.id not in truth.failed]
+        done = [r.id for r in rows if r.id not in truth.failed and r.id not in truth.deferred]
         try:
-            self._commit(business_id, truth, done)
-        except Exception:
-            log.warning("business %s: a batch of %d rows failed; retrying them one by one", business_id, len(done))
-            for row_id in done:
-                self._commit_alone(business_id, truth, row_id)
+            try:
+                self._commit(business_id, truth, done)
+            except Exception:
+                log.warning("business %s: a batch of %d rows failed; retrying them one by one", business_id, len(done))
+                for row_id in done:
+                    self._commit_alone(business_id, truth, row_id)
+        finally:
+            # A no-op when a commit ended it as done; otherwise nothing it read is in the ledger.
+            end_horizon_read(self.ledger.engine, self.clock, truth, done=False)
         for row_id, reason in truth.failed.items():
             self._fail([row_id], reason)
+        self._defer(truth.deferred)
 
     def _commit(self, business_id: str, truth: Truth, row_ids: list[int]) -> None:
         """Write the entries the rows call for and mark the rows done, in one transaction."""
@@ -148,8 +143,10 @@ class Worker:
             for event_id, appointment_id in truth.events.items():
                 if appointment_id in wanted:
                     self.ingestor.link_event(tx, appointment_id, event_id)
-            for row_id in row_ids:
-                finish(tx.session, tx.session.get(InboxRow, row_id), self.clock())  # type: ignore[arg-type]
+            finish_rows(tx.session, row_ids, self.clock())
+            if truth.horizon_rows.intersection(row_ids):
+                # Each of those rows wants all the horizon read found, so this commit holds it all.
+                end_horizon_read(tx.session, self.clock, truth, done=True)
         self.metrics.inbox_rows.labels("done").inc(len(row_ids))
         for outcome, count in outcomes.items():
             self.metrics.ledger_writes.labels(outcome).inc(count)
@@ -163,20 +160,37 @@ class Worker:
         except Exception as exc:  # this row is the poison one: it alone is retried, then parked
             self._fail([row_id], failure_reason(exc, "writing the ledger"))
 
-    def _commit_nothing(self, rows: list[Claimed]) -> None:
+    def _commit_nothing(self, rows: list[ClaimedRow]) -> None:
         with self.ledger.transaction() as tx:
-            for row in rows:
-                finish(tx.session, tx.session.get(InboxRow, row.id), self.clock())  # type: ignore[arg-type]
-                log.debug("inbox row %d done", row.id)
+            finish_rows(tx.session, [r.id for r in rows], self.clock())
+        for row in rows:
+            log.debug("inbox row %d done", row.id)
         self.metrics.inbox_rows.labels("done").inc(len(rows))
         log.info("%d rows for subscriptions the service does not hold: nothing to read", len(rows))
 
+    def _defer(self, until: dict[int, datetime]) -> None:
+        if not until:
+            return
+        defer_rows(self.ledger.engine, until)
+        self.metrics.inbox_rows.labels("deferred").inc(len(until))
+        log.info("%d inbox rows deferred until at most %s: another row's turn does their work", len(until),
+                 max(until.values()).isoformat())
+
     def _fail(self, row_ids: Iterable[int], reason: str) -> None:
-        now = self.clock()
-        with Session(self.ledger.engine) as session, session.begin():
-            for row_id in row_ids:
-                row = session.get(InboxRow, row_id)
-                if row is not None:
-                    fail(session, row, now, reason)
-                    self.metrics.inbox_rows.labels("parked" if row.state == "parked" else "failed").inc()
-                    log.warning("inbox row %d failed (attempt %d, %s): %s", row_id, row.attempts, row.state, reason)
+        for row in fail_rows(self.ledger.engine, row_ids, self.clock(), reason):
+            self.metrics.inbox_rows.labels("parked" if row.parked else "failed").inc()
+            log.warning("inbox row %d failed (attempt %d, %s): %s", row.id, row.attempts,
+                        "parked" if row.parked else "pending", reason)
+
+
+def _same_request(rows: list[ClaimedRow]) -> list[list[ClaimedRow]]:
+    """Lifecycle rows grouped by subscription and event, each group in order of arrival."""
+    groups: dict[tuple[str, str], list[ClaimedRow]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r.received_at, r.id)):
+        groups[(row.subscription_id, row.event)].append(row)
+    return list(groups.values())
+
+
+def _ids(rows: list[ClaimedRow]) -> str:
+    """Row ids for a log line: all of a few, the range of many."""
+    return ", ".join(str(r.id) for r in rows) if len(rows) <= 5 else f"{rows[0].id}…{rows[-1].id} ({len(rows)})"

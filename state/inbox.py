@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import weakref
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, func, select
+from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, func, select, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.times import format_time
@@ -154,13 +154,14 @@ def accept(engine: Engine, items: Sequence[InboxItem], now: datetime) -> list[bo
         writer.close()
 
 
-def claim(session: Session, now: datetime, limit: int) -> list[InboxRow]:
-    """Lease up to `limit` due rows to this worker; PostgreSQL lets other workers skip them."""
+def claim(session: Session, now: datetime, limit: int, *, kinds: Collection[str] | None = None) -> list[InboxRow]:
+    """Lease up to `limit` due rows (of `kinds`, default all) to this worker; PostgreSQL lets other workers skip them."""
     stamp = format_time(now)
     query = (
         select(InboxRow)
         .where(InboxRow.state == "pending", InboxRow.not_before <= stamp)
         .where((InboxRow.lease_until.is_(None)) | (InboxRow.lease_until < stamp))
+        .where(InboxRow.kind.in_(kinds) if kinds is not None else true())
         .order_by(InboxRow.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -185,6 +186,75 @@ def fail(session: Session, row: InboxRow, now: datetime, reason: str) -> None:
         row.state = "parked"
     else:
         row.not_before = format_time(now + BACKOFF_BASE * 2 ** (row.attempts - 1))
+
+
+@dataclass(frozen=True)
+class ClaimedRow:
+    """What a worker needs of a claimed row (a plain copy: the claiming session is closed)."""
+
+    id: int
+    kind: str
+    subscription_id: str
+    event: str
+    resource_id: str | None
+    received_at: str
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    """A row after `fail_rows`: how many attempts it has had, and whether it is now parked."""
+
+    id: int
+    attempts: int
+    parked: bool
+
+
+def claim_rows(engine: Engine, now: datetime, limit: int, *, kinds: Collection[str] | None = None) -> list[ClaimedRow]:
+    """`claim` in a transaction of its own; the claimed rows as plain copies."""
+    with Session(engine) as session, session.begin():
+        return [ClaimedRow(r.id, r.kind, r.subscription_id, r.event, r.resource_id, r.received_at)
+                for r in claim(session, now, limit, kinds=kinds)]
+
+
+def finish_rows(bind: Engine | Session, row_ids: Iterable[int], now: datetime) -> None:
+    """Mark rows done (see `finish`): in the caller's transaction when given a session (the one
+    that commits the rows' work), else in a transaction of its own."""
+    _update_rows(bind, row_ids, state="done", lease_until=None, processed_at=format_time(now))
+
+
+def fail_rows(engine: Engine, row_ids: Iterable[int], now: datetime, reason: str) -> list[FailedRow]:
+    """`fail` each row still there, in a transaction of its own; what became of each."""
+    failed = []
+    with Session(engine) as session, session.begin():
+        for row_id in row_ids:
+            row = session.get(InboxRow, row_id)
+            if row is not None:
+                fail(session, row, now, reason)
+                failed.append(FailedRow(row.id, row.attempts, row.state == "parked"))
+    return failed
+
+
+def defer_rows(engine: Engine, until: Mapping[int, datetime]) -> None:
+    """Give rows back, each until its time, without counting an attempt: their work is someone else's turn."""
+    by_time: dict[str, list[int]] = {}
+    for row_id, moment in until.items():
+        by_time.setdefault(format_time(moment), []).append(row_id)
+    with Session(engine) as session, session.begin():
+        for stamp, row_ids in by_time.items():
+            _update_rows(session, row_ids, lease_until=None, not_before=stamp)
+
+
+def _update_rows(bind: Engine | Session, row_ids: Iterable[int], **values: str | None) -> None:
+    # One UPDATE per chunk rather than a load and a flush per row: a burst acknowledges
+    # hundreds of rows a cycle.
+    ids = list(row_ids)
+    if isinstance(bind, Engine):
+        with Session(bind) as session, session.begin():
+            _update_rows(session, ids, **values)
+        return
+    for first in range(0, len(ids), _ROWS_PER_STATEMENT):
+        bind.execute(update(InboxRow).where(InboxRow.id.in_(ids[first:first + _ROWS_PER_STATEMENT])).values(**values),
+                     execution_options={"synchronize_session": False})
 
 
 def depth(engine: Engine) -> tuple[int, str | None]:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, or_, select
 
 from database.engine import read_only
 from database.times import format_time
-from state.subscriptions import GraphSubscription
+from state.subscriptions import ROTATED, GraphSubscription
 
 # A known subscription's row is reused for this long: a burst costs one query, and a removed
 # subscription stops being accepted within this time.
@@ -42,10 +42,10 @@ class KnownSubscription:
     mailbox_user_id: str | None
     client_state_hash: bytes
     client_state_key_id: str
-    accept_until: str | None   # a retiring row's deadline (stored time text); None while active
+    accept_until: str | None   # a rotated row's deadline (stored time text); None while active
 
     def accepted_at(self, now: datetime) -> bool:
-        """Still to be accepted at `now` (a retiring row only until its deadline)."""
+        """Still to be accepted at `now` (a rotated row only until its deadline)."""
         return self.accept_until is None or self.accept_until > format_time(now)
 
 
@@ -56,10 +56,10 @@ def _known(row: GraphSubscription) -> KnownSubscription:
 
 def find_subscriptions(engine: Engine, ids: Iterable[str], now: datetime) -> tuple[dict[str, KnownSubscription],
                                                                                   list[KnownSubscription]]:
-    """({id: its accepted row}, pending rows) in one query; retiring rows count until their accept_until."""
+    """({id: its accepted row}, pending rows) in one query; rotated rows count until their accept_until."""
     wanted = list(ids)
     accepted = or_(GraphSubscription.state == "active",
-                   (GraphSubscription.state == "retiring") & (GraphSubscription.accept_until > format_time(now)))
+                   (GraphSubscription.state == ROTATED) & (GraphSubscription.accept_until > format_time(now)))
     # A read-only snapshot: on SQLite it takes no write lock, so a busy worker never stalls the receiver.
     with read_only(engine) as connection:
         rows = connection.execute(
@@ -89,7 +89,7 @@ class SubscriptionLookup:
             for subscription_id in dict.fromkeys(ids):
                 known = self._known.get(subscription_id)
                 if known and known[0] > now:
-                    if known[1].accepted_at(wall_now):   # a retiring row's deadline is exact, not cached
+                    if known[1].accepted_at(wall_now):   # a rotated row's deadline is exact, not cached
                         answer[subscription_id] = known[1]
                 elif self._unknown.get(subscription_id, 0.0) <= now:
                     misses.append(subscription_id)

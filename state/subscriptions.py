@@ -9,8 +9,9 @@ A subscription is first saved as *pending* (`save_pending`), with its clientStat
 Graph is asked to create it: Graph may notify between its 201 and our save, and a crash there
 would otherwise leave a live subscription we know nothing about. Until `promote_pending` gives
 the row Graph's id, a notification for an id we do not know is checked against the one pending
-secret. A subscription replaced by `subscribe --rotate-client-state` is *retiring*: still
+secret. A subscription replaced by `subscribe --rotate-client-state` is *rotated*: still
 accepted until its `accept_until`, since Graph keeps retrying deliveries made before the delete.
+One being replaced because it is gone (or said to be) is *retiring*: accepted no more.
 """
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ from database.times import format_time
 from state.client_states import ClientStateKeys
 
 PENDING_PREFIX = "pending:"
+ROTATED = "rotated"    # replaced for a new clientState, accepted until accept_until
+# Gone (or said to be) and being replaced: accepted no more, its successor created or about to
+# be, its deletion at Graph not yet confirmed; it stays here until that is done (a crash resumes it).
+RETIRING = "retiring"
 
 
 class GraphSubscription(Base):
@@ -39,8 +44,8 @@ class GraphSubscription(Base):
     # The directory id Graph names the mailbox by in each notification's `resource`.
     mailbox_user_id: Mapped[str | None] = mapped_column(String(64))
     expires_at: Mapped[str] = mapped_column(TIME)
-    state: Mapped[str] = mapped_column(String(16))   # pending | active | retiring | removed
-    accept_until: Mapped[str | None] = mapped_column(TIME)   # retiring rows only
+    state: Mapped[str] = mapped_column(String(16))   # pending | active | rotated | retiring | removed
+    accept_until: Mapped[str | None] = mapped_column(TIME)   # rotated rows only
     updated_at: Mapped[str] = mapped_column(TIME)
 
 
@@ -89,10 +94,10 @@ def client_state_matches(keys: ClientStateKeys, row: GraphSubscription, client_s
     return client_state is not None and keys.matches(row.client_state_hash, row.client_state_key_id, client_state)
 
 
-def retire_subscription(session: Session, subscription_id: str, *, accept_until: datetime, now: datetime) -> None:
-    """A replaced subscription: its notifications are still accepted until `accept_until`."""
+def rotate_out_subscription(session: Session, subscription_id: str, *, accept_until: datetime, now: datetime) -> None:
+    """A subscription replaced for a new clientState: its notifications are still accepted until `accept_until`."""
     row = session.get(GraphSubscription, subscription_id)
-    row.state, row.accept_until, row.updated_at = "retiring", format_time(accept_until), format_time(now)
+    row.state, row.accept_until, row.updated_at = ROTATED, format_time(accept_until), format_time(now)
 
 
 def set_mailbox_user_id(session: Session, subscription_id: str, mailbox_user_id: str) -> None:
@@ -119,3 +124,52 @@ def expiry_by_business(engine: Engine) -> dict[str, str]:
             .where(GraphSubscription.state == "active").group_by(GraphSubscription.business_id)
         ).all()
     return {business_id: expires for business_id, expires in rows}
+
+
+
+def subscription_row(engine: Engine, subscription_id: str) -> GraphSubscription | None:
+    """The stored subscription with that id (any state), or None."""
+    with Session(engine) as session:
+        return session.get(GraphSubscription, subscription_id)
+
+
+def subscriptions_in_state(engine: Engine, state: str) -> list[GraphSubscription]:
+    """The stored subscriptions in `state` (pending, active, retiring, removed)."""
+    with Session(engine) as session:
+        return list(session.scalars(select(GraphSubscription).where(GraphSubscription.state == state)))
+
+
+def businesses_of(engine: Engine, subscription_ids: list[str]) -> dict[str, str]:
+    """Subscription id -> business id, for the ids the service has stored (in any state)."""
+    if not subscription_ids:
+        return {}
+    with engine.connect() as connection:
+        return dict(connection.execute(  # type: ignore[arg-type]
+            select(GraphSubscription.subscription_id, GraphSubscription.business_id)
+            .where(GraphSubscription.subscription_id.in_(subscription_ids))
+        ).all())
+
+
+def update_subscription(session: Session, subscription_id: str, now: datetime, **values: str) -> None:
+    """Change a stored subscription's columns (state, expires_at); `updated_at` becomes `now`."""
+    row = session.get(GraphSubscription, subscription_id)
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = format_time(now)  # type: ignore[union-attr]
+
+
+def retire_subscription(session: Session, subscription_id: str) -> None:
+    """Stop accepting an active subscription ahead of its replacement.
+
+    `updated_at` is left alone: it is when the service last knew the subscription alive, where
+    the gap that its replacement records starts, even when a crash has the replacement resumed.
+    """
+    row = session.get(GraphSubscription, subscription_id)
+    row.state = RETIRING  # type: ignore[union-attr]
+
+
+def forget_subscription(session: Session, subscription_id: str) -> None:
+    """Delete a stored subscription row (a pending create that never happened)."""
+    row = session.get(GraphSubscription, subscription_id)
+    if row is not None:
+        session.delete(row)

@@ -78,7 +78,7 @@ def test_rotation_loses_no_notification_and_retires_the_old_secret(service, grap
     assert (old["id"], event_of(appointments[4])) not in inbox(service)
     with Session(service.ledger.engine) as session:
         states = dict(session.execute(select(GraphSubscription.subscription_id, GraphSubscription.state)).all())
-    assert states == {old["id"]: "retiring", new["id"]: "active"}
+    assert states == {old["id"]: "rotated", new["id"]: "active"}
 
 
 def inbox_once_settled(service, timeout: float = 10.0) -> list[tuple[str, str]]:

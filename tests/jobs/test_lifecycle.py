@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connector.errors import Unavailable
-from jobs.lifecycle import handle
+from jobs.coalescing import Deferred
+from jobs.lifecycle import SWEEP, handle
 from state.inbox import InboxRow
 from state.subscriptions import GraphSubscription
 from state.watermarks import SyncGap, sync_status, watermark
@@ -52,13 +53,20 @@ def test_missed_records_a_gap_and_reconciles_the_business_now(make_services, con
     assert sync_status(service.ledger.engine, services.businesses)[0].complete_until is not None
 
 
-def test_a_missed_after_the_last_sweep_gets_its_own_gap_and_back_fill(make_services, control, service):
-    """A second `missed` (same subscription, same expiry) after the first's sweep is a new loss."""
+def test_a_missed_after_the_last_sweep_gets_its_own_gap_and_back_fill_after_the_cool_down(make_services, control,
+                                                                                        service):
+    """A second `missed` (same subscription, same expiry) after the first's sweep is a new loss,
+    swept once the business's cool-down is over (until then it is deferred, at no Graph cost)."""
     services, sub = subscribed(make_services, control)
     first = deliver(control, service, sub.subscription_id, "missed")
     assert handle(first, services.lifecycle) == "reconciled"
     second = deliver(control, service, sub.subscription_id, "missed")
     assert second.id != first.id
+    control.call("DELETE", "/requests")
+    with pytest.raises(Deferred):
+        handle(second, services.lifecycle)
+    assert not [key for key in control.call("GET", "/requests") if " /v1.0/" in key]
+    control.advance(seconds=SWEEP.quiet.total_seconds() + 1)
     assert handle(second, services.lifecycle) == "reconciled"
     gaps = missed_gaps(service)
     assert [gap.end for gap in gaps] == [first.received_at, second.received_at]
@@ -84,7 +92,7 @@ def test_a_missed_queued_behind_another_is_covered_by_its_sweep(make_services, c
 
 
 def test_a_missed_row_retried_after_a_failed_sweep_records_one_gap(make_services, control, service):
-    """The sweep fails after the gap is recorded; the worker's retry of the row sweeps without a second gap."""
+    """The sweep fails after the gap is recorded; the row's retry after the cool-down sweeps without a second gap."""
     services, sub = subscribed(make_services, control)
     row = deliver(control, service, sub.subscription_id, "missed")
     control.call("POST", "/faults", {"requests": [{"status": 500, "method": "GET", "route": "calendarView", "retry_after": None}]})
@@ -93,6 +101,9 @@ def test_a_missed_row_retried_after_a_failed_sweep_records_one_gap(make_services
     (gap,) = missed_gaps(service)
     assert gap.filled_at is None
     control.call("DELETE", "/faults")
+    with pytest.raises(Deferred):   # a failed sweep is followed by the same cool-down
+        handle(row, services.lifecycle)
+    control.advance(seconds=SWEEP.quiet.total_seconds() + 1)
     assert handle(row, services.lifecycle) == "reconciled"
     (gap,) = missed_gaps(service)
     assert (gap.end, gap.filled_at is not None) == (row.received_at, True)

@@ -1,5 +1,5 @@
 """Subscriptions keep a keyed hash of their clientState, not a ciphertext under the master key;
-the mailbox's directory id (for the receiver's resource check) and a retiring state's deadline.
+the mailbox's directory id (for the receiver's resource check) and a rotated subscription's deadline.
 
 Existing rows are converted: each clientState is decrypted with LEDGER_MASTER_KEY (or one of
 LEDGER_PREVIOUS_MASTER_KEYS) and hashed under CLIENT_STATE_KEY, both read from the settings
