@@ -117,7 +117,9 @@ class DeltaFollower:
     def _apply(self, business_id: str, started: datetime, events: list[Event], delta_link: str,
                position: DeltaPosition) -> DeltaResult:
         result = DeltaResult(business_id, "quiet" if not events else "changes", len(events))
-        changes = [Change(row, event.id, "deleted" if event.removed else "updated") for row, event in enumerate(events)]
+        # A delta change "arrives" when the round began: what a horizon read started after that covers it.
+        changes = [Change(row, event.id, "deleted" if event.removed else "updated", started)
+                   for row, event in enumerate(events)]
         truth = reread(self.graph, self.ledger, business_id, changes) if changes else Truth()
         if truth.failed:
             result.outcome, result.failures = "failed", sorted(set(truth.failed.values()))

@@ -101,7 +101,7 @@ def owner_and_runtime(database_factory):
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_factory", ["postgresql"], indirect=True)
 def test_postgresql_runtime_role_may_only_append_to_the_chain_and_checkpoints(
-    cli, owner_and_runtime, monkeypatch, ledger_keys, signer, clock, tmp_path
+    cli, owner_and_runtime, monkeypatch, ledger_keys, keystore, signer, clock, tmp_path
 ):
     """`db upgrade` as the owner grants the runtime role INSERT and SELECT only: every rewrite is refused."""
     from database.engine import create_ledger_engine
@@ -114,7 +114,7 @@ def test_postgresql_runtime_role_may_only_append_to_the_chain_and_checkpoints(
     assert code == 0 and "may only append" in output, output
     engine = create_ledger_engine(runtime_url, poolclass=NullPool)
     try:
-        ledger = Ledger(engine, ledger_keys, clock)
+        ledger = Ledger(engine, ledger_keys, clock, keystore=keystore)
         with ledger.transaction() as tx:  # INSERT through the ledger works, checkpoints too
             for number in range(3):
                 tx.append("exported", number=number)

@@ -97,7 +97,7 @@ def test_filled_gaps_go_after_their_age_and_open_ones_never(db: Engine, clock) -
 
 def test_a_large_backlog_is_purged_in_chunks(db: Engine, clock, monkeypatch) -> None:
     """More rows than a chunk: all go, each chunk in its own transaction."""
-    monkeypatch.setattr(retention, "PURGE_CHUNK", 7)
+    monkeypatch.setattr(working_state_retention, "PURGE_CHUNK", 7)
     names = [f"e{i}" for i in range(30)]
     ids = _inbox(db, clock, *names)
     _set(db, clock, ids, done=names[:25])

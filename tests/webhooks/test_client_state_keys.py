@@ -15,6 +15,7 @@ from bookings_ledger.cli import main
 from config import SettingsError
 from database.engine import upgrade
 from ledger.encryption import MasterKeys, encrypt_value, key_id
+from ledger.keystore import open_keystore
 from ledger.transactions import Ledger, LedgerKeys
 from webhook_items import MAILBOX, NOW, TENANT, inbox_rows, notification, post
 
@@ -103,15 +104,19 @@ def test_migration_with_rows_and_no_client_state_key_stops_naming_it_and_changes
     upgrade(engine)   # nothing was half done: the same upgrade now completes
 
 
-def test_master_key_rotation_as_documented_keeps_genuine_notifications_accepted(engine, database_url, operator_env):
+def test_master_key_rotation_as_documented_keeps_genuine_notifications_accepted(engine, database_url, keystore_url,
+                                                                              operator_env):
     """Old key into LEDGER_PREVIOUS_MASTER_KEYS, `keys rotate`, old key dropped: still 202 and stored."""
     old, new, blind, hash_key = os.urandom(32), os.urandom(32), os.urandom(32), b64(os.urandom(32))
     upgrade(engine, PRE_HASH_REVISION)
     store_encrypted_subscription(engine, old)
-    operator_env(LEDGER_MASTER_KEY=b64(old), CLIENT_STATE_KEY=hash_key, DATABASE_URL=database_url)
+    operator_env(LEDGER_MASTER_KEY=b64(old), BLIND_INDEX_KEY=b64(blind), CLIENT_STATE_KEY=hash_key, DATABASE_URL=database_url,
+                 KEYSTORE_URL=keystore_url)
     upgrade(engine)
-    with Ledger(engine, LedgerKeys(MasterKeys(old), blind), lambda: NOW).transaction() as tx:
-        tx.collect(tx.new_subject(), {"name": "A Person"}, category="booking", purpose="appointment")
+    keystore = open_keystore(keystore_url, MasterKeys(old))
+    with Ledger(engine, LedgerKeys(MasterKeys(old), blind), lambda: NOW, keystore=keystore).transaction() as tx:
+        tx.collect(tx.new_subject(), {"name": "A Person"}, categories={"name": "booking.identity"}, purpose="appointment")
+    keystore.close()
     operator_env(LEDGER_MASTER_KEY=b64(new), LEDGER_PREVIOUS_MASTER_KEYS=b64(old))
     assert main(["keys", "rotate"]) == 0
     operator_env(LEDGER_PREVIOUS_MASTER_KEYS=None)
