@@ -61,8 +61,11 @@ def test_four_workers_and_two_web_processes_handle_every_row_exactly_once(
         for log in logs:
             with log.open("w") as sink:
                 processes.append(subprocess.Popen([BIN, "worker", "--interval", "0.2"], env=env, stdout=sink, stderr=sink))
-        control.call("POST", "/traffic", {"rate": 50, "count": 300, "seed": 7})
-        _wait_until(lambda: not control.call("GET", "/traffic")["running"], 30, "the traffic")
+        # Traffic starts once every worker has its Graph connection: a worker still importing
+        # while the others drained a short burst would prove nothing about sharing the work.
+        _wait_until(lambda: all("Using selector" in log.read_text() for log in logs), 60, "the workers")
+        control.call("POST", "/traffic", {"rate": 50, "count": 600, "seed": 7})
+        _wait_until(lambda: not control.call("GET", "/traffic")["running"], 60, "the traffic")
         wait_delivered(control)
         pipeline = Pipeline(Worker(service.ledger, ingestor, graph, clock=service.ledger.clock), control, businesses[0],
                             emulator.graph_url)
