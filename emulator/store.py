@@ -2,8 +2,9 @@
 
 One re-entrant lock guards everything; each write tells the listeners (the mailbox projection,
 Bookings' own mail) what changed, inside the lock, so a notification is never built from a
-half-applied change. An appointment about to leave is announced first ("cancelling",
-"deleting" or "purging"), while it can still be read, then "deleted".
+half-applied change. An appointment about to leave is announced first, while it can still be
+read, with the reason ("cancelling", "deleting", "eventDeleted" when its calendar copy was
+deleted, "purging" when its business goes), then "deleted".
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .options import Options
 from .records import Interner, thaw
 from .timefmt import iso_utc
 
-# (created|updated|deleted|cancelling|deleting|purging, business, appointment id)
+# (created|updated|deleted or a reason for leaving, business, appointment id)
 Listener = Callable[[str, "Business", str], None]
 
 
@@ -219,7 +220,7 @@ class BookingStore:
             self._emit("updated", business, appointment_id)
 
     def delete_appointment(self, business_id: str, appointment_id: str, *, reason: str = "deleting") -> None:
-        """DELETE an appointment; ``reason`` (deleting, cancelling, purging) is announced before it goes."""
+        """DELETE an appointment; ``reason`` (see the module docstring) is announced before it goes."""
         with self.lock:
             business = self.business(business_id)
             if appointment_id not in business.appointments:
