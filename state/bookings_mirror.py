@@ -174,20 +174,19 @@ def mark_customer_gone(session: Session, business_id: str, customer_id: str, now
         row.state, row.updated_at = CANCELLED, now
 
 
-def remove_customer(session: Session, appointment_id: str, customer_key: str, *, digests: list[str | None] | None,
-                    graph_version: str | None, now: str) -> None:
-    """After anonymisation rewrote an appointment: the customer's element is gone (`digests` None:
-    the key leaves the subject and digest maps) or blanked (its new digests); Graph's version stamp
-    is the rewritten one, so a later notification or reconcile finds nothing new to read."""
+def rewrite_appointment(session: Session, appointment_id: str, *, removed: list[str], digests: Digests,
+                        graph_version: str | None, now: str) -> None:
+    """After anonymisation rewrote an appointment: the `removed` customer keys leave the subject and
+    digest maps, the others get the digests of what Graph now holds, and Graph's version stamp is
+    the rewritten one, so a later notification or reconcile finds nothing new to collect."""
     row = session.get(BookingAppointment, appointment_id)
     if row is None:
         return
     subjects, known = row.subject_map(), row.digest_map()
-    if digests is None:
-        subjects.pop(customer_key, None)
-        known.pop(customer_key, None)
-    else:
-        known[customer_key] = digests
+    for key in removed:
+        subjects.pop(key, None)
+        known.pop(key, None)
+    known.update({key: value for key, value in digests.items() if key in subjects})
     row.subjects, row.digests = json.dumps(subjects), json.dumps(known)
     row.graph_version, row.updated_at = graph_version, now
     session.flush()

@@ -112,13 +112,19 @@ def _verified(tx: LedgerTransaction, work: Work, document: dict[str, Any] | None
 
 
 def _mirror_rewrite(tx: LedgerTransaction, work: Work, document: dict[str, Any]) -> None:
-    """The person's element left the appointment (out of the mirror), or stayed blanked (its new digests)."""
+    """The person's element left the appointment (out of the mirror) or stayed blanked; every
+    customer still on it gets the digests of what Graph now holds (appointment-level notes blanked
+    for this person changed the others' content too), each under its own subject's key."""
     appointment = parse_appointment(document, work.op.business_id)
     persons = {p.key: p for p in classify.people(appointment, tx.keys.phone_region)}
-    version = classify.graph_version(appointment)
-    key = classify.digest_key(tx.subject_secret(work.op.subject_ref))
-    for customer_key in work.customer_keys:
-        person = persons.get(customer_key)
-        digests = list(classify.content_digests(key, appointment, person)) if person is not None else None
-        bookings_mirror.remove_customer(tx.session, work.op.object_id, customer_key, digests=digests,
-                                        graph_version=version, now=format_time(tx.clock()))
+    snapshot = bookings_mirror.appointment(tx.session, work.op.object_id)
+    subjects = snapshot.subjects if snapshot is not None else {}
+    removed = [k for k in work.customer_keys if k not in persons]
+    digests = {}
+    for key, subject in subjects.items():
+        projection = tx.subject(subject)
+        if key in persons and projection is not None and projection.status == "active":
+            secret = classify.digest_key(tx.subject_secret(subject))
+            digests[key] = list(classify.content_digests(secret, appointment, persons[key]))
+    bookings_mirror.rewrite_appointment(tx.session, work.op.object_id, removed=removed, digests=digests,
+                                        graph_version=classify.graph_version(appointment), now=format_time(tx.clock()))

@@ -2,6 +2,7 @@
 appointment, delete the customer record, clean the event copy, read back, destroy the keys."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from ledger.integrity import verify_ledger
 from ledger.holds import place_hold, release_hold
 from state import anonymisation
 
+SWITCHES_OFF = {"quirk_delete_customer_500_rate": 0.0, "accept_empty_customers": True}
 ALL = ["account.preferences", "booking.answers", "booking.contact", "booking.details", "booking.identity", "booking.notes"]
 
 
@@ -23,9 +25,13 @@ def policy(service: Any) -> Any:
 
 
 @pytest.fixture
-def bookings(control: Any, service: Any, graph: Any, ingestor: Any, emulator: Any) -> Bookings:
+def bookings(control: Any, service: Any, graph: Any, ingestor: Any, emulator: Any) -> Iterator[Bookings]:
+    """An empty seeded business; the app may write calendar copies (Calendars.ReadWrite)."""
+    defaults = control.call("GET", "/options")["granted_permissions"]
+    control.call("POST", "/options", {"granted_permissions": [*defaults, "Calendars.ReadWrite"]})
     business = control.seed(appointments=0, customers=0)[0]
-    return Bookings(emulator.graph_url, business, graph, ingestor, service.ledger, control)
+    yield Bookings(emulator.graph_url, business, graph, ingestor, service.ledger, control)
+    control.call("POST", "/options", {"granted_permissions": defaults, **SWITCHES_OFF})
 
 
 def _start(bookings: Bookings) -> Any:
@@ -101,3 +107,63 @@ def test_a_hold_placed_in_flight_stops_the_operation_until_released(bookings: Bo
         release_hold(tx, placed[0].id, reason="case closed", released_by="officer")
     assert anonymiser(bookings, policy).run()["done"] == 1
     assert bookings.appointment(appointment_id).status_code == 404
+
+
+def _mailed(bookings: Bookings, address: str) -> list[Any]:
+    return bookings.control.call("GET", f"/_emulator/mail?recipient={address}".removeprefix("/_emulator"))
+
+
+def _writes(bookings: Bookings, object_id: str) -> list[tuple[str, int]]:
+    log = bookings.control.call("GET", f"/requests/objects?id={object_id}").get(object_id, [])
+    return [(e["method"], e["status"]) for e in log]
+
+
+@pytest.mark.parametrize("empty_accepted", [True, False])
+def test_no_customer_is_mailed_when_an_appointment_is_deleted(bookings: Bookings, policy: Any, empty_accepted: bool) -> None:
+    """DELETE mails every customer on the appointment (emulator default, §2.3), so they are stripped
+    first; where an empty customers[] is refused, blanked elements carry no address to mail."""
+    bookings.control.call("POST", "/options", {"accept_empty_customers": empty_accepted})
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, _ = bookings.subject_of(appointment_id)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    bookings.plan(subject, "appointment", appointment_id)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    assert bookings.appointment(appointment_id).status_code == 404
+    assert _mailed(bookings, "ada1@example.org") == []
+    assert [m for m, status in _writes(bookings, appointment_id) if 200 <= status < 300] == ["POST", "PATCH", "DELETE"]
+
+
+def test_a_customer_record_deleted_with_a_500_is_settled_by_reading_back(bookings: Bookings, policy: Any) -> None:
+    """Graph deletes the record yet answers 500: the step reads it back (404: done), never re-sends."""
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, customer_id = bookings.subject_of(appointment_id)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    bookings.expire("customer", customer_id, subject, ALL)
+    bookings.plan(subject, "appointment", appointment_id)
+    customer_op = bookings.plan(subject, "customer", customer_id)
+    bookings.control.call("POST", "/options", {"quirk_delete_customer_500_rate": 1.0})
+    assert anonymiser(bookings, policy).run()["done"] == 2
+    assert bookings.customer(customer_id).status_code == 404
+    assert _writes(bookings, customer_id) == [("DELETE", 500)]
+    with bookings.ledger.transaction() as tx:
+        step = anonymisation.steps(tx.session, customer_op.id)["customer"]
+        assert tx.subject(subject).status == "erased" and tx.is_tombstoned("customer", customer_id)
+    assert step.evidence["settled"] == "read-back" and step.evidence["graph"][-1]["status"] == 404
+
+
+def test_a_stale_notification_after_anonymisation_brings_nothing_back(bookings: Bookings, policy: Any) -> None:
+    """The rewritten appointment is seen as unchanged; a replayed copy of a deleted one is tombstoned."""
+    kept = bookings.book(_start(bookings), [person(1), person(2)])
+    deleted = bookings.book(_start(bookings) + timedelta(hours=2), [person(3)])
+    stale = bookings.graph.bookings.appointment(bookings.business, deleted)
+    for appointment_id in (kept, deleted):
+        subject, _ = bookings.subject_of(appointment_id)
+        bookings.expire("appointment", appointment_id, subject, ALL)
+        bookings.plan(subject, "appointment", appointment_id)
+    assert anonymiser(bookings, policy).run()["done"] == 2
+    collected = len(entries(bookings.ledger, "collected")) + len(entries(bookings.ledger, "updated"))
+    assert bookings.ingestor.ingest_appointment(bookings.graph.bookings.appointment(bookings.business, kept)) == "unchanged"
+    assert bookings.ingestor.ingest_appointment(stale) == "tombstoned"
+    assert len(entries(bookings.ledger, "collected")) + len(entries(bookings.ledger, "updated")) == collected
+    with bookings.ledger.transaction() as tx:
+        assert anonymisation.open_operations(tx.session) == []
