@@ -5,8 +5,8 @@ re-projects the copy when the appointment changes; whether it strips the answers
 of privacy-facts §2.5). The copy is the event the mirror matched to the appointment, or else the
 mailbox's events at exactly the appointment's time. A copy that still holds the person's values
 is PATCHed with them cut out of its subject and body, or DELETEd when the appointment is gone.
-Needs Calendars.ReadWrite. The lookup itself is the read-back of a copy found clean; a write's
-`sending` is settled by the same lookup.
+Needs Calendars.ReadWrite. Every copy found is named in the step's evidence, so the read-back
+reads each again by id; a write's `sending` is settled by the next round's lookup.
 """
 from __future__ import annotations
 
@@ -34,11 +34,13 @@ def event_step(run: Run, journal: Journal, works: list[Work]) -> None:
         lookup = lookups.get(work.op.id)
         if lookup is None or (lookup.error is not None and not gone(lookup)):
             continue   # could not look now: the step waits for the next run
-        dirty = [e for e in copies.get(work.op.id, []) if residue(event_texts(e), work.needles)]
+        found = copies.get(work.op.id, [])
+        dirty = [e for e in found if residue(event_texts(e), work.needles)]
         if not dirty:
+            # The read-back reads every copy found again, whatever this step did to it.
             planned = work.steps["event"].evidence if work.state_of("event") == "sending" else {}
             finished.append(Outcome(work, "event", "done", {**planned, "action": planned.get("action", "clean"),
-                                                             "events": planned.get("events", []),
+                                                             "events": sorted({*planned.get("events", []), *(e["id"] for e in found)}),
                                                              "graph": planned.get("graph", []) + [evidence_of(lookup)]},
                                     _entry(work, planned) if planned else None))
         else:

@@ -30,7 +30,7 @@ def readback_step(run: Run, journal: Journal, works: list[Work]) -> None:
     appointments = [w.op.object_id for w in works if w.op.object_type == "appointment"]
     customers = [w.op.object_id for w in works if w.op.object_type == "customer" and w.state_of("customer") == "done"]
     events = [e for w in works if w.op.object_type == "appointment" and w.state_of("event") == "done"
-              and w.steps["event"].evidence.get("action") in ("rewrite", "delete") for e in w.steps["event"].evidence["events"]]
+              for e in w.steps["event"].evidence.get("events", [])]
     read = {}
     if appointments:
         read.update(answers(run.graph.bookings.appointment_documents(run.business, appointments), appointments))
@@ -69,9 +69,9 @@ def _verdict(work: Work, read: dict[Any, ItemResult[Any] | None]) -> Outcome | N
                         for p in places if p in UNPATCHABLE]
             surfaces["appointment"] = "rewritten" if not places else "kept-with-remains"
         for event_id in work.steps["event"].evidence.get("events", []) if work.state_of("event") == "done" else []:
-            event = read.get(("event", event_id))
-            if event is None:
-                continue   # found clean by the event step's own lookup, which ran after the appointment's write
+            event = read[("event", event_id)]
+            if event is None or (event.error is not None and not gone(event)):
+                return None
             graph.append(evidence_of(event))
             if not gone(event) and event.error is None and residue(event_texts(event.value), work.needles):
                 dirty.append(f"event:{event_id}")

@@ -167,3 +167,72 @@ def test_a_stale_notification_after_anonymisation_brings_nothing_back(bookings: 
     assert len(entries(bookings.ledger, "collected")) + len(entries(bookings.ledger, "updated")) == collected
     with bookings.ledger.transaction() as tx:
         assert anonymisation.open_operations(tx.session) == []
+
+
+def _copy(bookings: Bookings, marker: str) -> dict[str, Any]:
+    """The business mailbox's event whose body carries `marker` (an answer)."""
+    with bookings.http() as http:
+        events = http.get(f"/users/{bookings.business}/events").json()["value"]
+    return next(e for e in events if marker in (e.get("body") or {}).get("content", ""))
+
+
+def _dirty_after(runner: Any, step: str, dirty: Any) -> None:
+    """Run `dirty()` once, right after `step` is recorded done (as if Bookings had not re-projected
+    the calendar copy, or someone wrote into it meanwhile)."""
+    finish = runner.journal.finish
+    fired: list[bool] = []
+
+    def finish_then_dirty(outcomes: Any) -> None:
+        outcomes = list(outcomes)
+        finish(outcomes)
+        if not fired and any(o.step == step and o.state == "done" for o in outcomes):
+            fired.append(True)
+            dirty()
+
+    runner.journal.finish = finish_then_dirty
+
+
+def _group_with_copy(bookings: Bookings) -> tuple[str, str, dict[str, Any], Any]:
+    appointment_id = bookings.book(_start(bookings), [person(1), person(2)])
+    subject, _ = bookings.subject_of(appointment_id, 0)
+    copy = _copy(bookings, "Analytical-1")
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    return appointment_id, subject, copy, bookings.plan(subject, "appointment", appointment_id)
+
+
+def _write_body(bookings: Bookings, event_id: str, body: dict[str, Any]) -> None:
+    with bookings.http() as http:
+        http.patch(f"/users/{bookings.business}/events/{event_id}", json={"body": body}).raise_for_status()
+
+
+def test_a_calendar_copy_still_holding_answers_is_rewritten(bookings: Bookings, policy: Any) -> None:
+    """The copy keeps this person's answer after the appointment's rewrite: the event step cuts it out
+    (the other customer's answer stays), and the read-back verifies it."""
+    appointment_id, subject, copy, op = _group_with_copy(bookings)
+    runner = anonymiser(bookings, policy)
+    _dirty_after(runner, "appointment", lambda: _write_body(bookings, copy["id"], copy["body"]))
+    assert runner.run()["done"] == 1
+    with bookings.http() as http:
+        body = http.get(f"/users/{bookings.business}/events/{copy['id']}").json()["body"]["content"]
+    assert "Analytical-1" not in body and "Analytical-2" in body
+    with bookings.ledger.transaction() as tx:
+        event = anonymisation.steps(tx.session, op.id)["event"]
+    assert event.evidence["action"] == "rewrite" and event.evidence["events"] == [copy["id"]]
+    live = [h for h in bookings.control.call("GET", "/search?text=Analytical-1")["hits"] if not h["recoverable"]]
+    assert live == []
+
+
+def test_the_read_back_fails_an_operation_whose_surface_is_dirty_again(bookings: Bookings, policy: Any) -> None:
+    """Dirt put back after the event step is caught by the read-back: the operation fails and no key
+    is destroyed (the values stay readable for the next attempt)."""
+    appointment_id, subject, copy, op = _group_with_copy(bookings)
+    runner = anonymiser(bookings, policy)
+    _dirty_after(runner, "event", lambda: _write_body(bookings, copy["id"], copy["body"]))
+    assert runner.run()["failed"] == 1
+    with bookings.ledger.transaction() as tx:
+        steps = anonymisation.steps(tx.session, op.id)
+        assert anonymisation.operation(tx.session, op.id).state == "failed"
+        assert tx.subject(subject).status == "active" and "keys" not in steps
+        values = tx.read_personal_data(subject, viewer="test", purpose="check")
+    assert steps["readback"].evidence["dirty"] == [f"event:{copy['id']}"]
+    assert any("Analytical-1" in v for v in values.values())
