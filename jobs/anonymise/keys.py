@@ -19,17 +19,22 @@ from state import anonymisation, retention_dues
 
 
 def keys_step(run: Run, journal: Journal, works: list[Work]) -> None:
-    """Destroy keys or erase, one operation at a time (each erasure is transactions of its own)."""
+    """Destroy keys or erase, one operation at a time (each erasure is transactions of its own);
+    the steps are recorded for the whole batch, before and after."""
+    journal.sending(works, "keys", {})
+    finished, held_ops = [], []
     for work in works:
-        journal.sending([work], "keys", {})
         try:
             evidence = _destroy(run, work)
         except Held as held:
-            journal.finish([Outcome(work, "keys", "pending", {"held": list(held.hold_ids)})])
-            journal.set_state([work], "held", detail="hold " + ",".join(held.hold_ids)[:180])
+            finished.append(Outcome(work, "keys", "pending", {"held": list(held.hold_ids)}))
+            held_ops.append((work, held.hold_ids))
             continue
-        journal.finish([Outcome(work, "keys", "done", evidence, then=lambda tx, w=work: anonymisation.set_state(
-            tx.session, w.op.id, "done", tx.clock()))])
+        finished.append(Outcome(work, "keys", "done", evidence, then=lambda tx, w=work: anonymisation.set_state(
+            tx.session, w.op.id, "done", tx.clock())))
+    journal.finish(finished)
+    for work, hold_ids in held_ops:
+        journal.set_state([work], "held", detail="hold " + ",".join(hold_ids)[:180])
 
 
 def _destroy(run: Run, work: Work) -> dict[str, object]:

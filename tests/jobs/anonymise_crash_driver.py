@@ -33,7 +33,7 @@ from jobs.anonymise import Anonymiser
 from jobs.anonymise.journal import Journal
 from state import anonymisation
 
-LIMIT = 4   # operations per run() call: small, so a run is killed with work left to resume
+LIMIT = 3   # operations per run() call: small, so a run is killed with work left to resume
 FAST = RetryPolicy(max_attempts=4, max_total=10.0, backoff_base=0.05, backoff_max=0.2, jitter=0.05)
 
 

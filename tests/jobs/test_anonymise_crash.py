@@ -33,7 +33,7 @@ from sqlalchemy import select
 from state.anonymisation import AnonymisationOperation
 
 KILLS = int(os.environ.get("ANONYMISE_CRASH_KILLS", "50"))
-RECORDS = int(os.environ.get("ANONYMISE_CRASH_RECORDS", "15"))
+RECORDS = int(os.environ.get("ANONYMISE_CRASH_RECORDS", "10"))
 ALL = ["account.preferences", "booking.answers", "booking.contact", "booking.details", "booking.identity", "booking.notes"]
 DRIVER = Path(__file__).with_name("anonymise_crash_driver.py")
 
@@ -106,9 +106,9 @@ def test_anonymisation_survives_sigkill_anywhere(bookings: Bookings, service: An
         while sum(kinds.values()) < KILLS:
             kind = rng.choice(["call", "step", "time"])
             if kind == "time":
-                code = zygote.run("none", kill_after=rng.uniform(0.2, 0.8))
+                code = zygote.run("none", kill_after=rng.uniform(0.1, 0.6))
             else:
-                code = zygote.run(kind, rng.randint(1, 12))
+                code = zygote.run(kind, rng.randint(1, 8))
             assert code in (0, -signal.SIGKILL), f"run ended with {code}"
             if code == 0:
                 break          # everything was done before the kill point: the rest proves nothing
@@ -116,7 +116,7 @@ def test_anonymisation_survives_sigkill_anywhere(bookings: Bookings, service: An
         assert zygote.run("none") == 0
     finally:
         zygote.close()
-    assert sum(kinds.values()) >= min(KILLS, 20), kinds
+    assert sum(kinds.values()) == KILLS, f"the work ran out after {kinds} kills: ANONYMISE_CRASH_RECORDS is too small"
 
     with bookings.ledger.transaction() as tx:
         states = Counter(tx.session.scalars(select(AnonymisationOperation.state)))
