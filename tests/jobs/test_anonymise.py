@@ -13,7 +13,7 @@ from config import load_settings
 from config.retention import load_policy
 from ledger.integrity import verify_ledger
 from ledger.holds import place_hold, release_hold
-from state import anonymisation
+from state import anonymisation, bookings_mirror
 
 SWITCHES_OFF = {"quirk_delete_customer_500_rate": 0.0, "accept_empty_customers": True}
 ALL = ["account.preferences", "booking.answers", "booking.contact", "booking.details", "booking.identity", "booking.notes"]
@@ -236,3 +236,23 @@ def test_the_read_back_fails_an_operation_whose_surface_is_dirty_again(bookings:
         values = tx.read_personal_data(subject, viewer="test", purpose="check")
     assert steps["readback"].evidence["dirty"] == [f"event:{copy['id']}"]
     assert any("Analytical-001" in v for v in values.values())
+
+
+def test_the_last_operation_of_a_person_erases_them_even_in_the_same_batch(bookings: Bookings, policy: Any) -> None:
+    """Two records of one person reach the keys step together: the shared categories' keys are not
+    kept alive by each other, the person is erased, and no lookup finds them any more."""
+    first = bookings.book(_start(bookings), [person(1)])
+    second = bookings.book(_start(bookings) + timedelta(hours=3), [person(1)])
+    subject, _ = bookings.subject_of(first)
+    assert bookings.subject_of(second)[0] == subject
+    with bookings.ledger.transaction() as tx:
+        records = [("appointment", first), ("appointment", second)] + [
+            ("customer", c) for _, c in bookings_mirror.subject_records(tx.session, subject).customers]
+    for object_type, object_id in records:
+        bookings.expire(object_type, object_id, subject, ALL)
+        bookings.plan(subject, object_type, object_id)
+    assert anonymiser(bookings, policy).run()["done"] == len(records)
+    with bookings.ledger.transaction() as tx:
+        assert tx.subject(subject).status == "erased"
+        assert tx.find_subjects(email="ada001@example.org") == []
+    assert len(entries(bookings.ledger, "erased")) == 1
