@@ -256,3 +256,22 @@ def test_the_last_operation_of_a_person_erases_them_even_in_the_same_batch(booki
         assert tx.subject(subject).status == "erased"
         assert tx.find_subjects(email="ada001@example.org") == []
     assert len(entries(bookings.ledger, "erased")) == 1
+
+
+def test_the_dry_run_lists_the_plan_and_touches_nothing(bookings: Bookings, policy: Any) -> None:
+    """plan_dry_run names each open operation's strategy without a Graph call or a write."""
+    single = bookings.book(_start(bookings), [person(1)])
+    group = bookings.book(_start(bookings) + timedelta(hours=2), [person(2), person(3)])
+    for appointment_id in (single, group):
+        subject, _ = bookings.subject_of(appointment_id)
+        bookings.expire("appointment", appointment_id, subject, ALL)
+        bookings.plan(subject, "appointment", appointment_id)
+    bookings.control.call("DELETE", "/requests")
+    head = len(entries(bookings.ledger, "anonymised")) + len(entries(bookings.ledger, "viewed"))
+    planned = {p["object_id"]: p for p in anonymiser(bookings, policy).plan_dry_run()}
+    assert planned[single]["strategy"] == "delete" and planned[group]["strategy"] == "rewrite"
+    assert planned[group]["needed_by"] == ["other-customer"] and planned[single]["next_step"] == "appointment"
+    assert [k for k in bookings.control.call("GET", "/requests") if "/_emulator/" not in k] == []
+    assert len(entries(bookings.ledger, "anonymised")) + len(entries(bookings.ledger, "viewed")) == head
+    with bookings.ledger.transaction() as tx:
+        assert {o.state for o in anonymisation.open_operations(tx.session)} == {"planned"}
