@@ -195,3 +195,12 @@ def test_a_patched_element_without_customer_id_registers_a_new_customer(client: 
     [stored] = client.get(_url(business, created["id"])).json()["customers"]
     assert stored["customerId"] not in before and stored["customerId"] in _customer_ids(client, business)
     assert stored["name"] == "Anonymised" and stored["emailAddress"] is None
+
+
+def test_a_refused_patch_registers_no_customer(client: httpx.Client, business: str) -> None:
+    """An unknown id beside a new person: 400, and the new person was not made a bookingCustomer."""
+    created = new_appointment(client, business)
+    before = _customer_ids(client, business)
+    elements = [{"@odata.type": ELEMENT, "name": "Newcomer"}, {"@odata.type": ELEMENT, "customerId": "nobody"}]
+    response = client.patch(_url(business, created["id"]), json={"customers": elements, "maximumAttendeesCount": 2})
+    assert response.status_code == 400 and _customer_ids(client, business) == before
