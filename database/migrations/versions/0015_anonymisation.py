@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_anonymisation"
-down_revision = "0012_calendar_delta_links"
+down_revision = "0013_legal_holds"
 branch_labels = None
 depends_on = None
 
