@@ -115,8 +115,13 @@ def people(appointment: Appointment, phone_region: str) -> list[Person]:
         fields = _booking_fields(appointment)
         fields += [(f"{prefix}.{name}", path, _text(get(info))) for name, path, get in CUSTOMER_BOOKING_FIELDS]
         fields += [(_indexable(name, _text(get(info)), phone_region), path, _text(get(info))) for name, path, get in SUBJECT_FIELDS]
-        found.append(_person(info.customer_id or f"#{index}", info.customer_id, fields))
+        found.append(_person(customer_key(info, index), info.customer_id, fields))
     return found
+
+
+def customer_key(info: CustomerInfo, index: int) -> str:
+    """The key of the appointment's `index`th customer: its Bookings customer id, or `#index` without one."""
+    return info.customer_id or f"#{index}"
 
 
 def customer_record(customer: Customer, phone_region: str) -> Person:

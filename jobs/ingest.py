@@ -27,7 +27,9 @@ and the policy's period and clock, the privacy-notice and policy versions: nothi
 data determines (ledger format 2). What is derived from the data lives in the mutable mirror
 (state/bookings_mirror.py): the times, and the content digests, keyed by a key derived from the
 subject's own secret so they die with it; the retention due dates in state/retention_dues.py.
-Tombstoned appointments and customers are never ingested again.
+Tombstoned appointments and customers are never ingested again. A customer whose custom-question
+answer the policy's `[children]` rule matches is flagged as a child, and every new record of a
+flagged subject has its erasure planned (jobs/children.py).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from config.retention import RetentionPolicy
 from connector.models import Appointment, Customer
 from database.engine import read_only
 from database.times import format_time
-from jobs import classify
+from jobs import children, classify
 from jobs.classify import Person
 from ledger.identifiers import IdentifierError
 from ledger.entries import lock_head
@@ -100,7 +102,21 @@ class Ingestor:
                 digests.update(self._digests(tx, appointment, missing, subjects, previous))
             self._record(tx, appointment, persons, subjects, previous, digests, outcome)
             self._save(tx, appointment, persons, subjects, digests)
+            self._flag_children(tx, appointment, persons, subjects)
             return outcome
+
+    def _flag_children(self, tx: LedgerTransaction, appointment: Appointment, persons: list[Person],
+                       subjects: dict[str, str]) -> None:
+        """Flag the customers the policy's `[children]` rule matches (jobs/children.py); a subject
+        flagged before has this appointment's erasure planned too."""
+        matched = {classify.customer_key(info, index): part for index, info in enumerate(appointment.customers)
+                   if (part := children.rule_matches(self.policy, info))}
+        for person in persons:
+            subject = subjects[person.key]
+            if person.key in matched:
+                children.record_child(tx, subject, now=self.clock(), by_rule=matched[person.key])
+            elif children.is_flagged(tx.session, subject):
+                children.plan_erasure(tx.session, subject, self.clock())
 
     def record_gone(
         self, business_id: str, appointment_id: str, *, reason: Literal["cancelled", "deleted"] = "cancelled",
@@ -154,6 +170,8 @@ class Ingestor:
                                                  self._record_digest(tx, subject, person))
             retention_dues.set_due_dates(tx.session, "customer", customer.id, subject,
                                          classify.due_dates(self.policy, person.paths, None, self.clock()))
+            if children.is_flagged(tx.session, subject):
+                children.plan_erasure(tx.session, subject, self.clock())
             return outcome
 
     def record_customer_gone(
