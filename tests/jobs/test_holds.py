@@ -223,3 +223,17 @@ def test_a_hold_that_lapsed_no_longer_covers_a_child(service, businesses, contro
     control.advance(hours=2)
     assert children.flag_child(service.ledger, subject, by="Jane", reason="r", now=service.ledger.clock()).held_by == ()
     service.ledger.erase_subject(subject, reason="child")
+
+
+def test_a_new_booking_of_a_flagged_child_is_planned_for_erasure_whatever_its_answers(
+        service, businesses, emulator, control, graph, ingestor):
+    """The officer flagged the customer; their next booking says they are 30: it is planned all the same."""
+    first, _ = _book(emulator, control, businesses[0], "30")
+    ingestor.ingest_appointment(graph.bookings.appointment(businesses[0], first))
+    subject = _subject_of(service.ledger, first)
+    children.flag_child(service.ledger, subject, by="Jane", reason="Parent called", now=service.ledger.clock())
+    second, _ = _book(emulator, control, businesses[0], "30")
+    assert ingestor.ingest_appointment(graph.bookings.appointment(businesses[0], second)) == "collected"
+    assert _subject_of(service.ledger, second) == subject
+    assert ("appointment", second) in {(op.object_type, op.object_id) for op in _open_operations(service.ledger, subject)}
+    assert len(_flags(service.ledger, subject)) == 1
