@@ -46,3 +46,21 @@ def due_before(session: Session, moment: str) -> list[RetentionDue]:
 def forget_subject(session: Session, subject_ref: str) -> None:
     """Delete the subject's due dates (its data is erased: nothing of it is left to retain)."""
     session.execute(delete(RetentionDue).where(RetentionDue.subject_ref == subject_ref))
+
+
+def forget(session: Session, object_type: str, object_id: str, subject_ref: str, categories: list[str]) -> None:
+    """Delete the subject's due dates of these categories on one object (anonymised: nothing left to retain)."""
+    session.execute(delete(RetentionDue).where(
+        RetentionDue.object_type == object_type, RetentionDue.object_id == object_id,
+        RetentionDue.subject_ref == subject_ref, RetentionDue.category.in_(categories)))
+
+
+def subject_dues(session: Session, subject_ref: str) -> list[RetentionDue]:
+    """Every due date of the subject, on every object."""
+    return list(session.scalars(select(RetentionDue).where(RetentionDue.subject_ref == subject_ref)))
+
+
+def object_dues(session: Session, object_type: str, object_id: str) -> list[RetentionDue]:
+    """Every due date on one object, of every subject on it."""
+    return list(session.scalars(select(RetentionDue).where(
+        RetentionDue.object_type == object_type, RetentionDue.object_id == object_id)))

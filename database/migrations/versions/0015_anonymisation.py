@@ -1,7 +1,7 @@
 """Anonymisation operations and their persisted steps (state/anonymisation.py).
 
 Revision ID: 0015_anonymisation
-Revises: 0012_calendar_delta_links
+Revises: 0013_legal_holds (0012_calendar_delta_links before i11-holds was merged; the lead re-chains)
 
 New tables only, so it does not depend on what the other revisions of issue 11 change.
 """
