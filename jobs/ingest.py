@@ -2,7 +2,7 @@
 
 The API the worker and reconciliation call (stable):
 
-    ingestor = Ingestor(ledger, policy, clock=clock)
+    ingestor = Ingestor(ledger, policy, clock=clock, on_child_flagged=None)   # told of each new child flag
     ingestor.ingest_appointment(appointment, tx=None) -> "collected" | "updated" | "unchanged" | "tombstoned"
     ingestor.record_gone(business_id, appointment_id, reason="cancelled" | "deleted", tx=None)
         -> "cancelled" | "unchanged"
@@ -33,7 +33,7 @@ flagged subject has its erasure planned (jobs/children.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal
@@ -61,9 +61,11 @@ STORED_PURPOSE = "appointment"
 class Ingestor:
     """Writes collected/updated/cancelled entries for Bookings appointments, idempotently."""
 
-    def __init__(self, ledger: Ledger, policy: RetentionPolicy, *, clock: Clock) -> None:
+    def __init__(self, ledger: Ledger, policy: RetentionPolicy, *, clock: Clock,
+                 on_child_flagged: Callable[[], None] | None = None) -> None:
         classify.check_policy(policy)
         self.ledger, self.policy, self.clock = ledger, policy, clock
+        self.on_child_flagged = on_child_flagged
         # Only for appointments without customers, whose fields describe no one (see classify.digest_key).
         self._booking_key = classify.digest_key(ledger.keys.blind_index_key)
 
@@ -114,7 +116,9 @@ class Ingestor:
         for person in persons:
             subject = subjects[person.key]
             if person.key in matched:
-                children.record_child(tx, subject, now=self.clock(), by_rule=matched[person.key])
+                flagged = children.record_child(tx, subject, now=self.clock(), by_rule=matched[person.key])
+                if flagged.flagged_seq is not None and self.on_child_flagged is not None:
+                    self.on_child_flagged()
             elif children.is_flagged(tx.session, subject):
                 children.plan_erasure(tx.session, subject, self.clock())
 

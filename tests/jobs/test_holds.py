@@ -13,7 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bookings_ledger.cli import main
+from config import load_settings
+from config.retention import load_policy
 from jobs import children
+from jobs.ingest import Ingestor
+from jobs.metrics import JobMetrics
 from ledger.holds import Held, place_hold, release_hold
 from ledger.models import EntryIndex, LedgerEntry
 from state import anonymisation, bookings_mirror, officer_alerts
@@ -237,3 +241,14 @@ def test_a_new_booking_of_a_flagged_child_is_planned_for_erasure_whatever_its_an
     assert _subject_of(service.ledger, second) == subject
     assert ("appointment", second) in {(op.object_type, op.object_id) for op in _open_operations(service.ledger, subject)}
     assert len(_flags(service.ledger, subject)) == 1
+
+
+def test_the_metric_counts_each_subject_the_rule_flags_once(service, businesses, emulator, control, graph):
+    metrics = JobMetrics()
+    policy = load_policy(load_settings(service.settings).RETENTION_POLICY_FILE)
+    counted = Ingestor(service.ledger, policy, clock=service.ledger.clock, on_child_flagged=metrics.child_flagged)
+    appointment_id, _ = _book(emulator, control, businesses[0], "10")
+    fetched = graph.bookings.appointment(businesses[0], appointment_id)
+    counted.ingest_appointment(fetched)
+    counted.ingest_appointment(fetched)
+    assert metrics.registry.get_sample_value("bl_child_flags_total") == 1.0
