@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from jobs.delta import DeltaFollower
 from jobs.erasure import erase_working_state
+from jobs.holds_scope import subject_scope
 from jobs.ingest import Ingestor
 from jobs.lifecycle import LifecycleServices
 from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
@@ -114,7 +115,8 @@ def opened_ledger(settings: Any, *, clock: Clock = utc_now) -> Iterator[Ledger]:
     keystore = None
     try:
         keystore = keystore_from_settings(settings, keys.master, clock)
-        ledger = Ledger(engine, keys, clock, keystore=keystore, working_state_eraser=erase_working_state)
+        ledger = Ledger(engine, keys, clock, keystore=keystore, working_state_eraser=erase_working_state,
+                        hold_scope=subject_scope)
         ledger.finish_erasures()
         yield ledger
     finally:

@@ -26,6 +26,7 @@ ENTRY_KINDS = frozenset({
     "key-destroyed", "category-key-destroyed", "request-received", "request-completed", "hold-placed", "hold-released",
     "exported", "viewed", "checkpoint", "key-rotated", "notice-changed", "opted-out",
     "sync-gap", "sync-gap-filled",
+    "child-flagged",
 })
 RESERVED_KEYS = frozenset({"v", "seq", "time", "kind"})
 STREAM_BATCH = 10_000  # rows per fetch when streaming the chain: flat memory, few round trips

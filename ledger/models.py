@@ -13,7 +13,7 @@ Times are stored as text in the ledger's own format (`2024-02-26T09:30:00.000000
 """
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from database.base import NAME, REF, TIME, Base
@@ -119,12 +119,11 @@ class Tombstone(Base):
 
 
 class SubjectProjection(Base):
-    """Current state of a data subject."""
+    """Current state of a data subject (whether it is held is the legal_holds table's to say, ledger/holds.py)."""
 
     __tablename__ = "subjects"
     subject_ref: Mapped[str] = mapped_column(REF, primary_key=True)
     status: Mapped[str] = mapped_column(String(20))
-    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[str] = mapped_column(TIME)
 

@@ -19,7 +19,6 @@ RECORD_STATES = {
     "collected": "active", "updated": "active", "cancelled": "cancelled",
     "retention-expired": "expired", "anonymised": "anonymised", "erased": "erased",
 }
-HOLD_BY_KIND = {"hold-placed": True, "hold-released": False}
 SUBJECT_GONE = ("erased", "key-destroyed")
 
 
@@ -37,11 +36,10 @@ def apply_entry(session: Session, entry: dict[str, Any]) -> None:
 def _apply_to_subject(session: Session, entry: dict[str, Any]) -> None:
     subject = session.get(SubjectProjection, entry["subject"])
     if subject is None:
-        subject = SubjectProjection(subject_ref=entry["subject"], status="active", on_hold=False)
+        subject = SubjectProjection(subject_ref=entry["subject"], status="active")
         session.add(subject)
     if entry["kind"] in SUBJECT_GONE:
         subject.status = "erased"
-    subject.on_hold = HOLD_BY_KIND.get(entry["kind"], subject.on_hold)
     subject.last_seq, subject.updated_at = entry["seq"], entry["time"]
     if entry["kind"] == "erased":
         session.execute(

@@ -10,6 +10,7 @@
         tx.read_personal_data(subject, viewer=user_id, purpose="access-request")   # records `viewed`
     ledger.erase_subject(subject, reason="erasure-request", tombstones=[("appointment", graph_id)])
     ledger.destroy_category(subject, "contact", reason="retention-expired")
+    # both raise ledger.holds.Held while a legal hold covers the subject (see `Ledger._erase`)
 
 Every entry appended through a transaction updates the projections in that same transaction.
 Data keys live in the key store (ledger/keystore.py), a database of its own; erasure spans both
@@ -28,9 +29,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from database.times import format_time
-from ledger import blind_index, erasure, personal_data, projections, tombstones
+from ledger import blind_index, erasure, holds, personal_data, projections, tombstones
 from ledger.encryption import MasterKeys
-from ledger.entries import AppendedEntry, append_entry
+from ledger.entries import AppendedEntry, append_entry, lock_head
 from ledger.erasure import ErasedSubject, Intent
 from ledger.keystore import DestroyedKeys, KeyStore
 from ledger.models import RecordProjection, RequestProjection, SubjectProjection
@@ -41,6 +42,10 @@ Clock = Callable[[], datetime]
 # and names the Graph objects (type, id) to tombstone. It runs in that step's transaction, so a
 # resumed erasure (finish_erasures) runs it too.
 WorkingStateEraser = Callable[[Session, str, str], Iterable[tuple[str, str]]]
+# Where a subject's data lives, for the legal-hold guard (the ledger cannot read the Bookings
+# mirror): given a session and the subject, the Graph ids of its appointments and of the
+# businesses it is a customer of (jobs/holds_scope.py). Without it only subject holds are seen.
+HoldScope = Callable[[Session, str], tuple[Iterable[str], Iterable[str]]]
 # A key-store category of its own, never a policy category: retention's destroy_category never
 # takes it, and erasing the subject destroys it with the rest.
 SUBJECT_SECRET_CATEGORY = "~subject-secret"
@@ -88,9 +93,9 @@ class Ledger:
     """Entry point: hands out transactions over one engine, with the keys, key store and clock given."""
 
     def __init__(self, engine: Engine, keys: LedgerKeys, clock: Clock = utc_now, *, keystore: KeyStore,
-                 working_state_eraser: WorkingStateEraser | None = None) -> None:
+                 working_state_eraser: WorkingStateEraser | None = None, hold_scope: HoldScope | None = None) -> None:
         self.engine, self.keys, self.clock, self.keystore = engine, keys, clock, keystore
-        self.working_state_eraser = working_state_eraser
+        self.working_state_eraser, self.hold_scope = working_state_eraser, hold_scope
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
@@ -114,7 +119,12 @@ class Ledger:
         return self._erase(subject, category, reason=reason, refs=None, tombstones=())
 
     def finish_erasures(self) -> list[ErasureReceipt]:
-        """Finish every erasure a crash interrupted (see ledger/erasure.py); their receipts."""
+        """Finish every erasure a crash interrupted (see ledger/erasure.py); their receipts.
+
+        Holds are not checked here, on purpose: an intent exists only if no hold covered the subject
+        when it was recorded (`_erase` checks in the intent's own transaction), so a hold placed
+        since came after the decision; and step 2 may already have destroyed the keys, so refusing
+        would leave the erasure half done rather than undo it."""
         with self._sessions.begin() as session:
             intents = erasure.pending_intents(session)
         receipts = [self._finish(intent) for intent in intents]
@@ -123,12 +133,27 @@ class Ledger:
     def _erase(self, subject: str, category: str | None, *, reason: str, refs: Mapping[str, str] | None,
                tombstones: Iterable[tuple[str, str]]) -> ErasureReceipt:
         with self._sessions.begin() as session:
+            self._refuse_if_held(session, subject)
             intent = erasure.record_intent(session, subject, category, reason=reason, refs=refs, tombstones=tombstones,
                                            requested_at=format_time(self.clock()))
         receipt = self._finish(intent)
         if receipt is None:
             raise erasure.ErasureRaced(f"erasure {intent.id} was finished by another process")
         return receipt
+
+    def _refuse_if_held(self, session: Session, subject: str) -> None:
+        """Held when an active legal hold covers the subject, its appointments or its businesses.
+
+        Runs in the transaction that records the intent, after taking the chain's lock, which
+        `place_hold` takes too (it appends): on either backend a concurrent hold is then either
+        committed before this check, and seen, or placed after the intent, which was decided
+        before it and is finished (see `finish_erasures`)."""
+        lock_head(session)
+        appointments, businesses = self.hold_scope(session, subject) if self.hold_scope else ((), ())
+        covering = holds.holds_covering(session, self.clock(), subject=subject, appointment_ids=appointments,
+                                        business_ids=businesses)
+        if covering:
+            raise holds.Held(hold.id for hold in covering)
 
     def _finish(self, intent: Intent) -> ErasureReceipt | None:
         if intent.category is None:

@@ -181,14 +181,40 @@ def erase_subject_rows(session: Session, subject_ref: str, now: str) -> ErasedRo
     customers = sorted(session.scalars(select(BookingCustomer.customer_id).where(BookingCustomer.subject_ref == subject_ref)))
     session.execute(update(BookingCustomer).where(BookingCustomer.subject_ref == subject_ref)
                     .values(subject_ref=None, digest=None, state=ERASED, updated_at=now))
-    # The subjects map is JSON text: a LIKE on the quoted 32-hex ref narrows, the parse decides.
-    candidates = session.scalars(select(BookingAppointment).where(BookingAppointment.subjects.contains(f'"{subject_ref}"')))
-    appointments = sorted(row.appointment_id for row in candidates if subject_ref in row.subject_map().values())
+    appointments = sorted(row.appointment_id for row in _appointments_of(session, subject_ref))
     session.execute(update(BookingAppointment).where(BookingAppointment.appointment_id.in_(appointments)).values(
         start_at=None, end_at=None, subjects="{}", digests="{}", graph_version=None, state=ERASED, updated_at=now,
     ))
     session.expire_all()
     return ErasedRows(appointments, customers)
+
+
+@dataclass(frozen=True)
+class SubjectRecords:
+    """The Graph objects of one subject the mirror knows and has not erased."""
+
+    appointments: dict[str, str]          # appointment id -> business id
+    customers: list[tuple[str, str]]      # (business id, customer id)
+
+    @property
+    def business_ids(self) -> set[str]:
+        """Every business the subject has an appointment or a customer record in."""
+        return set(self.appointments.values()) | {business for business, _ in self.customers}
+
+
+def subject_records(session: Session, subject_ref: str) -> SubjectRecords:
+    """The subject's appointments (active or cancelled) and customer ids, with their businesses."""
+    customers = session.execute(select(BookingCustomer.business_id, BookingCustomer.customer_id)
+                                .where(BookingCustomer.subject_ref == subject_ref)
+                                .order_by(BookingCustomer.business_id, BookingCustomer.customer_id))
+    appointments = {row.appointment_id: row.business_id for row in _appointments_of(session, subject_ref)}
+    return SubjectRecords(dict(sorted(appointments.items())), [(b, c) for b, c in customers])
+
+
+def _appointments_of(session: Session, subject_ref: str) -> list[BookingAppointment]:
+    # The subjects map is JSON text: a LIKE on the quoted 32-hex ref narrows, the parse decides.
+    candidates = session.scalars(select(BookingAppointment).where(BookingAppointment.subjects.contains(f'"{subject_ref}"')))
+    return [row for row in candidates if subject_ref in row.subject_map().values()]
 
 
 def erased_appointments(session: Session, appointment_ids: list[str]) -> set[str]:

@@ -1,27 +1,28 @@
-"""`bookings-ledger subject find | show | erase`: one data subject, by blind index or by reference.
+"""`bookings-ledger subject find | show | erase | child`: one data subject, by blind index or by reference.
 
 `find` prints subject references only (never a value). `show` decrypts through the ledger,
 which records a `viewed` entry naming who and why before anything is printed. `erase` is the
 ledger side of an erasure (crypto-shredding and its entries); Graph-side anonymisation is the
-retention job's. Exit codes: 0 done; 1 the subject is erased (or, for `erase`, on legal hold); 2 bad usage,
-an identifier without a canonical form, or a reference the ledger does not know.
+retention job's. `child` flags the subject as a child (jobs/children.py): its erasure on every
+surface is planned at once, unless a legal hold covers it. Exit codes: 0 done; 1 the subject is
+erased (or, for `erase`, on legal hold: the message names the holds); 2 bad usage, an identifier
+without a canonical form, or a reference the ledger does not know.
 """
 from __future__ import annotations
 
 import dataclasses
 import getpass
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
+from bookings_ledger.commands.shared import JSON_OPTION, opened_ledger, print_document, refuse
+
 if TYPE_CHECKING:
     from ledger.models import SubjectProjection
-    from ledger.transactions import Ledger, LedgerTransaction
-
-JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of lines.")
+    from ledger.transactions import LedgerTransaction
 
 
 @click.group()
@@ -43,8 +44,8 @@ def find_command(email: str | None, phone: str | None, as_json: bool) -> None:
         try:
             found = tx.find_subjects(email=email, phone=phone)
         except IdentifierError as exc:  # its message never repeats the value
-            _refuse(f"{'--email' if email is not None else '--phone'}: {exc}")
-    _print({"subjects": found}, as_json, lines=found)
+            refuse(f"{'--email' if email is not None else '--phone'}: {exc}")
+    print_document({"subjects": found}, as_json, lines=found)
     if not found and not as_json:
         click.echo("no subject found", err=True)
 
@@ -68,7 +69,7 @@ def show_command(ref: str, purpose: str, actor: str | None, as_json: bool) -> No
         except VaultError:  # a category destroyed by retention
             click.echo(f"subject {ref} has personal data no key can read any more", err=True)
             raise click.exceptions.Exit(1) from None
-    _print({"subject": ref, "viewer": viewer, "purpose": purpose, "values": values}, as_json,
+    print_document({"subject": ref, "viewer": viewer, "purpose": purpose, "values": values}, as_json,
            lines=[f"{field}: {value}" for field, value in values.items()])
 
 
@@ -78,50 +79,48 @@ def show_command(ref: str, purpose: str, actor: str | None, as_json: bool) -> No
 @JSON_OPTION
 def erase_command(ref: str, reason: str, as_json: bool) -> None:
     """Crypto-shred the subject and print the erasure's receipt (its entries' seqs, ...)."""
-    with _opened_ledger() as ledger:
+    from ledger.holds import Held
+
+    with opened_ledger() as ledger:
         with ledger.transaction() as tx:
-            projection = _require_known(tx, ref)
-            if projection.status == "erased" or projection.on_hold:
-                # A legal hold overrides erasure (DESIGN.md): it must be released first, on the record.
-                state = "already erased" if projection.status == "erased" else "on legal hold"
-                click.echo(f"subject {ref} is {state}", err=True)
-                raise click.exceptions.Exit(1)
-        receipt = ledger.erase_subject(ref, reason=reason)
+            if _require_known(tx, ref).status == "erased":
+                refuse(f"subject {ref} is already erased", 1)
+        try:
+            # The ledger checks the holds itself, in the erasure's own transaction (ledger/holds.py).
+            receipt = ledger.erase_subject(ref, reason=reason)
+        except Held as held:
+            refuse(f"subject {ref} is on legal hold ({', '.join(held.hold_ids)}): release the hold first", 1)
     # Printed field by field from the receipt itself, so whatever it carries is shown.
     described = {"subject": ref, **dataclasses.asdict(receipt)}
-    _print(described, as_json, lines=[f"{name}: {value}" for name, value in described.items()])
+    print_document(described, as_json, lines=[f"{name}: {value}" for name, value in described.items()])
 
 
-@contextmanager
-def _opened_ledger() -> Iterator[Ledger]:
-    from bookings_ledger.wiring import opened_ledger
-    from config import load_settings
+@command.command("child")
+@click.argument("ref")
+@click.option("--reason", required=True, help="Why the subject is a child (kept in the officer's alert, not in the chain).")
+@click.option("--by", "placed_by", help="Who flags it (default: the operating-system user).")
+@JSON_OPTION
+def child_command(ref: str, reason: str, placed_by: str | None, as_json: bool) -> None:
+    """Flag the subject as a child: its erasure on every surface is planned now, unless held."""
+    from jobs.children import flag_child
 
-    with opened_ledger(load_settings()) as ledger:
-        yield ledger
+    with opened_ledger() as ledger:
+        with ledger.transaction() as tx:
+            if _require_known(tx, ref).status == "erased":
+                refuse(f"subject {ref} is already erased", 1)
+        flagged = flag_child(ledger, ref, by=placed_by or getpass.getuser(), reason=reason, now=ledger.clock())
+    document = dataclasses.asdict(flagged)
+    print_document(document, as_json, lines=[f"{name}: {value}" for name, value in document.items()])
 
 
 @contextmanager
 def _transaction() -> Iterator[LedgerTransaction]:
-    with _opened_ledger() as ledger, ledger.transaction() as tx:
+    with opened_ledger() as ledger, ledger.transaction() as tx:
         yield tx
 
 
 def _require_known(tx: LedgerTransaction, ref: str) -> SubjectProjection:
     projection = tx.subject(ref)
     if projection is None:
-        _refuse(f"no subject {ref} in the ledger")
+        refuse(f"no subject {ref} in the ledger")
     return projection
-
-
-def _refuse(message: str) -> NoReturn:
-    click.echo(f"bookings-ledger: {message}", err=True)
-    raise click.exceptions.Exit(2)
-
-
-def _print(document: Mapping[str, Any], as_json: bool, *, lines: list[str]) -> None:
-    if as_json:
-        click.echo(json.dumps(document, sort_keys=True, default=str))
-        return
-    for line in lines:
-        click.echo(line)

@@ -20,6 +20,7 @@ from bookings_ledger.app import close_app, create_app
 from connector import GraphConnector, RetryPolicy, StaticCredential
 from emulator import EmulatorServer
 from jobs.erasure import erase_working_state
+from jobs.holds_scope import subject_scope
 from ledger.transactions import Ledger, LedgerKeys
 from bookings_ledger.keys import generate_all_keys
 
@@ -119,7 +120,7 @@ def service(db: Engine, database_url: str, keystore_url: str, emulator: Emulator
     settings = load_settings(overrides)
     keys = LedgerKeys.from_settings(settings)
     keystore = keystore_from_settings(settings, keys.master, graph_clock)
-    ledger = Ledger(db, keys, graph_clock, keystore=keystore, working_state_eraser=erase_working_state)
+    ledger = Ledger(db, keys, graph_clock, keystore=keystore, working_state_eraser=erase_working_state, hold_scope=subject_scope)
     yield Service(overrides, ledger, overrides["PUBLIC_BASE_URL"])
     keystore.close()
     server.shutdown()

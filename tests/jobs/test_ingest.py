@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from connector.models import Appointment, Customer, CustomerInfo, QuestionAnswer
 from jobs import classify
 from jobs.erasure import erase_working_state
+from jobs.holds_scope import subject_scope
 from jobs.ingest import Ingestor
 from ledger.core.canonical import parse_entry
 from ledger.encryption import MasterKeys
@@ -44,7 +45,7 @@ def booking(appointment_id: str = "a-1", *, business: str = "clinic@contoso.com"
 def ingestor(db, keystore_url, clock) -> Iterator[Ingestor]:
     keys = LedgerKeys(MasterKeys(os.urandom(32)), os.urandom(32), "GB")
     keystore = open_keystore(keystore_url, keys.master, clock=clock)
-    ledger = Ledger(db, keys, clock, keystore=keystore, working_state_eraser=erase_working_state)
+    ledger = Ledger(db, keys, clock, keystore=keystore, working_state_eraser=erase_working_state, hold_scope=subject_scope)
     yield Ingestor(ledger, load_policy(DEFAULT_RETENTION_POLICY), clock=clock)
     keystore.close()
 

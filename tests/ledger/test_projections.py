@@ -26,21 +26,17 @@ def test_record_state_follows_its_entries(ledger):
         assert tx.record("appointment", "AAMk-1").state == "anonymised"
 
 
-def test_request_and_hold_states(ledger, clock):
+def test_request_states(ledger, clock):
     subject = _collect(ledger)
     with ledger.transaction() as tx:
         tx.append("request-received", subject=subject, refs={"request": "r-1"}, request_type="erasure")
-        tx.append("hold-placed", subject=subject, reason="litigation")
     clock.advance(days=3)
     with ledger.transaction() as tx:
         request = tx.request("r-1")
         assert (request.state, request.request_type, request.completed_at) == ("received", "erasure", None)
-        assert tx.subject(subject).on_hold
-        tx.append("hold-released", subject=subject)
         tx.append("request-completed", subject=subject, refs={"request": "r-1"})
         assert tx.request("r-1").state == "completed"
         assert tx.request("r-1").completed_at == "2024-02-29T09:00:00.000000Z"
-        assert not tx.subject(subject).on_hold
 
 
 def test_a_rolled_back_transaction_leaves_neither_entry_nor_projection(ledger, db):

@@ -101,9 +101,10 @@ def test_an_unknown_reference_is_exit_2(cli, db, args):
     assert code == 2 and f"no subject {'0' * 32}" in output
 
 
-def test_a_subject_on_legal_hold_is_not_erased(cli, ledger, ada):
-    with ledger.transaction() as tx:
-        tx.append("hold-placed", subject=ada, reason="litigation")
+def test_a_subject_on_legal_hold_is_not_erased_and_the_message_names_the_hold(cli, ledger, ada):
+    code, hold_id = cli("hold", "place", "--subject", ada, "--reason", "Case 14: Ada Lovelace v. Babbage")
+    assert code == 0
     code, output = cli("subject", "erase", ada, "--reason", "erasure-request")
-    assert code == 1 and "on legal hold" in output
+    assert code == 1 and f"on legal hold ({hold_id.strip()})" in output
+    assert "Ada" not in output and "Case 14" not in output
     assert cli("subject", "find", "--email", ADA["email"]) == (0, f"{ada}\n")
