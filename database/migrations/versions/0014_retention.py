@@ -9,7 +9,7 @@ unknown) until their record is next ingested; their business comes from the Book
 New tables: `business_time_zones`, `retention_policy_versions`.
 
 Revision ID: 0014_retention
-Revises: 0012_calendar_delta_links
+Revises: 0013_legal_holds
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_retention"
-down_revision = "0012_calendar_delta_links"
+down_revision = "0013_legal_holds"
 branch_labels = None
 depends_on = None
 
