@@ -181,7 +181,8 @@ def due_clocks(policy: RetentionPolicy, paths: dict[str, str], end: datetime | N
     """Category id -> when its retention period starts and how long it is, for the mutable retention
     projection only; `end` is the end of the appointment the data came with (None for a customer record)."""
     found = {category.id: category for category in (_category(policy, path) for path in paths.values())}
-    return {key: Clock(retention_start(category, end, now), category.retention) for key, category in found.items()}
+    return {key: Clock(retention_start(category, end, now), category.retention, from_first=category.clock == "collected")
+            for key, category in found.items()}
 
 
 def _category(policy: RetentionPolicy, path: str) -> RetentionCategory:

@@ -57,10 +57,12 @@ class RetentionDue(Base):
 
 @dataclass(frozen=True)
 class Clock:
-    """Where one category's retention period starts (None: not yet) and how long it is."""
+    """Where one category's retention period starts (None: not yet) and how long it is; a clock
+    `from_first` recording (the policy's `collected`) keeps the start a row already has."""
 
     start: datetime | None
     period: str
+    from_first: bool = False
 
 
 def set_due_dates(
@@ -81,10 +83,13 @@ def set_due_dates(
     for category, clock in clocks.items():
         before = old.get(category)
         period = _shorter(before.period, clock.period) if before is not None and before.period else clock.period
+        start = clock.start
+        if clock.from_first and before is not None and before.clock_start is not None:
+            start = parse_time(before.clock_start)
         rows.append(RetentionDue(
             object_type=object_type, object_id=object_id, subject_ref=subject_ref, category=category,
-            business_id=business_id, clock_start=format_time(clock.start) if clock.start else None, period=period,
-            due_at=format_time(period_ends(period, clock.start, zone)) if clock.start else None,
+            business_id=business_id, clock_start=format_time(start) if start else None, period=period,
+            due_at=format_time(period_ends(period, start, zone)) if start else None,
             expired_at=before.expired_at if before is not None else None,
         ))
     session.add_all(rows)

@@ -229,3 +229,14 @@ def test_the_evaluation_reads_due_dates_by_a_range_scan_of_the_pending_index(led
             "EXPLAIN QUERY PLAN SELECT * FROM retention_due WHERE expired_at IS NULL AND due_at < :now ORDER BY due_at"),
             {"now": "2030-01-01"}))
     assert "ix_retention_due_pending" in plan and "SCAN retention_due" not in plan.replace("USING INDEX", "")
+
+
+def test_a_collected_clock_keeps_its_first_start_when_the_record_changes(ledger, clock):
+    policy = with_periods(POLICY, "collected.1", booking_notes=("P10D", "collected"))
+    set_zone(ledger, LONDON, "UTC")
+    ingestor = Ingestor(ledger, policy, clock=clock)
+    ingestor.ingest_appointment(booking())
+    first = pending(ledger)["booking.notes"]
+    clock.advance(days=3)
+    assert ingestor.ingest_appointment(booking(notes="Changed.")) == "updated"
+    assert pending(ledger)["booking.notes"] == first == "2024-03-07T09:00:00.000000Z"
