@@ -24,6 +24,7 @@ from jobs.holds_scope import subject_scope
 from jobs.ingest import Ingestor
 from jobs.lifecycle import LifecycleServices
 from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
+from jobs.retention import BusinessZones, RetentionEvaluator
 from jobs.scheduler import JobSchedule
 from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, SubscriptionPolicy
 from jobs.worker import Worker
@@ -55,6 +56,8 @@ class SyncServices:
     subscriptions: SubscriptionManager
     reconciler: Reconciler
     delta: DeltaFollower
+    zones: BusinessZones
+    retention: RetentionEvaluator
 
     @property
     def lifecycle(self) -> LifecycleServices:
@@ -79,7 +82,9 @@ def schedule_from_settings(settings: Any) -> JobSchedule:
                                       job_runs=timedelta(days=settings.JOB_RUN_RETENTION_DAYS),
                                       filled_gaps=timedelta(days=settings.FILLED_GAP_RETENTION_DAYS))
     return JobSchedule(reconcile=timedelta(minutes=settings.RECONCILE_INTERVAL_MINUTES),
-                       delta=timedelta(minutes=settings.DELTA_INTERVAL_MINUTES), retention=retention)
+                       delta=timedelta(minutes=settings.DELTA_INTERVAL_MINUTES), retention=retention,
+                       evaluate_retention=timedelta(minutes=settings.RETENTION_INTERVAL_MINUTES),
+                       anonymise=timedelta(minutes=settings.ANONYMISE_INTERVAL_MINUTES))
 
 
 def build_ingestor(settings: Any, ledger: Ledger, *, on_child_flagged: Callable[[], None] | None = None) -> Ingestor:
@@ -100,7 +105,9 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
                                   public_base_url=settings.PUBLIC_BASE_URL, policy=policy_from_settings(settings),
                                   client_state_keys=ClientStateKeys.from_settings(settings))
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
-    return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler))
+    zones = BusinessZones(ledger.engine, graph.mailbox, ledger.clock)
+    return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler), zones,
+                        RetentionEvaluator(ledger, ingestor.policy, ledger.clock, zones))
 
 
 @contextmanager

@@ -19,7 +19,7 @@ a whole batch and acknowledges its inbox rows in one transaction).
 What is written (docs/ingestion.md): a new appointment gives one `collected` entry per customer
 on it (per data subject; one subject-less entry when it has no customer); a known one gives
 `updated` entries only for the customers whose content digest changed; a cancelled or deleted
-one gives `cancelled`. A business's customer record (read by reconciliation) is recorded the
+one gives `cancelled` (and starts the retention clocks of the policy's `cancellation` categories). A business's customer record (read by reconciliation) is recorded the
 same way under the subject its customer id already has: `collected` when first seen, `updated`
 when its digest changed, `cancelled` when Graph no longer lists it. Personal values go only
 through `tx.collect` (encrypted); entries carry field names, categories with purpose, legal basis
@@ -49,7 +49,7 @@ from jobs.classify import Person
 from ledger.identifiers import IdentifierError
 from ledger.entries import lock_head
 from ledger.transactions import Clock, Ledger, LedgerTransaction
-from state import bookings_mirror, retention_dues
+from state import bookings_mirror, business_time_zones, retention_dues
 from state.bookings_mirror import ACTIVE, Digests
 
 Outcome = Literal["collected", "updated", "unchanged", "tombstoned"]
@@ -66,6 +66,7 @@ class Ingestor:
         classify.check_policy(policy)
         self.ledger, self.policy, self.clock = ledger, policy, clock
         self.on_child_flagged = on_child_flagged
+        self._cancellation_categories = classify.cancellation_categories(policy)
         # Only for appointments without customers, whose fields describe no one (see classify.digest_key).
         self._booking_key = classify.digest_key(ledger.keys.blind_index_key)
 
@@ -137,6 +138,9 @@ class Ingestor:
                 live = subject if subject is not None and self._active(tx, subject) else None
                 tx.append("cancelled", subject=live, refs=refs, business=business_id, reason=reason)
             bookings_mirror.mark_appointment_gone(tx.session, appointment_id, format_time(self.clock()))
+            # Categories kept "until cancellation + period" start counting now.
+            retention_dues.start_clocks(tx.session, "appointment", appointment_id, self._cancellation_categories,
+                                        self.clock(), business_time_zones.zone(tx.session, business_id))
             return "cancelled"
 
     def known_appointments(self, business_id: str, start: datetime, end: datetime) -> set[str]:
@@ -173,7 +177,9 @@ class Ingestor:
             bookings_mirror.save_customer_record(tx.session, customer.business_id, customer.id,
                                                  self._record_digest(tx, subject, person))
             retention_dues.set_due_dates(tx.session, "customer", customer.id, subject,
-                                         classify.due_dates(self.policy, person.paths, None, self.clock()))
+                                         classify.due_clocks(self.policy, person.paths, None, self.clock()),
+                                         business_id=customer.business_id,
+                                         zone=business_time_zones.zone(tx.session, customer.business_id))
             if children.is_flagged(tx.session, subject):
                 children.plan_erasure(tx.session, subject, self.clock())
             return outcome
@@ -294,9 +300,11 @@ class Ingestor:
             end=format_time(appointment.end) if appointment.end else None,
             subjects=subjects, digests=digests, graph_version=classify.graph_version(appointment), now=format_time(now),
         )
+        zone = business_time_zones.zone(tx.session, appointment.business_id)
         for person in persons:
             retention_dues.set_due_dates(tx.session, "appointment", appointment.id, subjects[person.key],
-                                         classify.due_dates(self.policy, person.paths, appointment.end, now))
+                                         classify.due_clocks(self.policy, person.paths, appointment.end, now),
+                                         business_id=appointment.business_id, zone=zone)
 
 
 def _merged(previous: list[str | None] | None, current: tuple[str, str | None]) -> list[str | None]:
