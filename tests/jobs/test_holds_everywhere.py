@@ -217,6 +217,8 @@ def test_a_held_child_is_flagged_and_planned_but_nothing_is_erased_until_the_rel
     release(service.ledger, hold_id)
     assert {op.id for op in _open_operations(service.ledger, subject)} == set(flagged["operations"])
     service.ledger.erase_subject(subject, reason="child")
+    (alert,) = _alerts(service.ledger, subject)
+    assert (alert.raised_by, alert.note) == ("Jane", None)   # the officer was told; what they wrote went with the subject
 
 
 def test_a_hold_that_lapsed_no_longer_covers_a_child(service, businesses, control):
