@@ -5,8 +5,8 @@ to every Ledger it builds): in the transaction of the erasure's last step (ledge
 Bookings mirror's rows of the subject lose their times, digests, version stamps and subject links
 and are marked `erased`, its retention due dates and the notes of its officer alerts go, and the
 mirror's Graph ids become the erasure's tombstones. Why a function handed to the ledger and not a
-call after it: a crash between the two would leave the mirror linking an erased subject to its appointments' times; inside the
-last step, a resumed erasure (`Ledger.finish_erasures`) runs it too.
+call after it: a crash between the two would leave the mirror linking an erased subject to its
+appointments' times; inside the last step, a resumed erasure (`Ledger.finish_erasures`) runs it too.
 """
 from __future__ import annotations
 
