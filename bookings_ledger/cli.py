@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "Export the ledger for an auditor (entries, checkpoints, public key, verifier)."),
     "keys": ("keys", "Generate keys, or re-wrap every data key under the current master key."),
     "subject": ("subject", "Find a data subject by email or phone, show (recorded) or erase one."),
+    "retention": ("retention", "Show what expires when, or run retention and anonymisation now (`--dry-run`)."),
     "hold": ("hold", "Place, release or list legal holds on a subject, an appointment or a business."),
     "serve": ("serve", "Serve the web app (webhooks, health, metrics, dashboard) under gunicorn."),
     "worker": ("worker", "Process the webhook inbox into the ledger (any number on PostgreSQL)."),

@@ -2,9 +2,11 @@
 
 SQLite at DATABASE_URL (default `var/ledger.db`), an emulator seeded with booking businesses
 and live booking traffic, the web app, a subscription per business, the inbox worker and the
-scheduler (reconciliation, renewals, checkpoints), in one process. Demo keys are generated once into
-`var/demo-keys.env` (mode 0600) so the ledger stays readable across restarts; settings set in
-the environment still win over everything the demo chooses.
+scheduler (reconciliation, renewals, checkpoints, retention and anonymisation), in one process.
+Retention runs every minute on `config/retention-demo.toml`, whose periods are minutes, so records
+expire (and are anonymised in the emulator) while a newcomer watches `bookings-ledger retention status`.
+Demo keys are generated once into `var/demo-keys.env` (mode 0600) so the ledger stays readable
+across restarts; settings set in the environment still win over everything the demo chooses.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 DEMO_KEYS = Path("var/demo-keys.env")
 DEMO_SEED = 2024
 DEMO_TRAFFIC_PER_SECOND = 0.5
+DEMO_RETENTION_POLICY = Path(__file__).parents[1] / "config" / "retention-demo.toml"   # minutes, not years
 
 
 def demo_keys(path: Path = DEMO_KEYS) -> dict[str, str]:
@@ -98,6 +101,9 @@ def demo_overrides(graph_url: str, tenant_id: str, businesses: list[str], port: 
         "BOOKING_BUSINESSES": ",".join(businesses),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "AUTH_MODE": "local",
+        "RETENTION_POLICY_FILE": str(DEMO_RETENTION_POLICY),
+        "RETENTION_INTERVAL_MINUTES": "1",
+        "ANONYMISE_INTERVAL_MINUTES": "1",
     }
     return {name: value for name, value in chosen.items() if name not in os.environ}
 
@@ -161,4 +167,6 @@ def _banner(database_url: str, port: int, graph_url: str, businesses: list[str])
         f"  ledger         {database_url}   (worker and scheduler running)",
         f"  its keys       {DEMO_KEYS}; to run commands on this ledger: set -a; . {DEMO_KEYS}; set +a",
         "                 then for example: bookings-ledger verify",
+        f"  retention      config/{DEMO_RETENTION_POLICY.name}: periods of minutes, evaluated every minute;",
+        "                 watch records expire: bookings-ledger retention status --days 1",
     ])

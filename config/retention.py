@@ -2,17 +2,20 @@
 
 The file is read once at start; a broken file fails with one message naming the category and
 field, like any other setting. Durations are ISO 8601 (`P90D`, `P1Y`, `PT8H`); a year counts
-as 365 days and a month as 30, the conservative reading for "no longer than".
+as 365 days and a month as 30, the conservative reading for "no longer than". Days are counted
+on the business's local calendar (`RetentionCategory.ends`), hours and minutes as elapsed time.
+An optional `[children]` table is the rule that flags a customer as a child from their answer to
+a custom question (jobs/children.py).
 """
 from __future__ import annotations
 
 import re
 import tomllib
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.settings import SettingsError
 
@@ -26,14 +29,31 @@ _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\
 _UNIT_DAYS = (365, 30, 7, 1)
 
 
-def parse_duration(text: str) -> timedelta:
-    """An ISO 8601 duration of years, months, weeks, days, hours and minutes."""
+def parse_period(text: str) -> tuple[int, timedelta]:
+    """An ISO 8601 duration as (calendar days, elapsed time): `P1DT2H` is (1, 2 hours)."""
     match = _DURATION.match(text)
     if not match or text in ("P", "PT") or text.endswith("T"):
         raise ValueError(f"{text!r} is not an ISO 8601 duration such as P90D or P1Y")
     years, months, weeks, days, hours, minutes = (int(part or 0) for part in match.groups())
     whole_days = sum(n * unit for n, unit in zip((years, months, weeks, days), _UNIT_DAYS))
-    return timedelta(days=whole_days, hours=hours, minutes=minutes)
+    return whole_days, timedelta(hours=hours, minutes=minutes)
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration of years, months, weeks, days, hours and minutes."""
+    days, elapsed = parse_period(text)
+    return timedelta(days=days) + elapsed
+
+
+def period_ends(period: str, start: datetime, zone: tzinfo = timezone.utc) -> datetime:
+    """When `period` started at `start` ends: its days on `zone`'s local calendar, so P30D ends at the
+    same local wall-clock time 30 local days later across a daylight-saving change; then its hours
+    and minutes as elapsed time. A wall-clock time a DST change skips or repeats is read as the
+    later of its two instants, so data is never due early."""
+    days, elapsed = parse_period(period)
+    wall = start.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
+    end = max(wall.replace(tzinfo=zone, fold=fold).astimezone(timezone.utc) for fold in (0, 1))
+    return end + elapsed
 
 
 class RetentionCategory(BaseModel):
@@ -48,7 +68,7 @@ class RetentionCategory(BaseModel):
     purpose: str
     legal_basis: Literal["consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"]
     retention: str
-    clock: Literal["appointment_end", "last_contact", "collected", "session_end"]
+    clock: Literal["appointment_end", "last_contact", "collected", "cancellation", "session_end"]
     action: Literal["anonymise", "delete"]
     surface: Literal["bookings", "service", "outside"]
 
@@ -61,6 +81,32 @@ class RetentionCategory(BaseModel):
     @property
     def period(self) -> timedelta:
         return parse_duration(self.retention)
+
+    def ends(self, start: datetime, zone: tzinfo = timezone.utc) -> datetime:
+        """When this category's period, started at `start`, ends on `zone`'s calendar (`period_ends`)."""
+        return period_ends(self.retention, start, zone)
+
+
+class ChildrenRule(BaseModel):
+    """Which answer to which custom question makes a customer a child (jobs/children.py).
+
+    `age_question` is matched case-insensitively against each answer's `question` (Bookings copies
+    the question's text into every answer). A text answer that starts with a whole number is an
+    age, and an age under `minimum_age` flags the customer; an answer or selected option equal
+    (case-insensitively) to one of `flag_answers` flags them too (radio-button questions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    age_question: str
+    minimum_age: int = Field(default=13, ge=1, le=25)
+    flag_answers: tuple[str, ...] = ()
+
+    @field_validator("age_question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("age_question must name a question")
+        return value
 
 
 class AnonymisationPolicy(BaseModel):
@@ -88,6 +134,7 @@ class RetentionPolicy(BaseModel):
     notice_version: str
     notice_url: str
     category: tuple[RetentionCategory, ...]
+    children: ChildrenRule | None = None
     anonymisation: AnonymisationPolicy = AnonymisationPolicy()
 
     @field_validator("category")

@@ -54,6 +54,8 @@ EXAMPLES: dict[str, str] = {
     "INBOX_DONE_RETENTION_DAYS": "7",
     "JOB_RUN_RETENTION_DAYS": "30",
     "FILLED_GAP_RETENTION_DAYS": "90",
+    "RETENTION_INTERVAL_MINUTES": "1440",
+    "ANONYMISE_INTERVAL_MINUTES": "15",
 }
 
 
@@ -117,6 +119,8 @@ class Settings(BaseSettings):
     INBOX_DONE_RETENTION_DAYS: int = Field(default=7, ge=1)
     JOB_RUN_RETENTION_DAYS: int = Field(default=30, ge=1)
     FILLED_GAP_RETENTION_DAYS: int = Field(default=90, ge=1)
+    RETENTION_INTERVAL_MINUTES: int = Field(default=1440, ge=1)
+    ANONYMISE_INTERVAL_MINUTES: int = Field(default=15, ge=1)
 
     @classmethod
     def settings_customise_sources(

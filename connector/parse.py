@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tzlocal.windows_tz import win_tz
+
 from .models import Address, Appointment, Business, Customer, CustomerInfo, Event, Phone, QuestionAnswer
 
 Json = Mapping[str, Any]
@@ -23,6 +25,21 @@ def parse_datetime(value: str | None) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def iana_zone(name: str | None) -> str | None:
+    """The IANA name of a Graph time zone, given as IANA ("Europe/Berlin") or, as mailboxSettings
+    and Outlook usually give it, as a Windows name ("W. Europe Standard Time", mapped by CLDR's
+    table that tzlocal ships); None for a name neither knows."""
+    zone = (name or "").strip()
+    if zone in _UTC_NAMES:
+        return "UTC"
+    zone = win_tz.get(zone, zone)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return zone
 
 
 def parse_date_time_zone(value: Json | None) -> datetime | None:

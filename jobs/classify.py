@@ -21,6 +21,7 @@ from config.retention import RetentionCategory, RetentionPolicy
 from connector.models import Address, Appointment, Customer, CustomerInfo
 from ledger.identifiers import IdentifierError, normalise_email, normalise_phone
 from database.times import format_time
+from state.retention_dues import Clock
 
 DIGEST_CONTEXT = b"bookings-ledger/ingestion/content-digest/v2"
 PREFIX_BYTES = 6  # 12 hex characters: unique enough per subject, short enough for a 64-char field name
@@ -115,8 +116,13 @@ def people(appointment: Appointment, phone_region: str) -> list[Person]:
         fields = _booking_fields(appointment)
         fields += [(f"{prefix}.{name}", path, _text(get(info))) for name, path, get in CUSTOMER_BOOKING_FIELDS]
         fields += [(_indexable(name, _text(get(info)), phone_region), path, _text(get(info))) for name, path, get in SUBJECT_FIELDS]
-        found.append(_person(info.customer_id or f"#{index}", info.customer_id, fields))
+        found.append(_person(customer_key(info, index), info.customer_id, fields))
     return found
+
+
+def customer_key(info: CustomerInfo, index: int) -> str:
+    """The key of the appointment's `index`th customer: its Bookings customer id, or `#index` without one."""
+    return info.customer_id or f"#{index}"
 
 
 def customer_record(customer: Customer, phone_region: str) -> Person:
@@ -176,11 +182,12 @@ def classes(policy: RetentionPolicy, paths: dict[str, str]) -> dict[str, dict[st
     return grouped
 
 
-def due_dates(policy: RetentionPolicy, paths: dict[str, str], end: datetime | None, now: datetime) -> dict[str, str]:
-    """Category id -> when its retention period ends, for the mutable retention projection only;
-    `end` is the end of the appointment the data came with (None for a customer record)."""
+def due_clocks(policy: RetentionPolicy, paths: dict[str, str], end: datetime | None, now: datetime) -> dict[str, Clock]:
+    """Category id -> when its retention period starts and how long it is, for the mutable retention
+    projection only; `end` is the end of the appointment the data came with (None for a customer record)."""
     found = {category.id: category for category in (_category(policy, path) for path in paths.values())}
-    return {key: format_time(retention_start(category, end, now) + category.period) for key, category in found.items()}
+    return {key: Clock(retention_start(category, end, now), category.retention, from_first=category.clock == "collected")
+            for key, category in found.items()}
 
 
 def _category(policy: RetentionPolicy, path: str) -> RetentionCategory:
@@ -189,13 +196,21 @@ def _category(policy: RetentionPolicy, path: str) -> RetentionCategory:
     return category
 
 
-def retention_start(category: RetentionCategory, end: datetime | None, now: datetime) -> datetime:
-    """When the category's retention period starts for data of an appointment ending at `end`."""
+def retention_start(category: RetentionCategory, end: datetime | None, now: datetime) -> datetime | None:
+    """When the category's retention period starts for data of an appointment ending at `end`;
+    None for a `cancellation` clock, which starts only when the appointment is cancelled."""
+    if category.clock == "cancellation":
+        return None
     if category.clock == "appointment_end" and end is not None:
         return end
     if category.clock == "last_contact" and end is not None:
         return max(end, now)  # the booking, or this change to it, is the latest contact
     return now
+
+
+def cancellation_categories(policy: RetentionPolicy) -> list[str]:
+    """The ids of the categories whose clock starts at a cancellation."""
+    return [category.id for category in policy.category if category.clock == "cancellation"]
 
 
 def digest_key(secret: bytes) -> bytes:

@@ -2,7 +2,7 @@
 
 The API the worker and reconciliation call (stable):
 
-    ingestor = Ingestor(ledger, policy, clock=clock)
+    ingestor = Ingestor(ledger, policy, clock=clock, on_child_flagged=None)   # told of each new child flag
     ingestor.ingest_appointment(appointment, tx=None) -> "collected" | "updated" | "unchanged" | "tombstoned"
     ingestor.record_gone(business_id, appointment_id, reason="cancelled" | "deleted", tx=None)
         -> "cancelled" | "unchanged"
@@ -19,7 +19,7 @@ a whole batch and acknowledges its inbox rows in one transaction).
 What is written (docs/ingestion.md): a new appointment gives one `collected` entry per customer
 on it (per data subject; one subject-less entry when it has no customer); a known one gives
 `updated` entries only for the customers whose content digest changed; a cancelled or deleted
-one gives `cancelled`. A business's customer record (read by reconciliation) is recorded the
+one gives `cancelled` (and starts the retention clocks of the policy's `cancellation` categories). A business's customer record (read by reconciliation) is recorded the
 same way under the subject its customer id already has: `collected` when first seen, `updated`
 when its digest changed, `cancelled` when Graph no longer lists it. Personal values go only
 through `tx.collect` (encrypted); entries carry field names, categories with purpose, legal basis
@@ -27,11 +27,13 @@ and the policy's period and clock, the privacy-notice and policy versions: nothi
 data determines (ledger format 2). What is derived from the data lives in the mutable mirror
 (state/bookings_mirror.py): the times, and the content digests, keyed by a key derived from the
 subject's own secret so they die with it; the retention due dates in state/retention_dues.py.
-Tombstoned appointments and customers are never ingested again.
+Tombstoned appointments and customers are never ingested again. A customer whose custom-question
+answer the policy's `[children]` rule matches is flagged as a child, and every new record of a
+flagged subject has its erasure planned (jobs/children.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal
@@ -42,12 +44,12 @@ from config.retention import RetentionPolicy
 from connector.models import Appointment, Customer
 from database.engine import read_only
 from database.times import format_time
-from jobs import classify
+from jobs import children, classify
 from jobs.classify import Person
 from ledger.identifiers import IdentifierError
 from ledger.entries import lock_head
 from ledger.transactions import Clock, Ledger, LedgerTransaction
-from state import bookings_mirror, retention_dues
+from state import bookings_mirror, business_time_zones, retention_dues
 from state.bookings_mirror import ACTIVE, Digests
 
 Outcome = Literal["collected", "updated", "unchanged", "tombstoned"]
@@ -59,9 +61,12 @@ STORED_PURPOSE = "appointment"
 class Ingestor:
     """Writes collected/updated/cancelled entries for Bookings appointments, idempotently."""
 
-    def __init__(self, ledger: Ledger, policy: RetentionPolicy, *, clock: Clock) -> None:
+    def __init__(self, ledger: Ledger, policy: RetentionPolicy, *, clock: Clock,
+                 on_child_flagged: Callable[[], None] | None = None) -> None:
         classify.check_policy(policy)
         self.ledger, self.policy, self.clock = ledger, policy, clock
+        self.on_child_flagged = on_child_flagged
+        self._cancellation_categories = classify.cancellation_categories(policy)
         # Only for appointments without customers, whose fields describe no one (see classify.digest_key).
         self._booking_key = classify.digest_key(ledger.keys.blind_index_key)
 
@@ -100,7 +105,23 @@ class Ingestor:
                 digests.update(self._digests(tx, appointment, missing, subjects, previous))
             self._record(tx, appointment, persons, subjects, previous, digests, outcome)
             self._save(tx, appointment, persons, subjects, digests)
+            self._flag_children(tx, appointment, persons, subjects)
             return outcome
+
+    def _flag_children(self, tx: LedgerTransaction, appointment: Appointment, persons: list[Person],
+                       subjects: dict[str, str]) -> None:
+        """Flag the customers the policy's `[children]` rule matches (jobs/children.py); a subject
+        flagged before has this appointment's erasure planned too."""
+        matched = {classify.customer_key(info, index): part for index, info in enumerate(appointment.customers)
+                   if (part := children.rule_matches(self.policy, info))}
+        for person in persons:
+            subject = subjects[person.key]
+            if person.key in matched:
+                flagged = children.record_child(tx, subject, now=self.clock(), by_rule=matched[person.key])
+                if flagged.flagged_seq is not None and self.on_child_flagged is not None:
+                    self.on_child_flagged()
+            elif children.is_flagged(tx.session, subject):
+                children.plan_erasure(tx.session, subject, self.clock())
 
     def record_gone(
         self, business_id: str, appointment_id: str, *, reason: Literal["cancelled", "deleted"] = "cancelled",
@@ -117,6 +138,9 @@ class Ingestor:
                 live = subject if subject is not None and self._active(tx, subject) else None
                 tx.append("cancelled", subject=live, refs=refs, business=business_id, reason=reason)
             bookings_mirror.mark_appointment_gone(tx.session, appointment_id, format_time(self.clock()))
+            # Categories kept "until cancellation + period" start counting now.
+            retention_dues.start_clocks(tx.session, "appointment", appointment_id, self._cancellation_categories,
+                                        self.clock(), business_time_zones.zone(tx.session, business_id))
             return "cancelled"
 
     def known_appointments(self, business_id: str, start: datetime, end: datetime) -> set[str]:
@@ -153,7 +177,11 @@ class Ingestor:
             bookings_mirror.save_customer_record(tx.session, customer.business_id, customer.id,
                                                  self._record_digest(tx, subject, person))
             retention_dues.set_due_dates(tx.session, "customer", customer.id, subject,
-                                         classify.due_dates(self.policy, person.paths, None, self.clock()))
+                                         classify.due_clocks(self.policy, person.paths, None, self.clock()),
+                                         business_id=customer.business_id,
+                                         zone=business_time_zones.zone(tx.session, customer.business_id))
+            if children.is_flagged(tx.session, subject):
+                children.plan_erasure(tx.session, subject, self.clock())
             return outcome
 
     def record_customer_gone(
@@ -272,9 +300,11 @@ class Ingestor:
             end=format_time(appointment.end) if appointment.end else None,
             subjects=subjects, digests=digests, graph_version=classify.graph_version(appointment), now=format_time(now),
         )
+        zone = business_time_zones.zone(tx.session, appointment.business_id)
         for person in persons:
             retention_dues.set_due_dates(tx.session, "appointment", appointment.id, subjects[person.key],
-                                         classify.due_dates(self.policy, person.paths, appointment.end, now))
+                                         classify.due_clocks(self.policy, person.paths, appointment.end, now),
+                                         business_id=appointment.business_id, zone=zone)
 
 
 def _merged(previous: list[str | None] | None, current: tuple[str, str | None]) -> list[str | None]:

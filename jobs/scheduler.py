@@ -1,11 +1,19 @@
-"""The scheduler: subscription renewal, mailbox delta rounds, reconciliation, checkpoints and the
-working state's retention, on APScheduler 3.
+"""The scheduler: subscription renewal, mailbox delta rounds, reconciliation, checkpoints, retention
+evaluation, anonymisation and the working state's purge, on APScheduler 3.
 
 Any number of `bookings-ledger scheduler` processes may run; only the one holding the
-`scheduler` lease (ledger/leases.py) does any work, so no job ever runs twice. The holder extends
+`scheduler` lease (state/leases.py) does any work, so no job ever runs twice. The holder extends
 the lease every HEARTBEAT; if it dies, another takes over within LEASE_TTL. Every run is recorded
 in `job_runs` with its outcome and figures, and each job resumes from the database's state, so a
 crash costs at most a repeat of the interrupted run (which the jobs make harmless).
+
+When a job is due is decided by its `job_runs`, not by each process's own timer: the triggers
+tick at most every CATCH_UP_TICK, and the leader runs a job whose last successful run started an
+interval ago or more. So a standby that takes over, a restarted scheduler, or a run APScheduler
+started late still keeps a daily job daily (a takeover costs at most a tick, never a day), and a
+restart does not run a daily job twice. APScheduler 3's defaults would not (privacy-facts §6): a
+misfire grace of 1 s drops a run its thread pool started 2 s late; here the grace is unlimited
+(`None`) with `coalesce`, so a late run happens once, and the job-runs check makes it harmless.
 """
 from __future__ import annotations
 
@@ -23,7 +31,7 @@ from sqlalchemy import Engine
 from jobs import gaps
 from jobs.metrics import JobMetrics
 from ledger.transactions import Ledger
-from state.leases import acquire_lease, finish_run, last_heartbeat, release_lease, start_run
+from state.leases import acquire_lease, finish_run, last_heartbeat, last_success, release_lease, start_run
 from state.working_state_retention import WorkingStateRetention, purge_working_state
 from database.times import parse_time
 
@@ -36,6 +44,7 @@ RENEWAL_INTERVAL = timedelta(hours=1)       # far inside the renewal margin: a f
 CHECKPOINT_INTERVAL = timedelta(hours=1)
 BACKFILL_INTERVAL = timedelta(minutes=5)
 PURGE_INTERVAL = timedelta(hours=1)         # small, frequent purges: each deletes about an hour's rows
+CATCH_UP_TICK = timedelta(minutes=5)        # the longest a due job waits after a takeover or a restart
 # First run one interval after start, not at once: a first round opens each business's delta link
 # with a sweep of its own, which must not compete with the `reconcile` sweep every start begins with.
 FIRST_RUN_AFTER_INTERVAL = frozenset({"follow-calendars"})
@@ -56,15 +65,18 @@ class LeasedRunner:
         """Take or extend the lease; whether this process is the one that works."""
         return acquire_lease(self.engine, LEASE, self.holder, self.clock(), LEASE_TTL)
 
-    def run(self, name: str, job: Job) -> str:
-        """Run `job` if leader; returns "skipped", "ok" or "failed" (the run's record says more)."""
-        outcome = self._run(name, job)
+    def run(self, name: str, job: Job, every: timedelta | None = None) -> str:
+        """Run `job` if leader (and, given `every`, if its last successful run started that long ago);
+        returns "skipped" (not leader), "not-due", "ok" or "failed" (the run's record says more)."""
+        outcome = self._run(name, job, every)
         self.metrics.job_runs.labels(name, outcome).inc()
         return outcome
 
-    def _run(self, name: str, job: Job) -> str:
+    def _run(self, name: str, job: Job, every: timedelta | None) -> str:
         if not self.is_leader():
             return "skipped"
+        if every is not None and not self._due(name, every):
+            return "not-due"
         run_id = start_run(self.engine, name, self.holder, self.clock())
         try:
             detail = dict(job())
@@ -77,6 +89,12 @@ class LeasedRunner:
             return "failed"
         finish_run(self.engine, run_id, self.clock(), outcome="ok", detail=detail)
         return "ok"
+
+    def _due(self, name: str, every: timedelta) -> bool:
+        last = last_success(self.engine, name)
+        # Half a tick early counts as due: ticks and clock reads jitter by milliseconds, and a run
+        # skipped for being 1 ms early would wait a whole tick.
+        return last is None or self.clock() - parse_time(last) >= every - _tick(every) / 2
 
     def release(self) -> None:
         """Give the lease up, so a standby instance takes over at once."""
@@ -93,17 +111,21 @@ def record_downtime(ledger: Ledger, businesses: list[str]) -> list[int]:
             for business_id in businesses]
 
 
+def _tick(interval: timedelta) -> timedelta:
+    return min(interval, CATCH_UP_TICK)
+
+
 def build_scheduler(runner: LeasedRunner, jobs: Mapping[str, tuple[Job, timedelta]],
                     scheduler: BlockingScheduler | None = None) -> BlockingScheduler:
-    """A scheduler running each job (name -> (job, interval)) through `runner`, first at once."""
+    """A scheduler running each job (name -> (job, interval)) through `runner` once per interval, by
+    its job runs (see the module's docstring); a first tick at once."""
     scheduler = scheduler or BlockingScheduler(timezone="UTC")
     scheduler.add_job(runner.is_leader, IntervalTrigger(seconds=HEARTBEAT.total_seconds()), id="heartbeat",
                       max_instances=1, coalesce=True)
     for name, (job, interval) in jobs.items():
         first = datetime.now().astimezone() + (interval if name in FIRST_RUN_AFTER_INTERVAL else timedelta(0))
-        scheduler.add_job(runner.run, IntervalTrigger(seconds=interval.total_seconds()), args=(name, job), id=name,
-                          max_instances=1, coalesce=True, next_run_time=first,
-                          misfire_grace_time=int(interval.total_seconds()))
+        scheduler.add_job(runner.run, IntervalTrigger(seconds=_tick(interval).total_seconds()), args=(name, job, interval),
+                          id=name, max_instances=1, coalesce=True, next_run_time=first, misfire_grace_time=None)
     return scheduler
 
 
@@ -114,17 +136,21 @@ class JobSchedule:
     reconcile: timedelta
     delta: timedelta
     retention: WorkingStateRetention
+    evaluate_retention: timedelta
+    anonymise: timedelta
 
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
-    back-fills, checkpoints and the working state's purge."""
+    back-fills, checkpoints, retention evaluation and the working state's purge."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
 
     def reconcile() -> Mapping[str, Any]:
-        return {"sweeps": [r.as_dict() for r in services.reconciler.reconcile_all(services.businesses)]}
+        # Each sweep re-reads the businesses' time zones too: one call each, never one per record.
+        zones = services.zones.refresh(services.businesses)
+        return {"zones": zones, "sweeps": [r.as_dict() for r in services.reconciler.reconcile_all(services.businesses)]}
 
     def backfill() -> Mapping[str, Any]:
         # Gaps are back-filled within minutes, not at the next full reconciliation.
@@ -138,6 +164,9 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def purge() -> Mapping[str, Any]:
         return purge_working_state(services.ledger.engine, services.ledger.clock(), schedule.retention)
 
+    def evaluate_retention() -> Mapping[str, Any]:
+        return services.retention.evaluate().as_dict()
+
     return {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
         "follow-calendars": (follow, schedule.delta),
@@ -145,4 +174,5 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "reconcile": (reconcile, schedule.reconcile),
         "checkpoint": (checkpoint, CHECKPOINT_INTERVAL),
         "purge-working-state": (purge, PURGE_INTERVAL),
+        "evaluate-retention": (evaluate_retention, schedule.evaluate_retention),
     }

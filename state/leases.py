@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Integer, String, Text, select, update
+from sqlalchemy import Engine, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.times import format_time
@@ -98,6 +98,12 @@ def finish_run(engine: Engine, run_id: int, now: datetime, *, outcome: str, deta
     with Session(engine) as session, session.begin():
         run = session.get(JobRun, run_id)
         run.finished_at, run.outcome, run.detail = format_time(now), outcome, json.dumps(detail, sort_keys=True)
+
+
+def last_success(engine: Engine, job: str) -> str | None:
+    """When the job's last successful run started (None before the first)."""
+    with engine.connect() as connection:
+        return connection.execute(select(func.max(JobRun.started_at)).where(JobRun.job == job, JobRun.outcome == "ok")).scalar()
 
 
 def last_runs(engine: Engine, job: str, limit: int = 10) -> list[JobRun]:

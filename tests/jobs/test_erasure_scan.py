@@ -25,7 +25,7 @@ from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session
 
 from config import load_settings
-from config.retention import load_policy
+from config.retention import load_policy, period_ends
 from connector.parse import parse_appointment, parse_customer
 from database.times import format_time
 from ingestion_pipeline import Pipeline
@@ -103,10 +103,16 @@ def test_the_chain_of_a_live_subject_holds_no_appointment_time(booked, service):
             for name, pattern in _time_patterns(moment).items():
                 assert not pattern.search(chain), f"{appointment_id}: {name} in the chain"
         (person,) = classify.people(appointment, service.ledger.keys.phone_region)
-        for due in classify.due_dates(policy, person.paths, appointment.end, service.ledger.clock()).values():
+        for due in _due_dates(policy, person.paths, appointment.end, service.ledger.clock()).values():
             assert due.encode() not in chain, f"{appointment_id}: a retention date in the chain"
     assert b'"retention_until"' not in chain and b'"content_digest"' not in chain
     assert all(json.loads(body)["v"] == 2 for _, body, _ in _rows(service.ledger.engine))
+
+
+def _due_dates(policy: Any, paths: dict[str, str], end: Any, now: Any) -> dict[str, str]:
+    """Category id -> the due date ingestion stores (these businesses' mailboxes are on UTC)."""
+    return {category: format_time(period_ends(clock.period, clock.start))
+            for category, clock in classify.due_clocks(policy, paths, end, now).items() if clock.start}
 
 
 def _subject_of(pipeline: Pipeline, appointment_id: str) -> str:
@@ -142,7 +148,7 @@ def _needles(service: Any, control: Any, business_id: str, appointment_id: str, 
         needles.update({f"{label} ({name})": pattern for name, pattern in _time_patterns(moment).items()})
     policy = load_policy(settings.RETENTION_POLICY_FILE)
     (graph_person,) = classify.people(appointment, region)
-    for category, due in classify.due_dates(policy, graph_person.paths, appointment.end, service.ledger.clock()).items():
+    for category, due in _due_dates(policy, graph_person.paths, appointment.end, service.ledger.clock()).items():
         needles[f"retention date {category}"] = _literal(due)
     needles["retention date"] = re.compile(b"|".join(p.pattern for n, p in needles.items() if n.startswith("retention date ")))
     with service.ledger.transaction() as tx:

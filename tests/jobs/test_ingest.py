@@ -78,8 +78,8 @@ def test_entries_carry_the_policy_period_and_the_projection_the_due_dates(ingest
     }
     assert entry["classes"]["booking.details"]["legal_basis"] == "legal_obligation"
     with Session(ingestor.ledger.engine) as session:
-        due = {row.category: row.due_at for row in retention_dues.due_before(session, "9999")}
-        assert retention_dues.due_before(session, "2024-05-30T10:30:00.000000Z") == []
+        due = {row.category: row.due_at for row in retention_dues.pending_before(session, "9999")}
+        assert retention_dues.pending_before(session, "2024-05-30T10:30:00.000000Z") == []
     assert due["booking.notes"] == "2024-05-30T10:30:00.000000Z"
     assert due["booking.contact"] == "2025-03-01T10:30:00.000000Z"
 
@@ -169,5 +169,5 @@ def test_erasing_one_customer_of_a_group_booking_erases_the_booking_row_and_keep
     with ingestor.ledger.transaction() as tx:
         assert bookings_mirror.appointment(tx.session, "a-1").state == "erased"
         assert tx.is_tombstoned("appointment", "a-1") and tx.subject(other).status == "active"
-        assert {r.subject_ref for r in retention_dues.due_before(tx.session, "9999")} == {other}
+        assert {r.subject_ref for r in retention_dues.pending_before(tx.session, "9999")} == {other}
         assert tx.read_personal_data(other, viewer="test", purpose="check")["email"] == "grace@example.com"

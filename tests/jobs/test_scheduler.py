@@ -98,3 +98,33 @@ def test_a_job_refused_by_the_database_is_logged_by_class_never_with_the_row(db,
     assert "job retention failed" in caplog.text and "IntegrityError" in caplog.text
     assert secret not in caplog.text
     assert json.loads(last_runs(db, "retention")[0].detail) == {"error": "IntegrityError"}
+
+
+def test_a_job_is_due_by_its_last_successful_run_so_a_restart_or_takeover_neither_skips_nor_doubles_it(db, clock):
+    """A daily job that ran is not run again by a restarted or standby scheduler; one that failed, or
+    whose interval has passed (less half a tick of jitter), is run at the next tick."""
+    daily = timedelta(days=1)
+    first, standby = LeasedRunner(db, clock, "first"), LeasedRunner(db, clock, "standby")
+    assert first.run("evaluate-retention", lambda: {}, daily) == "ok"
+    first.release()
+    clock.advance(hours=1)
+    assert standby.run("evaluate-retention", lambda: {}, daily) == "not-due"
+    clock.advance(hours=22, minutes=58)
+    assert standby.run("evaluate-retention", lambda: {}, daily) == "ok"     # 2.5 min early is a tick's jitter
+
+    def broken() -> dict:
+        raise RuntimeError("graph down")
+
+    clock.advance(days=1)
+    assert standby.run("evaluate-retention", broken, daily) == "failed"
+    clock.advance(minutes=5)
+    assert standby.run("evaluate-retention", lambda: {}, daily) == "ok"     # a failed run leaves the job due
+
+
+def test_every_job_ticks_at_least_every_five_minutes_and_runs_however_late(db, clock):
+    jobs = {"evaluate-retention": (lambda: {}, timedelta(days=1)), "quick": (lambda: {}, timedelta(minutes=2))}
+    scheduler = build_scheduler(LeasedRunner(db, clock), jobs)
+    daily, quick = scheduler.get_job("evaluate-retention"), scheduler.get_job("quick")
+    assert daily.trigger.interval == timedelta(minutes=5) and quick.trigger.interval == timedelta(minutes=2)
+    assert daily.misfire_grace_time is None and daily.coalesce and daily.max_instances == 1
+    assert daily.args[2] == timedelta(days=1)

@@ -1,7 +1,7 @@
 """Anonymisation operations and their persisted steps (state/anonymisation.py).
 
 Revision ID: 0015_anonymisation
-Revises: 0013_legal_holds (0012_calendar_delta_links before i11-holds was merged; the lead re-chains)
+Revises: 0014_retention
 
 New tables only, so it does not depend on what the other revisions of issue 11 change.
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_anonymisation"
-down_revision = "0013_legal_holds"
+down_revision = "0014_retention"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,80 @@
+"""Two scheduler processes on PostgreSQL, for minutes: never the same job at once, every due run done.
+
+Real subprocesses (tests/jobs/scheduler_process.py) share one database on accelerated schedules;
+halfway through, the leader is stopped and a fresh process started, so the run covers a takeover
+and a restart too. SCHEDULER_SOAK_SECONDS sets the length (150 s by default).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from database.times import parse_time
+from state.leases import JobLease, JobRun
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+JOBS = {"quick": (3.0, 1.0), "slow": (7.0, 3.0), "daily": (11.0, 0.2)}   # name: (interval, duration) in seconds
+SOAK = float(os.environ.get("SCHEDULER_SOAK_SECONDS", "150"))
+
+
+def start(url: str, holder: str) -> subprocess.Popen[bytes]:
+    specs = [f"{name}={interval}:{duration}" for name, (interval, duration) in JOBS.items()]
+    return subprocess.Popen([sys.executable, str(HERE / "scheduler_process.py"), url, holder, *specs],
+                            env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    _, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors.decode()[-2000:]
+
+
+def leader(db) -> str:
+    with Session(db) as session:
+        return session.scalar(select(JobLease.holder).where(JobLease.name == "scheduler"))
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.timeout(SOAK + 120)
+def test_two_scheduler_processes_never_overlap_a_job_and_miss_no_due_run(db, database_url):
+    if db.dialect.name != "postgresql":
+        pytest.skip("several scheduler processes are a PostgreSQL deployment (SQLite: one process)")
+    started = time.monotonic()
+    processes = {"a": start(database_url, "a")}
+    time.sleep(1)
+    processes["b"] = start(database_url, "b")
+    time.sleep(SOAK / 2)
+    first_leader = leader(db)
+    stop(processes.pop(first_leader))
+    processes["c"] = start(database_url, "c")      # a restart: it must not run at once what just ran
+    time.sleep(SOAK / 2)
+    stopped = time.monotonic()
+    for process in processes.values():
+        stop(process)
+
+    with Session(db) as session:
+        runs = session.scalars(select(JobRun).order_by(JobRun.job, JobRun.started_at)).all()
+    assert runs and all(run.outcome == "ok" for run in runs)
+    assert {run.holder for run in runs} >= {first_leader, leader(db) or first_leader}
+    for name, (interval, _) in JOBS.items():
+        mine = [(parse_time(r.started_at), parse_time(r.finished_at)) for r in runs if r.job == name]
+        overlaps = [(a, b) for a, b in zip(mine, mine[1:]) if b[0] < a[1]]
+        assert overlaps == [], f"{name}: a run started before the previous one finished"
+        gaps = [b[0] - a[0] for a, b in zip(mine, mine[1:])]
+        assert min(gaps) >= timedelta(seconds=interval / 2), f"{name}: run twice within an interval"
+        # A takeover may cost half an interval (the new leader's ticks have their own phase), never a run.
+        assert max(gaps) <= timedelta(seconds=interval * 1.5 + 1), f"{name}: a due run was missed"
+        due = (stopped - started) / interval
+        assert due - 2 <= len(mine) <= due + 1, f"{name}: {len(mine)} runs in {stopped - started:.0f} s, {due:.1f} due"
