@@ -113,7 +113,8 @@ def appointment_needs(tx: LedgerTransaction, op: PlannedOperation, subjects: set
     reasons = []
     for due in retention_dues.object_dues(tx.session, "appointment", op.object_id):
         mine = due.subject_ref == op.subject_ref
-        if due.due_at > stamp and not (mine and due.category in op.categories):
+        # No due date: the category's clock has not started (e.g. a cancellation clock), so it is kept.
+        if (due.due_at is None or due.due_at > stamp) and not (mine and due.category in op.categories):
             reasons.append("own-category" if mine else "other-customer")
     others = subjects - {op.subject_ref}
     if any(holds_covering(tx.session, now, subject=other) for other in others):
@@ -130,6 +131,6 @@ def customer_needs(tx: LedgerTransaction, op: PlannedOperation, now: datetime) -
     leaving = {o.object_id: set(o.categories) for o in anonymisation.operations_for_subject(tx.session, op.subject_ref)
                if o.state in anonymisation.OPEN_STATES and o.object_type == "appointment"}
     live = [d for d in retention_dues.subject_dues(tx.session, op.subject_ref)
-            if d.object_type == "appointment" and d.object_id in here and d.due_at > stamp
+            if d.object_type == "appointment" and d.object_id in here and (d.due_at is None or d.due_at > stamp)
             and d.category not in leaving.get(d.object_id, set())]
     return ["live-appointment"] if live else []
