@@ -15,7 +15,8 @@ from ledger.integrity import verify_ledger
 from ledger.holds import place_hold, release_hold
 from state import anonymisation, bookings_mirror
 
-SWITCHES_OFF = {"quirk_delete_customer_500_rate": 0.0, "accept_empty_customers": True}
+SWITCHES_OFF = {"quirk_delete_customer_500_rate": 0.0, "accept_empty_customers": True, "legacy_fields_follow_customers": True,
+                "event_body_has_custom_answers": True}
 ALL = ["account.preferences", "booking.answers", "booking.contact", "booking.details", "booking.identity", "booking.notes"]
 
 
@@ -275,3 +276,41 @@ def test_the_dry_run_lists_the_plan_and_touches_nothing(bookings: Bookings, poli
     assert len(entries(bookings.ledger, "anonymised")) + len(entries(bookings.ledger, "viewed")) == head
     with bookings.ledger.transaction() as tx:
         assert {o.state for o in anonymisation.open_operations(tx.session)} == {"planned"}
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_legacy_fields_no_patch_reaches_are_recorded_as_remaining(bookings: Bookings, policy: Any, follow: bool) -> None:
+    """An appointment kept for its booking details loses the customer; where Graph's legacy flat
+    fields keep the old copy (no PATCH can change them, §1.5) the read-back records them, with why."""
+    bookings.control.call("POST", "/options", {"legacy_fields_follow_customers": follow})
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, _ = bookings.subject_of(appointment_id)
+    expired = [c for c in ALL if c != "booking.details"]
+    bookings.expire("appointment", appointment_id, subject, expired)
+    op = bookings.plan(subject, "appointment", appointment_id, expired)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    document = bookings.appointment(appointment_id).json()
+    with bookings.ledger.transaction() as tx:
+        readback = anonymisation.steps(tx.session, op.id)["readback"].evidence
+    assert document["customers"] == []
+    remains = {r["place"]: r["why"] for r in readback["remains"]}
+    if follow:
+        assert remains == {} and not document.get("customerName")
+    else:
+        assert {"customerName", "customerEmailAddress"} <= set(remains) and document["customerName"] == "Ada Lovelace-001"
+        assert all("own-category" in why for why in remains.values())
+    assert entries(bookings.ledger, "anonymisation-verified")[-1]["remains"] == sorted(remains)
+
+
+@pytest.mark.parametrize("answers_in_body", [True, False])
+def test_no_answer_is_left_on_any_live_surface(bookings: Bookings, policy: Any, answers_in_body: bool) -> None:
+    """Whether or not the calendar copy carries answers (CONFLICT §2.5), none of this person's is left."""
+    bookings.control.call("POST", "/options", {"event_body_has_custom_answers": answers_in_body})
+    appointment_id = bookings.book(_start(bookings), [person(1), person(2)])
+    subject, _ = bookings.subject_of(appointment_id, 0)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    bookings.plan(subject, "appointment", appointment_id)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    for value in ("Analytical-001", "ada001@example.org", "Ada Lovelace-001"):
+        assert [h for h in bookings.control.call("GET", f"/search?text={value}")["hits"]
+                if not h["recoverable"] and h["surface"] != "customers"] == []
