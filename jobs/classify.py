@@ -137,8 +137,13 @@ def booking_only(appointment: Appointment) -> Person:
     return _person("", None, _booking_fields(appointment))
 
 
+def field_prefix(appointment_id: str) -> str:
+    """The prefix of an appointment's booking-level stored field names (`<prefix>.start`)."""
+    return hashlib.sha256(appointment_id.encode()).hexdigest()[: 2 * PREFIX_BYTES]
+
+
 def _prefix(appointment: Appointment) -> str:
-    return hashlib.sha256(appointment.id.encode()).hexdigest()[: 2 * PREFIX_BYTES]
+    return field_prefix(appointment.id)
 
 
 def _booking_fields(appointment: Appointment) -> list[Field]:
