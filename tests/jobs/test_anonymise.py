@@ -314,3 +314,21 @@ def test_no_answer_is_left_on_any_live_surface(bookings: Bookings, policy: Any, 
     for value in ("Analytical-001", "ada001@example.org", "Ada Lovelace-001"):
         assert [h for h in bookings.control.call("GET", f"/search?text={value}")["hits"]
                 if not h["recoverable"] and h["surface"] != "customers"] == []
+
+
+def test_a_kept_appointment_keeps_a_blanked_element_where_an_empty_array_is_refused(bookings: Bookings, policy: Any) -> None:
+    """The refused empty customers[] (400, nothing written) is followed by the person's element blanked."""
+    bookings.control.call("POST", "/options", {"accept_empty_customers": False})
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, customer_id = bookings.subject_of(appointment_id)
+    expired = [c for c in ALL if c != "booking.details"]
+    bookings.expire("appointment", appointment_id, subject, expired)
+    op = bookings.plan(subject, "appointment", appointment_id, expired)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    (element,) = bookings.appointment(appointment_id).json()["customers"]
+    assert element["customerId"] == customer_id and not (element.get("name") or element.get("emailAddress")
+                                                         or element.get("phone") or element.get("customQuestionAnswers"))
+    with bookings.ledger.transaction() as tx:
+        step = anonymisation.steps(tx.session, op.id)["appointment"]
+    assert [g["status"] for g in step.evidence["graph"]][1:] == [400, 204] and step.evidence["empty_refused"]
+    assert [s for m, s in _writes(bookings, appointment_id) if m == "PATCH"] == [400, 204]
