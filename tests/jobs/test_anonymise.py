@@ -332,3 +332,22 @@ def test_a_kept_appointment_keeps_a_blanked_element_where_an_empty_array_is_refu
         step = anonymisation.steps(tx.session, op.id)["appointment"]
     assert [g["status"] for g in step.evidence["graph"]][1:] == [400, 204] and step.evidence["empty_refused"]
     assert [s for m, s in _writes(bookings, appointment_id) if m == "PATCH"] == [400, 204]
+
+
+def test_a_patch_answered_504_is_read_back_before_anything_is_sent_again(bookings: Bookings, policy: Any) -> None:
+    """A 504 leaves the outcome unknown: the connector does not re-send it, the step reads Graph back,
+    and only because the read shows the rewrite did not take is it sent once more."""
+    appointment_id = bookings.book(_start(bookings), [person(1), person(2)])
+    subject, _ = bookings.subject_of(appointment_id, 0)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    op = bookings.plan(subject, "appointment", appointment_id)
+    bookings.control.call("POST", "/faults", {"requests": [{"status": 504, "count": 1, "method": "PATCH",
+                                                             "route": "appointments"}]})
+    try:
+        assert anonymiser(bookings, policy).run()["done"] == 1
+    finally:
+        bookings.control.call("DELETE", "/faults")
+    assert [s for m, s in _writes(bookings, appointment_id) if m == "PATCH"] == [504, 204]
+    with bookings.ledger.transaction() as tx:
+        step = anonymisation.steps(tx.session, op.id)["appointment"]
+    assert step.state == "done" and step.attempts == 2
