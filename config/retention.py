@@ -85,6 +85,22 @@ class RetentionCategory(BaseModel):
         return period_ends(self.retention, start, zone)
 
 
+class AnonymisationPolicy(BaseModel):
+    """How expired Bookings data leaves Graph (docs/anonymisation.md).
+
+    appointment      "rewrite-or-delete": rewrite customers[] while the business must keep the
+                     appointment (another customer, a category not yet expired, a hold), delete it
+                     when nothing needs it; "rewrite": never delete an appointment
+    customer_record  "delete": delete the Bookings customer record when nothing live or held
+                     needs it; "keep": leave customer records to the business
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    appointment: Literal["rewrite-or-delete", "rewrite"] = "rewrite-or-delete"
+    customer_record: Literal["delete", "keep"] = "delete"
+
+
 class RetentionPolicy(BaseModel):
     """The whole policy, with the versions every ledger entry records."""
 
@@ -94,6 +110,7 @@ class RetentionPolicy(BaseModel):
     notice_version: str
     notice_url: str
     category: tuple[RetentionCategory, ...]
+    anonymisation: AnonymisationPolicy = AnonymisationPolicy()
 
     @field_validator("category")
     @classmethod

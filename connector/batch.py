@@ -56,6 +56,9 @@ class BatchRequest:
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     depends_on: tuple[str, ...] = ()
+    # False: never re-sent once Graph may have acted (a timeout, a 504), even for PATCH or DELETE;
+    # the caller settles the outcome by reading back. None: by method (connector/retry.py).
+    idempotent: bool | None = None
 
     def to_json(self, pending: set[str]) -> dict[str, Any]:
         """The item as Graph expects it, keeping only dependencies still to be sent."""
@@ -81,6 +84,12 @@ class BatchResponse:
     headers: Mapping[str, str]
     body: Any
     error: GraphError | None = None
+    envelope_request_id: str | None = None
+
+    @property
+    def request_id(self) -> str | None:
+        """Graph's request id for this item: its own when Graph gave one, else its envelope's."""
+        return self.headers.get("request-id") or self.envelope_request_id
 
 
 class _ItemsToRetry(Throttled):
@@ -121,20 +130,24 @@ async def send_batch(http: GraphHttp, requests: Sequence[BatchRequest], *, mailb
 async def _send_envelope(http: GraphHttp, pending: Sequence[BatchRequest], *, mailbox: str | None) -> dict[str, BatchResponse]:
     ids = {r.id for r in pending}
     body = {"requests": [r.to_json(ids) for r in pending]}
-    idempotent = all(is_idempotent(r.method) for r in pending)
+    idempotent = all(is_idempotent(r.method, r.idempotent) for r in pending)
     # Graph runs at most 4 items of a batch against one mailbox at a time, so a batch takes
     # as many of the mailbox's slots as it could use.
+    headers: dict[str, str] = {}
     envelope = await http.request_once(
-        "POST", "/$batch", mailbox=mailbox, body=body, idempotent=idempotent, weight=len(pending)
+        "POST", "/$batch", mailbox=mailbox, body=body, idempotent=idempotent, weight=len(pending), answer_headers=headers,
     )
-    answers = {item["id"]: _response(http, item, {r.id: r for r in pending}) for item in envelope.get("responses", [])}
+    by_id = {r.id: r for r in pending}
+    answers = {item["id"]: _response(http, item, by_id, headers.get("request-id"))
+               for item in envelope.get("responses", [])}
     missing = ids - answers.keys()
     if missing:
         raise ValueError(f"the $batch answer lacks {len(missing)} of the request ids")
     return answers
 
 
-def _response(http: GraphHttp, item: Mapping[str, Any], requests: Mapping[str, BatchRequest]) -> BatchResponse:
+def _response(http: GraphHttp, item: Mapping[str, Any], requests: Mapping[str, BatchRequest],
+              envelope_request_id: str | None) -> BatchResponse:
     status = int(item.get("status", 0))
     headers = {k.lower(): str(v) for k, v in (item.get("headers") or {}).items()}
     body = item.get("body")
@@ -148,9 +161,10 @@ def _response(http: GraphHttp, item: Mapping[str, Any], requests: Mapping[str, B
         error = http.error_from_parts(
             status, headers, code=detail.get("code"), message=detail.get("message"),
             method=request.method.upper(), route=redact_path(request.url),
-            idempotent=is_idempotent(request.method),
+            idempotent=is_idempotent(request.method, request.idempotent),
         )
-    return BatchResponse(id=item["id"], status=status, headers=headers, body=body, error=error)
+    return BatchResponse(id=item["id"], status=status, headers=headers, body=body, error=error,
+                         envelope_request_id=envelope_request_id)
 
 
 def _to_retry(pending: Sequence[BatchRequest], answers: Mapping[str, BatchResponse]) -> set[str]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import quote, urlencode
 
-from .batch import BatchRequest, relative_url, unique_ids
+from .batch import BatchRequest, BatchResponse, relative_url, unique_ids
 from .errors import GraphError
 from .models import (
     Appointment, AppointmentUpdate, Business, Customer, CustomerUpdate, ItemResult,
@@ -81,6 +82,19 @@ class Bookings:
             value = parse_appointment(answer.body, business_id) if answer.error is None else None
             yield ItemResult(id=answer.id, value=value, error=answer.error)
 
+    def appointment_documents(self, business_id: str, appointment_ids: Iterable[str]) -> Iterator[ItemResult[dict[str, Any]]]:
+        """GET each appointment by id as Graph's JSON, whole, 20 to a $batch: a PATCH of customers[]
+        must send the other customers back with every field as read, which no parsed model keeps."""
+        requests = (BatchRequest(id=aid, method="GET", url=self._path(business_id, "appointments", aid))
+                    for aid in unique_ids(appointment_ids))
+        return (item_result(answer, answer.body) for answer in self._session.batch(requests, mailbox=business_id))
+
+    def customer_documents(self, business_id: str, customer_ids: Iterable[str]) -> Iterator[ItemResult[dict[str, Any]]]:
+        """GET each customer record by id as Graph's JSON, 20 to a $batch."""
+        requests = (BatchRequest(id=cid, method="GET", url=self._path(business_id, "customers", cid))
+                    for cid in unique_ids(customer_ids))
+        return (item_result(answer, answer.body) for answer in self._session.batch(requests, mailbox=business_id))
+
     def calendar_views(
         self, business_id: str, windows: Sequence[tuple[datetime, datetime]]
     ) -> list[ItemResult[tuple[Appointment, ...]]]:
@@ -146,19 +160,35 @@ class Bookings:
         self._session.send("DELETE", self._path(business_id, "customers", customer_id), mailbox=business_id)
 
     def delete_appointments(self, business_id: str, appointment_ids: Iterable[str]) -> Iterator[ItemResult[None]]:
-        """DELETE appointments, 20 to a $batch; a 404 item is reported as NotFound, not raised."""
-        requests = (BatchRequest(id=aid, method="DELETE", url=self._path(business_id, "appointments", aid))
+        """DELETE appointments, 20 to a $batch; a 404 item is reported as NotFound, not raised.
+        Batched writes are sent once (see `_writes`)."""
+        requests = (BatchRequest(id=aid, method="DELETE", url=self._path(business_id, "appointments", aid), idempotent=False)
                     for aid in unique_ids(appointment_ids))
         return self._writes(business_id, requests)
 
     def update_appointments(
-        self, business_id: str, updates: Mapping[str, AppointmentUpdate]
+        self, business_id: str, updates: Mapping[str, AppointmentUpdate | Mapping[str, Any]]
     ) -> Iterator[ItemResult[None]]:
-        """PATCH appointments, 20 to a $batch."""
+        """PATCH appointments, 20 to a $batch; an update is an AppointmentUpdate or a whole JSON body
+        (a customers[] copy-back built from `appointment_documents`)."""
         requests = (BatchRequest(id=aid, method="PATCH", url=self._path(business_id, "appointments", aid),
-                                 body=update.to_json()) for aid, update in updates.items())
+                                 body=update.to_json() if isinstance(update, AppointmentUpdate) else dict(update),
+                                 idempotent=False) for aid, update in updates.items())
+        return self._writes(business_id, requests)
+
+    def delete_customers(self, business_id: str, customer_ids: Iterable[str]) -> Iterator[ItemResult[None]]:
+        """DELETE customer records, 20 to a $batch (a 5xx may still have deleted: read back)."""
+        requests = (BatchRequest(id=cid, method="DELETE", url=self._path(business_id, "customers", cid), idempotent=False)
+                    for cid in unique_ids(customer_ids))
         return self._writes(business_id, requests)
 
     def _writes(self, business_id: str, requests: Iterable[BatchRequest]) -> Iterator[ItemResult[None]]:
-        for answer in self._session.batch(requests, mailbox=business_id):
-            yield ItemResult(id=answer.id, error=answer.error)
+        # Sent once: a timeout or a 5xx leaves the outcome unknown, and the caller reads Graph back
+        # rather than re-send blindly (a 429 or 503, refused before Graph acted, is still retried).
+        return (item_result(answer, None) for answer in self._session.batch(requests, mailbox=business_id))
+
+
+def item_result(answer: BatchResponse, value: Any) -> ItemResult[Any]:
+    """A batch item's outcome, with its status and request id as evidence; `value` only on success."""
+    return ItemResult(id=answer.id, value=value if answer.error is None else None, error=answer.error,
+                      status=answer.status, request_id=answer.request_id)

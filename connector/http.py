@@ -16,6 +16,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
+from kiota_http.middleware.options import HeadersInspectionHandlerOption
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from .batch import status_label
@@ -65,8 +66,10 @@ class GraphHttp:
         params: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
         weight: int = 1,
+        answer_headers: dict[str, str] | None = None,
     ) -> Any:
-        """Send one request once (no retry), holding a mailbox slot while it is in flight."""
+        """Send one request once (no retry), holding a mailbox slot while it is in flight; with
+        `answer_headers`, the answer's headers (lower-cased) are put there (Graph's request-id is evidence)."""
         info = RequestInformation(Method(method))
         info.url = self.url(path, params)
         info.headers.try_add("Accept", "application/json")
@@ -75,11 +78,17 @@ class GraphHttp:
         if body is not None:
             info.headers.try_add("Content-Type", "application/json")
             info.content = json.dumps(body, separators=(",", ":")).encode()
+        inspection = HeadersInspectionHandlerOption(inspect_request_headers=False, inspect_response_headers=True)
+        if answer_headers is not None:
+            info.add_request_options([inspection])
         async with self.limiter.slot(mailbox, weight):
             raw = await self.translate(
                 self.client.adapter.send_primitive_async(info, "bytes", ERROR_MAP),
                 method=method, route=redact_path(path), idempotent=is_idempotent(method, idempotent),
             )
+        if answer_headers is not None:
+            answer_headers.update({name.lower(): ",".join(sorted(values))
+                                   for name, values in inspection.response_headers.get_all().items()})
         return json.loads(raw) if raw else None
 
     async def typed(

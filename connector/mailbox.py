@@ -5,11 +5,13 @@ from them, graph-facts §2.1); the delta query keeps a reconciliation watermark 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlencode
 
 from .batch import BatchRequest, unique_ids
+from .bookings import item_result
 from .models import Event, ItemResult
 from .parse import parse_event
 from .session import GraphSession, Page
@@ -59,6 +61,43 @@ class Mailbox:
         for answer in self._session.batch(requests, mailbox=user):
             value = parse_event(answer.body) if answer.error is None else None
             yield ItemResult(id=answer.id, value=value, error=answer.error)
+
+    def event_documents(self, user: str, event_ids: Iterable[str]) -> Iterator[ItemResult[dict[str, Any]]]:
+        """GET each event by id as Graph's JSON with its subject and body (where a Bookings copy may
+        carry custom-question answers), 20 to a $batch."""
+        requests = (BatchRequest(id=eid, method="GET", url=self._path(user, "events", eid), headers=_UTC)
+                    for eid in unique_ids(event_ids))
+        return (item_result(answer, answer.body) for answer in self._session.batch(requests, mailbox=user))
+
+    def event_documents_between(
+        self, user: str, windows: Mapping[str, tuple[datetime, datetime]]
+    ) -> Iterator[ItemResult[list[dict[str, Any]]]]:
+        """The events of each named window (calendarView, first page: a window around one
+        appointment holds a handful), as Graph's JSON with bodies, 20 windows to a $batch."""
+        requests = (BatchRequest(id=key, method="GET", headers=_UTC, url=self._path(user, "calendarView") + "?" + urlencode(
+            {"startDateTime": start.isoformat(), "endDateTime": end.isoformat()})) for key, (start, end) in windows.items())
+        return (item_result(answer, list((answer.body or {}).get("value", ())))
+                for answer in self._session.batch(requests, mailbox=user))
+
+    def update_event(self, user: str, event_id: str, changes: Mapping[str, Any]) -> None:
+        """PATCH an event (its body, subject …); needs Calendars.ReadWrite."""
+        self._session.send("PATCH", self._path(user, "events", event_id), mailbox=user, body=dict(changes))
+
+    def delete_event(self, user: str, event_id: str) -> None:
+        """DELETE an event (to Recoverable Items); needs Calendars.ReadWrite; NotFound: already gone."""
+        self._session.send("DELETE", self._path(user, "events", event_id), mailbox=user)
+
+    def update_events(self, user: str, changes: Mapping[str, Mapping[str, Any]]) -> Iterator[ItemResult[None]]:
+        """PATCH events, 20 to a $batch, each sent once (a timeout or 5xx: read back, never re-send)."""
+        requests = (BatchRequest(id=eid, method="PATCH", url=self._path(user, "events", eid), body=dict(change), idempotent=False)
+                    for eid, change in changes.items())
+        return (item_result(answer, None) for answer in self._session.batch(requests, mailbox=user))
+
+    def delete_events(self, user: str, event_ids: Iterable[str]) -> Iterator[ItemResult[None]]:
+        """DELETE events, 20 to a $batch, each sent once; a 404 item means it was gone already."""
+        requests = (BatchRequest(id=eid, method="DELETE", url=self._path(user, "events", eid), idempotent=False)
+                    for eid in unique_ids(event_ids))
+        return (item_result(answer, None) for answer in self._session.batch(requests, mailbox=user))
 
     def events_delta(
         self, user: str, start: datetime | None = None, end: datetime | None = None, *, delta_link: str | None = None

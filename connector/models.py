@@ -204,11 +204,14 @@ class CustomerUpdate:
 
 @dataclass(frozen=True, slots=True)
 class ItemResult(Generic[T]):
-    """The outcome of one item of a batched operation: `value` on success, else `error`."""
+    """The outcome of one item of a batched operation: `value` on success, else `error`; the HTTP
+    status and Graph's request id (the item's, else its envelope's) are evidence of what Graph did."""
 
     id: str
     value: T | None = None
     error: GraphError | None = None
+    status: int | None = None
+    request_id: str | None = None
 
     @property
     def ok(self) -> bool:

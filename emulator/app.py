@@ -8,11 +8,17 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import batch, bookings, control, events_api, identity, mail, mailbox_settings, subscriptions_api, users_api
+from . import batch, bookings, control, events_api, identity, inspect_api, mail, mailbox_settings, subscriptions_api, users_api
 from .core import Emulator
 from .errors import GraphError, error_body
 from .faults import fault_error
+from .request_log import BATCHED, WRITE_METHODS
 from .responses import emulator, graph_json
+from .timefmt import iso_utc
+
+# URL parts naming the object a request writes, with its kind (None: the kind is in the URL).
+_OBJECT_ARGS = (("appointment_id", "appointments"), ("event_id", "events"), ("entity_id", None),
+                ("subscription_id", "subscriptions"))
 
 
 def create_app(core: Emulator) -> Flask:
@@ -20,7 +26,7 @@ def create_app(core: Emulator) -> Flask:
     app = Flask("emulator")
     app.extensions["graph_emulator"] = core
     for blueprint in (identity.bp, bookings.bp, events_api.bp, mail.bp, mailbox_settings.bp, subscriptions_api.bp,
-                      users_api.bp, batch.bp, control.bp):
+                      users_api.bp, batch.bp, control.bp, inspect_api.bp):
         app.register_blueprint(blueprint)
     app.before_request(_before)
     app.after_request(_after)
@@ -62,8 +68,26 @@ def _after(response: Response) -> Response:
     rule = request.url_rule.rule if request.url_rule else "(unmatched)"
     core = emulator()
     core.requests.count(request.method, rule, response.status_code)
-    core.request_log.add(request.method, request.full_path.rstrip("?"), response.status_code, request.headers)
+    batched = bool(request.environ.get(BATCHED))
+    core.request_log.add(request.method, request.full_path.rstrip("?"), response.status_code, request.headers, batched=batched)
+    if request.method in WRITE_METHODS and request.path.startswith("/v1.0"):
+        _log_object_write(core, response, rule, batched)
     return response
+
+
+def _log_object_write(core: Emulator, response: Response, rule: str, batched: bool) -> None:
+    """Log a write under the id of the object it wrote; a create's id comes from its 201 answer."""
+    args = request.view_args or {}
+    found = next(((args[name], kind or args.get("kind")) for name, kind in _OBJECT_ARGS if args.get(name)), None)
+    if found is None and response.status_code == 201:
+        created = response.get_json(silent=True) or {}
+        found = (created.get("id"), args.get("kind") or rule.rstrip("/").rsplit("/", 1)[-1]) if created.get("id") else None
+    if found is None:
+        return
+    object_id, kind = found
+    core.object_log.add(object_id, {"method": request.method, "path": request.full_path.rstrip("?"), "status": response.status_code,
+                                    "time": iso_utc(core.clock.now()), "batched": batched, "kind": kind,
+                                    "mailbox": args.get("business_id") or args.get("user")})
 
 
 def _teardown(_error: BaseException | None) -> None:

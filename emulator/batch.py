@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from .errors import GraphError, bad_request, error_body
+from .request_log import BATCHED
 from .responses import emulator, graph_json, json_body
 
 bp = Blueprint("batch", __name__)
@@ -72,8 +73,10 @@ def _run(member: dict) -> dict:
     data = member.get("body")
     builder = EnvironBuilder(path="/v1.0" + path, query_string=query, method=member["method"].upper(), headers=headers,
                              data=json.dumps(data) if isinstance(data, (dict, list)) else data, base_url=request.host_url)
+    environ = builder.get_environ()
+    environ[BATCHED] = True  # the request log flags members
     try:
-        app_iter, status, response_headers = run_wsgi_app(current_app.wsgi_app, builder.get_environ(), buffered=True)
+        app_iter, status, response_headers = run_wsgi_app(current_app.wsgi_app, environ, buffered=True)
         payload = b"".join(app_iter)
     finally:
         builder.close()

@@ -8,7 +8,8 @@ from . import entities
 from .mailbox_settings import apply_settings
 from .responses import emulator, graph_json, no_content
 from .seed import seed as seed_data
-from .timefmt import iso_utc, parse_instant
+from .seed import set_mailbox_zone
+from .timefmt import iso_utc, parse_instant, zone
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 
@@ -26,13 +27,30 @@ def reset() -> Response:
 
 @bp.post("/seed")
 def seed() -> Response:
-    """Seed businesses: {seed, businesses, appointmentsPerBusiness, customersPerBusiness, daysBack, daysAhead}."""
+    """Seed businesses: {seed, businesses, appointmentsPerBusiness, customersPerBusiness, daysBack, daysAhead, timeZones}."""
     body = _body()
     core = emulator()
     ids = seed_data(core.store, seed=int(body.get("seed", core.seed or 0)), businesses=int(body.get("businesses", 1)),
                     appointments=int(body.get("appointmentsPerBusiness", 50)), customers=int(body.get("customersPerBusiness", 20)),
-                    days_back=int(body.get("daysBack", 90)), days_ahead=int(body.get("daysAhead", 30)))
+                    days_back=int(body.get("daysBack", 90)), days_ahead=int(body.get("daysAhead", 30)),
+                    time_zones=body.get("timeZones"))
     return graph_json({"businesses": ids}, 201)
+
+
+@bp.post("/businesses")
+def business_create() -> Response:
+    """An empty business in a time zone: {email, displayName?, timeZone? (Windows or IANA), other bookingBusiness properties}."""
+    body = _body()
+    time_zone = body.pop("timeZone", None)
+    if time_zone is not None:
+        zone(str(time_zone))  # a bad zone is a 400 before anything is created
+    core = emulator()
+    with core.store.lock:
+        business = core.store.add_business(body)
+        if time_zone is not None:
+            set_mailbox_zone(business, str(time_zone))
+        return graph_json({"business": business.data, "mailboxUserId": business.mailbox_user_id,
+                           "mailboxSettings": business.mailbox_settings}, 201)
 
 
 @bp.get("/traffic")
@@ -104,10 +122,11 @@ def requests_get() -> Response:
 
 @bp.delete("/requests")
 def requests_reset() -> Response:
-    """Zero the request counters, empty the header log, forget mailbox peaks."""
+    """Zero the request counters, empty the header and per-object logs, forget mailbox peaks."""
     core = emulator()
     core.requests.reset()
     core.request_log.reset(core.options.request_log_size)
+    core.object_log.reset(core.options.object_log_size)
     core.limits.reset()
     return no_content()
 
@@ -126,8 +145,8 @@ def requests_mailboxes() -> Response:
 
 @bp.get("/mail")
 def mail_sent() -> Response:
-    """Messages sent with sendMail: {from, sentDateTime, saveToSentItems, message}."""
-    return graph_json(emulator().outbox.listed())
+    """Mail sent with sendMail or by Bookings; ``?kind=`` and ``?recipient=`` filter it."""
+    return graph_json(emulator().outbox.listed(kind=request.args.get("kind"), recipient=request.args.get("recipient")))
 
 
 @bp.post("/delta/expire")

@@ -9,10 +9,11 @@ from .delivery import Dispatcher
 from .faults import Faults
 from .identity import Identity
 from .ids import IdFactory
+from .bookings_mail import BookingsMailer
 from .mail import Outbox
 from .mailbox import Mailboxes
 from .options import Options
-from .request_log import RequestCounter, RequestLog
+from .request_log import ObjectLog, RequestCounter, RequestLog
 from .store import BookingStore
 from .subscriptions import Subscriptions
 from .throttle import MailboxLimits
@@ -38,8 +39,10 @@ class Emulator:
         self.subscriptions = Subscriptions(self.clock, self.ids, self.options, self.mailboxes, self.dispatcher, self.tenant_id)
         self.requests = RequestCounter()
         self.request_log = RequestLog(self.options.request_log_size)
+        self.object_log = ObjectLog(self.options.object_log_size)
         self.limits = MailboxLimits(self.options)
         self.outbox = Outbox()
+        self.mailer = BookingsMailer(self.store, self.outbox, self.options, self.clock)
         self.traffic = Traffic(self.store)
 
     def start(self) -> None:
@@ -59,12 +62,16 @@ class Emulator:
             self.store.interner.clear()
             self.mailboxes.logs.clear()
             self.mailboxes.appointment_of.clear()
+            self.mailboxes.patches.clear()
+            self.mailboxes.deleted_copies.clear()
+            self.mailboxes.recoverable.clear()
         with self.subscriptions.lock:
             self.subscriptions.items.clear()
         self.dispatcher.clear()
         self.faults.clear()
         self.requests.reset()
         self.request_log.reset(self.options.request_log_size)
+        self.object_log.reset(self.options.object_log_size)
         self.limits.reset()
         self.outbox.clear()
         self.clock.reset()

@@ -13,6 +13,8 @@ from .timefmt import date_time_time_zone, format_duration, iso_utc, parse_date_t
 
 ZERO_GUID = "00000000-0000-0000-0000-000000000000"
 LEGACY_CUSTOMER_FIELDS = ("customerName", "customerEmailAddress", "customerPhone", "customerNotes")
+# Legacy fields that mirror the single customer (§1.2): legacy name -> customers[] element field.
+LEGACY_MIRRORED = {"customerName": "name", "customerEmailAddress": "emailAddress", "customerPhone": "phone"}
 ODATA_TYPES = {
     "services": "#microsoft.graph.bookingService",
     "staffMembers": "#microsoft.graph.bookingStaffMember",
@@ -83,14 +85,18 @@ def patch_entity(entity: dict, body: dict, *, now: datetime) -> None:
     entity["lastUpdatedDateTime"] = iso_utc(now)
 
 
-def customer_information(entry: dict, customer: dict, *, notes: str | None) -> dict:
-    """One element of ``appointment.customers`` (bookingCustomerInformation)."""
+def customer_information(entry: dict, customer: dict, *, notes: str | None, fill: bool = True) -> dict:
+    """One element of ``appointment.customers`` (bookingCustomerInformation).
+
+    ``fill`` takes name, email and phone left out from the customer, as on create; a PATCH does
+    not (bookingappointment-update, Example 2), so what was sent is what is stored."""
+    known = customer if fill else {}
     return {
         "@odata.type": "#microsoft.graph.bookingCustomerInformation",
         "customerId": customer["id"],
-        "name": entry.get("name") or customer.get("displayName"),
-        "emailAddress": entry.get("emailAddress") or customer.get("emailAddress"),
-        "phone": entry.get("phone") or _first_phone(customer),
+        "name": entry.get("name") or known.get("displayName"),
+        "emailAddress": entry.get("emailAddress") or known.get("emailAddress"),
+        "phone": entry.get("phone") or _first_phone(known),
         "notes": notes,
         "location": location(entry.get("location")),
         "timeZone": entry.get("timeZone"),

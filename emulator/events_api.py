@@ -1,4 +1,5 @@
-"""Routes of the business mailbox calendar: ``/v1.0/users/{mailbox}/events``, calendarView, delta."""
+"""Routes of the business mailbox calendar: ``/v1.0/users/{mailbox}/events``, calendarView, delta,
+and the writes on an appointment's calendar copy (PATCH, DELETE, permanentDelete)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from flask import Blueprint, Response, request
 
 from . import identity
 from .errors import GraphError, not_found
+from .event_copy import checked_patch
 from .identity import requires
 from .paging import decode_token, encode_token, keyset_page, page_size, take_page
-from .responses import collection, context, emulator, graph_json, query_args
+from .responses import collection, context, emulator, graph_json, json_body, no_content, query_args
 from .store import Business
-from .timefmt import parse_offset_datetime
+from .timefmt import iso_utc, parse_offset_datetime
 
 bp = Blueprint("events", __name__, url_prefix="/v1.0/users/<user>")
 
@@ -28,7 +30,7 @@ def list_events(user: str) -> Response:
     core = emulator()
     with core.store.lock:
         business = core.mailboxes.business_for_user(user)
-        return _page(user, "events", business, lambda after: business.by_start.scan(after=after))
+        return _page(user, "events", business, lambda after: _visible(business.by_start.scan(after=after)))
 
 
 @bp.get("/events/<event_id>")
@@ -43,6 +45,58 @@ def get_event(user: str, event_id: str) -> Response:
     return graph_json({"@odata.context": context(_fragment(user, "events/$entity")), **event})
 
 
+@bp.patch("/events/<event_id>")
+@requires(identity.WRITE_CALENDARS)
+def update_event(user: str, event_id: str) -> Response:
+    """PATCH the calendar copy (200 with the event); Bookings' next change to the appointment re-projects it."""
+    fields = checked_patch(json_body())
+    core = emulator()
+    with core.store.lock:
+        event = core.mailboxes.patch_event(core.mailboxes.business_for_user(user), event_id, fields)
+    return graph_json({"@odata.context": context(_fragment(user, "events/$entity")), **event})
+
+
+@bp.delete("/events/<event_id>")
+@requires(identity.WRITE_CALENDARS)
+def delete_event(user: str, event_id: str) -> Response:
+    """DELETE (204): the copy goes to Recoverable Items; the appointment stays (see the options)."""
+    return _remove(user, event_id, permanent=False)
+
+
+@bp.post("/events/<event_id>/permanentDelete")
+@requires(identity.WRITE_CALENDARS)
+def permanently_delete_event(user: str, event_id: str) -> Response:
+    """permanentDelete (204): the copy goes to Recoverable Items > Purges (event-permanentdelete)."""
+    return _remove(user, event_id, permanent=True)
+
+
+def _remove(user: str, event_id: str, *, permanent: bool) -> Response:
+    core = emulator()
+    with core.store.lock:
+        business = core.mailboxes.business_for_user(user)
+        event = core.mailboxes.delete_event(business, event_id, permanent=permanent)
+    if event:
+        _mail_attendees(business, event)
+    return no_content()
+
+
+def _mail_attendees(business: Business, event: dict) -> None:
+    """Deleting an organiser's meeting sends its attendees a cancellation (learn: event-delete)."""
+    core = emulator()
+    recipients = list(dict.fromkeys(a["emailAddress"]["address"] for a in event["attendees"]
+                                    if (a.get("emailAddress") or {}).get("address")))
+    if recipients:
+        core.outbox.add({"kind": "cancellation", "source": "event", "trigger": "eventDelete", "business": business.id,
+                         "eventId": event["id"], "appointmentId": core.mailboxes.appointment_of.get(event["id"]),
+                         "sentDateTime": iso_utc(core.clock.now()), "recipients": recipients})
+
+
+def _visible(keys):
+    """Keys of appointments whose calendar copy was not deleted through /events."""
+    mailboxes = emulator().mailboxes
+    return (key for key in keys if mailboxes.visible(key[1]))
+
+
 @bp.get("/calendarView")
 @requires(identity.READ_CALENDARS)
 def calendar_view(user: str) -> Response:
@@ -52,7 +106,7 @@ def calendar_view(user: str) -> Response:
     core = emulator()
     with core.store.lock:
         business = core.mailboxes.business_for_user(user)
-        return _page(user, "calendarView", business, lambda after: business.overlapping(start, end, after))
+        return _page(user, "calendarView", business, lambda after: _visible(business.overlapping(start, end, after)))
 
 
 @bp.get("/calendarView/delta")
@@ -77,7 +131,7 @@ def calendar_view_delta(user: str) -> Response:
             nxt = {"w": state["w"], "from": position, **issued}
         else:  # the initial round: the whole window
             after = tuple(state["k"]) if state["k"] else None
-            keys, more = take_page(business.overlapping(start, end, after), size)
+            keys, more = take_page(_visible(business.overlapping(start, end, after)), size)
             items = [core.mailboxes.render(business, business.appointment(k[1])) for k in keys]
             nxt = {**state, "k": list(keys[-1]) if keys else None, **issued}
         final = {"w": state["w"], "from": state.get("seq", len(log)) if "from" not in state else position, **issued}
@@ -108,7 +162,7 @@ def _changes(business: Business, log: list[str], position: int, start: float, en
     for event_id in dict.fromkeys(chunk):
         appointment_id = core.mailboxes.appointment_of.get(event_id, "")
         times = business.times.get(appointment_id)
-        if times and times[0] < end and times[1] > start:
+        if times and times[0] < end and times[1] > start and core.mailboxes.visible(appointment_id):
             items.append(core.mailboxes.render(business, business.appointment(appointment_id)))
         else:
             # Deleted, or changed outside the window: Graph reports both as removed (§2.9).

@@ -30,6 +30,9 @@ CANCEL_APPOINTMENT = ("Bookings.ReadWrite.All", "Bookings.Manage.All")
 WRITE_SETUP = ("Bookings.ReadWrite.All", "Bookings.Manage.All")
 MANAGE_BUSINESS = ("Bookings.Manage.All",)
 READ_CALENDARS = ("Calendars.Read", "Calendars.ReadWrite")
+# event-delete needs application Calendars.ReadWrite, more than the subscription's Calendars.Read;
+# the stored permanentDelete page names none (UNCONFIRMED), so it is taken to need the same.
+WRITE_CALENDARS = ("Calendars.ReadWrite",)
 READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
 
 Requirement = Callable[[dict], tuple[str, ...]]

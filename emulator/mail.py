@@ -1,5 +1,9 @@
 """``POST /v1.0/users/{id}/sendMail``: 202 without a body; sent messages kept for the control API.
 
+The outbox also holds the mail Bookings sends itself (bookings_mail.py); every entry has a
+``kind`` (``sendMail`` or ``cancellation``) and its ``recipients`` addresses, so a test can ask
+whether an address was mailed at all.
+
 Graph (user-sendmail): the body is ``{"message": {subject, body{contentType, content},
 toRecipients[{emailAddress{address}}]}, "saveToSentItems": bool}``; the app needs Mail.Send.
 The emulator has no user directory, so any SMTP address or known mailbox may send.
@@ -21,7 +25,7 @@ SEND_MAIL = ("Mail.Send",)
 
 
 class Outbox:
-    """Messages sent through sendMail, oldest first."""
+    """Mail sent through sendMail or by Bookings, oldest first."""
 
     def __init__(self) -> None:
         self._sent: list[dict] = []
@@ -32,10 +36,12 @@ class Outbox:
         with self._lock:
             self._sent.append(entry)
 
-    def listed(self) -> list[dict]:
-        """All sent messages."""
+    def listed(self, *, kind: str | None = None, recipient: str | None = None) -> list[dict]:
+        """Sent mail, optionally of one kind or to one address (case-insensitive)."""
+        wanted = recipient.lower() if recipient else None
         with self._lock:
-            return list(self._sent)
+            return [entry for entry in self._sent if (kind is None or entry["kind"] == kind)
+                    and (wanted is None or wanted in (r.lower() for r in entry["recipients"]))]
 
     def clear(self) -> None:
         """Forget all messages."""
@@ -53,7 +59,9 @@ def send_mail(user: str) -> Response:
     if not isinstance(save, bool):
         raise bad_request("saveToSentItems must be a boolean.", "ErrorInvalidRequest")
     core = emulator()
-    core.outbox.add({"from": user, "sentDateTime": iso_utc(core.clock.now()), "saveToSentItems": save, "message": message})
+    recipients = [r["emailAddress"]["address"] for part in ("toRecipients", "ccRecipients", "bccRecipients")
+                  for r in message.get(part) or [] if isinstance(r, dict) and (r.get("emailAddress") or {}).get("address")]
+    core.outbox.add({"kind": "sendMail", "recipients": recipients, "from": user, "sentDateTime": iso_utc(core.clock.now()), "saveToSentItems": save, "message": message})
     return Response(status=202)
 
 

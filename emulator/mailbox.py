@@ -1,8 +1,12 @@
 """The business mailbox calendar: every appointment projected as an Outlook event.
 
 Graph facts §2.1: each Bookings appointment also lives as an event in the scheduling mailbox;
-read from there, subject and body carry no customer data and attendees list only staff. Events
-are computed from the appointments on read; only the id mapping and a change log are stored.
+its subject is the service name and its attendees only staff. Its body is empty, or carries the
+customers' custom-question answers (``event_body_has_custom_answers``, privacy-facts §2.5).
+Events are computed from the appointments on read, so when Bookings rewrites an appointment
+its copy follows (an inference). Stored are only the id mapping, a change log, the fields an
+event PATCH changed (kept until the appointment changes again), the copies deleted through
+``/events`` and the Recoverable Items.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from .errors import GraphError
+from .errors import GraphError, not_found
+from .event_copy import apply_patch, event_body
 from .options import Options
+from .recoverable import PURGES, RecoverableItems
 from .store import Business, BookingStore
-from .timefmt import date_time_time_zone
+from .timefmt import date_time_time_zone, iso_utc
 
 EventListener = Callable[[str, Business, str, str], None]  # (changeType, business, event id, change key)
 
@@ -29,6 +35,9 @@ class Mailboxes:
         self.logs: dict[str, list[str]] = {}      # business key -> event ids in change order
         self.listeners: list[EventListener] = []
         self.delta_generation = 0  # delta tokens of an older generation are expired
+        self.patches: dict[str, tuple[str, dict, str]] = {}  # appointment id -> (its lastUpdated, fields, when)
+        self.deleted_copies: set[str] = set()  # appointments whose event was deleted through /events
+        self.recoverable = RecoverableItems(options, store.clock)
         store.listeners.append(self._on_appointment_change)
 
     def business_for_user(self, user: str) -> Business:
@@ -64,8 +73,14 @@ class Mailboxes:
         return event_id
 
     def change_key(self, appointment: dict) -> str:
-        """An event change key; it changes whenever the appointment does."""
-        return hashlib.sha256((appointment["id"] + appointment["lastUpdatedDateTime"]).encode()).hexdigest()[:24]
+        """An event change key; it changes whenever the appointment or the event's own PATCH does."""
+        patch = self._patch(appointment)
+        stamp = appointment["lastUpdatedDateTime"] + (patch[2] if patch else "")
+        return hashlib.sha256((appointment["id"] + stamp).encode()).hexdigest()[:24]
+
+    def visible(self, appointment_id: str) -> bool:
+        """Whether the appointment's calendar copy is still in the calendar."""
+        return appointment_id not in self.deleted_copies
 
     def log(self, business: Business) -> list[str]:
         """The mailbox's change log (event ids, oldest first); positions are delta sequence numbers."""
@@ -73,11 +88,12 @@ class Mailboxes:
 
     def event(self, business: Business, event_id: str) -> dict | None:
         """The event with this id, or None when its appointment is gone."""
-        appointment = business.appointment(self.appointment_of.get(event_id, ""))
-        return self.render(business, appointment) if appointment else None
+        appointment_id = self.appointment_of.get(event_id, "")
+        appointment = business.appointment(appointment_id)
+        return self.render(business, appointment) if appointment and self.visible(appointment_id) else None
 
     def render(self, business: Business, appointment: dict) -> dict:
-        """The event as Outlook returns it, with customer data stripped (§2.1)."""
+        """The event as Outlook returns it: customer data stripped (§2.1) but for the body's answers."""
         event_id = self.event_id(appointment["id"])
         change_key = self.change_key(appointment)
         start, end = (datetime.fromtimestamp(t, timezone.utc) for t in business.times[appointment["id"]])
@@ -85,13 +101,14 @@ class Mailboxes:
         attendees = [{"type": "required", "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
                       "emailAddress": {"name": staff[s].get("displayName"), "address": staff[s].get("emailAddress")}}
                      for s in appointment["staffMemberIds"] if s in staff]
-        return {
+        body, preview = event_body(appointment, self.options.event_body_has_custom_answers)
+        event = {
             "@odata.etag": f'W/"{change_key}"', "id": event_id, "createdDateTime": appointment["createdDateTime"],
             "lastModifiedDateTime": appointment["lastUpdatedDateTime"], "changeKey": change_key, "categories": [],
             "transactionId": None, "originalStartTimeZone": "UTC", "originalEndTimeZone": "UTC",
             "iCalUId": "040000008200E00074C5B7101A82E008" + event_id[-32:].encode().hex()[:32],
             "reminderMinutesBeforeStart": 15, "isReminderOn": False, "hasAttachments": False,
-            "subject": appointment["serviceName"] or "Booking", "bodyPreview": "", "importance": "normal",
+            "subject": appointment["serviceName"] or "Booking", "bodyPreview": preview, "importance": "normal",
             "sensitivity": "normal", "isAllDay": False, "isCancelled": False, "isOrganizer": True,
             "responseRequested": True, "seriesMasterId": None, "showAs": "busy", "type": "singleInstance",
             "webLink": f"https://outlook.office365.com/owa/?itemid={event_id}&exvsurl=1&path=/calendar/item",
@@ -99,7 +116,7 @@ class Mailboxes:
             "onlineMeetingProvider": "teamsForBusiness" if appointment["isLocationOnline"] else "unknown",
             "allowNewTimeProposals": False, "isDraft": False, "hideAttendees": False,
             "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
-            "body": {"contentType": "html", "content": ""},
+            "body": body,
             "start": date_time_time_zone(start, suffix=""), "end": date_time_time_zone(end, suffix=""),
             "location": {"displayName": (appointment["serviceLocation"] or {}).get("displayName") or "",
                          "locationType": "default", "uniqueIdType": "unknown", "address": {}, "coordinates": {}},
@@ -107,12 +124,74 @@ class Mailboxes:
             "organizer": {"emailAddress": {"name": business.data["displayName"], "address": business.id}},
             "onlineMeeting": {"joinUrl": appointment["joinWebUrl"]} if appointment["isLocationOnline"] else None,
         }
+        patch = self._patch(appointment)
+        return apply_patch(event, patch[1], patch[2]) if patch else event
+
+    def patch_event(self, business: Business, event_id: str, fields: dict) -> dict:
+        """PATCH the calendar copy: its fields stay as patched until the appointment changes again."""
+        appointment = self._live(business, event_id)
+        earlier = self._patch(appointment)
+        merged = {**(earlier[1] if earlier else {}), **fields}
+        self.patches[appointment["id"]] = (appointment["lastUpdatedDateTime"], merged, iso_utc(self.store.clock.now()))
+        self._changed("updated", business, event_id, self.change_key(appointment))
+        return self.render(business, appointment)
+
+    def delete_event(self, business: Business, event_id: str, *, permanent: bool) -> dict | None:
+        """Delete the calendar copy (Recoverable Items: Deletions, or Purges when permanent).
+
+        Answers the event removed from the calendar, or None when ``permanent`` purged an already
+        deleted one; 404 when the mailbox holds neither."""
+        mailbox = business.id.lower()
+        appointment = business.appointment(self.appointment_of.get(event_id, ""))
+        if appointment is None or not self.visible(appointment["id"]):
+            if permanent and self.recoverable.purge(mailbox, event_id):
+                return None
+            raise not_found()
+        event = self.render(business, appointment)
+        self.recoverable.keep(mailbox, "event", event, PURGES if permanent else "deletions")
+        self.deleted_copies.add(appointment["id"])
+        self._changed("deleted", business, event_id, "")
+        if self.options.event_delete_removes_appointment:
+            self.store.delete_appointment(business.id, appointment["id"], reason="eventDeleted")
+        return event
+
+    def _live(self, business: Business, event_id: str) -> dict:
+        appointment = business.appointment(self.appointment_of.get(event_id, ""))
+        if appointment is None or not self.visible(appointment["id"]):
+            raise not_found()
+        return appointment
+
+    def _patch(self, appointment: dict) -> tuple[str, dict, str] | None:
+        """The event's own PATCH, if the appointment has not changed since (then Bookings' copy wins)."""
+        patch = self.patches.get(appointment["id"])
+        return patch if patch and patch[0] == appointment["lastUpdatedDateTime"] else None
+
+    def _keep_recoverable(self, business: Business, appointment_id: str) -> None:
+        """A leaving appointment and its calendar copy stay in Recoverable Items (an inference)."""
+        appointment = business.appointment(appointment_id)
+        self.recoverable.keep(business.id.lower(), "appointment", appointment)
+        if self.visible(appointment_id):
+            self.recoverable.keep(business.id.lower(), "event", self.render(business, appointment))
 
     def _on_appointment_change(self, kind: str, business: Business, appointment_id: str) -> None:
         """Keep the calendar copy in step and tell subscribers (called inside the store lock)."""
+        if kind in ("cancelling", "deleting", "eventDeleted"):
+            self._keep_recoverable(business, appointment_id)
+            return
+        if kind == "purging":  # the whole business goes, and its mailbox with it
+            return
         event_id = self.event_id(appointment_id)
         appointment = business.appointment(appointment_id)
-        change_key = self.change_key(appointment) if appointment else ""
+        if appointment is None:
+            self.patches.pop(appointment_id, None)
+            if appointment_id in self.deleted_copies:
+                self.deleted_copies.discard(appointment_id)
+                return  # its copy left the calendar already, and subscribers were told then
+        elif not self.visible(appointment_id):
+            return  # a deleted copy stays deleted (Bookings recreating it is UNCONFIRMED)
+        self._changed(kind, business, event_id, self.change_key(appointment) if appointment else "")
+
+    def _changed(self, kind: str, business: Business, event_id: str, change_key: str) -> None:
         self.log(business).append(event_id)
         for listener in self.listeners:
             listener(kind, business, event_id, change_key)

@@ -4,7 +4,7 @@ bookingBusiness has no time zone (graph-facts §1.1); the business's zone is its
 mailbox's ``mailboxSettings.timeZone`` (user-get-mailboxsettings). GET returns every setting, or
 one: a primitive one (``timeZone``, ``dateFormat`` …) as ``{"value": …}``, a complex one as its
 object. The zone is a Windows name by default, or an IANA name where one was set, and is
-returned as it was set. PATCH (MailboxSettings.ReadWrite) changes some settings and answers 200
+returned as it was set, or always as its Windows name with ``mailbox_time_zone_windows_names``. PATCH (MailboxSettings.ReadWrite) changes some settings and answers 200
 with them; the control API sets them without a token (``POST /_emulator/mailboxes/{id}/settings``).
 """
 
@@ -18,7 +18,7 @@ from .errors import GraphError, bad_request
 from .identity import requires
 from .responses import context, emulator, graph_json, json_body
 from .store import Business
-from .timefmt import zone
+from .timefmt import windows_name, zone
 
 bp = Blueprint("mailbox_settings", __name__, url_prefix="/v1.0/users/<user>/mailboxSettings")
 READ_SETTINGS = ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
@@ -38,7 +38,7 @@ def get_settings(user: str) -> Response:
     """Every mailbox setting."""
     core = emulator()
     with core.store.lock:
-        settings = dict(core.mailboxes.business_for_user(user).mailbox_settings)
+        settings = _answered(core.mailboxes.business_for_user(user).mailbox_settings, core.options.mailbox_time_zone_windows_names)
     return graph_json({"@odata.context": context(_fragment(user)), **settings})
 
 
@@ -48,7 +48,7 @@ def get_setting(user: str, name: str) -> Response:
     """One setting: a primitive as ``value``, a complex type as its members."""
     core = emulator()
     with core.store.lock:
-        settings = core.mailboxes.business_for_user(user).mailbox_settings
+        settings = _answered(core.mailboxes.business_for_user(user).mailbox_settings, core.options.mailbox_time_zone_windows_names)
         if name not in settings:
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{name}'.")
         value = settings[name]
@@ -65,6 +65,17 @@ def update_settings(user: str) -> Response:
     with core.store.lock:
         changed = apply_settings(core.mailboxes.business_for_user(user), body)
     return graph_json({"@odata.context": context(_fragment(user)), **changed})
+
+
+def _answered(settings: dict, windows_names: bool) -> dict:
+    """The settings as GET answers them: zones as set, or as Windows names."""
+    if not windows_names:
+        return dict(settings)
+    answered = {**settings, "timeZone": windows_name(settings["timeZone"])}
+    hours = settings.get("workingHours")
+    if isinstance(hours, dict) and isinstance(hours.get("timeZone"), dict) and hours["timeZone"].get("name"):
+        answered["workingHours"] = {**hours, "timeZone": {**hours["timeZone"], "name": windows_name(hours["timeZone"]["name"])}}
+    return answered
 
 
 def apply_settings(business: Business, body: dict) -> dict:

@@ -34,6 +34,26 @@ class Options:
     renewal_grant_minutes: float = 5.0  # what a short renewal grants (learn Q&A 1037466 saw +5 min)
     batch_shuffle_responses: bool = True  # json-batching: responses "may be in a different order"
 
+    # Bookings erasure surfaces (privacy-facts §2). Documented rules are fixed; the UNCONFIRMED
+    # and CONFLICT points are switches, defaulting to the current docs or the latest report.
+    # PATCH customers[] with a customerId the business does not have: "reject" (400, current
+    # learn page), "drop" (older page: silently dropped) or "register" (the emulator's former
+    # leniency: the id becomes a new bookingCustomer).
+    patch_unknown_customer_id: str = "reject"
+    accept_empty_customers: bool = True        # UNCONFIRMED: customers: [] on a one-customer appointment
+    patch_keeps_custom_answers: bool = False   # UNCONFIRMED: answers survive a copy-back that omits them
+    legacy_fields_follow_customers: bool = True  # legacy customer* fields mirror the rewritten single customer
+    quirk_delete_appointment_mails_customers: bool = True  # docs-contrib#9012: DELETE also mailed cancellations
+    opt_out_suppresses_delete_mail: bool = False  # UNCONFIRMED: optOutOfCustomerEmail stops that mail
+    quirk_delete_customer_500_rate: float = 0.0  # docs-contrib#9012: 500 although the customer was deleted
+    event_body_has_custom_answers: bool = True  # CONFLICT: 2020 reports (docs-contrib#4577) over 2018 (samples#7)
+    event_delete_removes_appointment: bool = False  # UNCONFIRMED: deleting the event copy leaves Bookings alone
+    recoverable_items_days: float = 14.0  # Recoverable Items retention (default 14, at most 30)
+    litigation_hold: bool = False  # a hold keeps Recoverable Items regardless of the retention
+    # mailboxSettings.timeZone comes back as it was set; on, an IANA name comes back as its Windows name.
+    mailbox_time_zone_windows_names: bool = False
+    object_log_size: int = 100000  # write requests kept per object (GET /_emulator/requests/objects)
+
     # Subscriptions (§2.2–2.4).
     min_expiration_minutes: float = 45.0
     max_expiration_minutes: float = 4230.0

@@ -42,19 +42,31 @@ def business_zone(business: Business) -> str:
     return zone(business.mailbox_settings.get("timeZone") or "UTC").key
 
 
+def set_mailbox_zone(business: Business, name: str) -> None:
+    """Put a business in a time zone: its mailbox's timeZone and working hours (400 for an unknown zone)."""
+    zone(name)
+    business.mailbox_settings["timeZone"] = name
+    business.mailbox_settings["workingHours"]["timeZone"] = {"name": name}
+
+
 def seed(store: BookingStore, *, seed: int, businesses: int = 1, appointments: int = 50, customers: int = 20,
-         days_back: int = 90, days_ahead: int = 30, domain: str = "contoso.onmicrosoft.com") -> list[str]:
-    """Create businesses full of data; same seed and parameters give the same data. Returns business ids."""
+         days_back: int = 90, days_ahead: int = 30, domain: str = "contoso.onmicrosoft.com",
+         time_zones: list[str] | None = None) -> list[str]:
+    """Create businesses full of data; same seed and parameters give the same data. Returns business ids.
+
+    ``time_zones`` (Windows or IANA names, used in turn) replaces the demo businesses' zones."""
+    for name in time_zones or ():
+        zone(name)  # refuse a bad list before anything is created
     rng = random.Random(seed)
     created = []
     for number in range(businesses):
         name, local, mailbox_zone, code = BUSINESSES[number % len(BUSINESSES)]
+        mailbox_zone = time_zones[number % len(time_zones)] if time_zones else mailbox_zone
         suffix = str(number // len(BUSINESSES) + 1) if number >= len(BUSINESSES) else ""
         business = store.add_business({"email": f"{local}{suffix}@{domain}", "displayName": f"{name} {suffix}".strip(),
                                        "businessType": "Health" if number % 2 == 0 else "Professional services",
                                        "phone": _phone(rng, code), "defaultCurrencyIso": "USD"})
-        business.mailbox_settings["timeZone"] = mailbox_zone
-        business.mailbox_settings["workingHours"]["timeZone"] = {"name": mailbox_zone}
+        set_mailbox_zone(business, mailbox_zone)
         context = _setup(store, business.id, rng, business_zone(business), code, customers, domain)
         now = store.clock.now()
         # A generator, so a large seed never holds all request bodies at once.

@@ -1,7 +1,10 @@
 """Bookings state: businesses with their services, staff, customers, questions and appointments.
 
-One re-entrant lock guards everything; each write tells the listeners (the mailbox projection)
-what changed, inside the lock, so a notification is never built from a half-applied change.
+One re-entrant lock guards everything; each write tells the listeners (the mailbox projection,
+Bookings' own mail) what changed, inside the lock, so a notification is never built from a
+half-applied change. An appointment about to leave is announced first, while it can still be
+read, with the reason ("cancelling", "deleting", "eventDeleted" when its calendar copy was
+deleted, "purging" when its business goes), then "deleted".
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from . import entities
+from .appointment_customers import CustomerResolver, check_patch_elements
 from .clock import Clock
 from .errors import GraphError, not_found
 from .ids import IdFactory
@@ -20,7 +24,8 @@ from .options import Options
 from .records import Interner, thaw
 from .timefmt import iso_utc
 
-Listener = Callable[[str, "Business", str], None]  # (created|updated|deleted, business, appointment id)
+# (created|updated|deleted or a reason for leaving, business, appointment id)
+Listener = Callable[[str, "Business", str], None]
 
 
 @dataclass
@@ -104,6 +109,7 @@ class BookingStore:
         self.businesses: dict[str, Business] = {}
         self.listeners: list[Listener] = []
         self.interner = Interner()
+        self.customers = CustomerResolver(options, ids.guid, clock.now)
 
     # Businesses -------------------------------------------------------------------------------
     def business(self, business_id: str) -> Business:
@@ -139,7 +145,7 @@ class BookingStore:
         with self.lock:
             business = self.business(business_id)
             for appointment_id in list(business.appointments):
-                self.delete_appointment(business.id, appointment_id)
+                self.delete_appointment(business.id, appointment_id, reason="purging")
             del self.businesses[business.id.lower()]
 
     # Services, staff, customers, custom questions ---------------------------------------------
@@ -191,27 +197,35 @@ class BookingStore:
 
     def update_appointment(self, business_id: str, appointment_id: str, body: dict) -> None:
         """PATCH an appointment; the legacy customer fields are ignored as documented (§1.5)."""
+        if "customers" in body:
+            check_patch_elements(body["customers"], self.options)
         body = entities.strip_annotations(body)
         with self.lock:
             business = self.business(business_id)
             appointment = self.appointment(business_id, appointment_id)
             start, end = entities.appointment_times(body, self._times(business, appointment_id))
             legacy_ignored = self.options.quirk_legacy_customer_fields_ignored_by_patch
-            appointment.update(entities.appointment_fields(body, creating=False, legacy_ignored=legacy_ignored))
+            fields = entities.appointment_fields(body, creating=False, legacy_ignored=legacy_ignored)
+            appointment.update(fields)
             if "customers" in body:
-                self._apply_customers(business, appointment, body["customers"] or [], creating=False)
+                appointment["customers"] = self.customers.on_patch(business.collections["customers"], appointment, body["customers"])
+                if self.options.legacy_fields_follow_customers:
+                    # Graph's legacy fields mirror the single customer, so they follow its rewrite
+                    # (a field this same body set, where allowed, wins).
+                    self._mirror_legacy(appointment, skip=set(fields))
             self._complete(business, appointment, start, end)
             appointment["lastUpdatedDateTime"] = iso_utc(self.clock.now())
             business.appointments[appointment_id] = self.interner.record(appointment)
             business.index_appointment(appointment_id, start.timestamp(), end.timestamp())
             self._emit("updated", business, appointment_id)
 
-    def delete_appointment(self, business_id: str, appointment_id: str) -> None:
-        """DELETE an appointment."""
+    def delete_appointment(self, business_id: str, appointment_id: str, *, reason: str = "deleting") -> None:
+        """DELETE an appointment; ``reason`` (see the module docstring) is announced before it goes."""
         with self.lock:
             business = self.business(business_id)
             if appointment_id not in business.appointments:
                 raise not_found()
+            self._emit(reason, business, appointment_id)
             business.unindex_appointment(appointment_id)
             self._emit("deleted", business, appointment_id)
 
@@ -219,7 +233,7 @@ class BookingStore:
         """Cancel: the appointment leaves the calendar, the cancellation is remembered (no PII)."""
         with self.lock:
             business = self.business(business_id)
-            self.delete_appointment(business_id, appointment_id)
+            self.delete_appointment(business_id, appointment_id, reason="cancelling")
             business.cancelled.append({"id": appointment_id, "cancellationMessage": message,
                                        "cancelledDateTime": iso_utc(self.clock.now())})
 
@@ -246,7 +260,7 @@ class BookingStore:
                        "serviceLocation": entities.location(None),
                        **entities.appointment_fields(body, creating=True, legacy_ignored=False),
                        "createdDateTime": now, "lastUpdatedDateTime": now}
-        self._apply_customers(business, appointment, body.get("customers") or [], creating=True)
+        appointment["customers"] = self.customers.on_create(business.collections["customers"], body.get("customers") or [])
         self._complete(business, appointment, start, end)
         if appointment["isLocationOnline"] and not appointment["joinWebUrl"]:
             appointment["joinWebUrl"] = f"https://teams.microsoft.com/l/meetup-join/19%3ameeting_{self.ids.token(18)}%40thread.v2/0"
@@ -256,24 +270,6 @@ class BookingStore:
         start, end = business.times[appointment_id]
         return datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc)
 
-    def _apply_customers(self, business: Business, appointment: dict, entries: list[dict], *, creating: bool) -> None:
-        """Resolve ``customers[]``: new people become bookingCustomers; notes are set only at creation."""
-        customers = business.collections["customers"]
-        previous = {c["customerId"]: c for c in appointment["customers"]}
-        resolved = []
-        for entry in entries:
-            customer_id = entry.get("customerId")
-            is_new = customer_id not in customers.items
-            if is_new:
-                # Leniency: an unknown customerId (as in Graph's doc samples) registers that customer.
-                phones = [{"number": entry["phone"], "type": "mobile"}] if entry.get("phone") else []
-                body = {"displayName": entry.get("name"), "emailAddress": entry.get("emailAddress"), "phones": phones}
-                customer = entities.build_entity("customers", body, entity_id=customer_id or self.ids.guid(), now=self.clock.now())
-                customers.put(customer)
-            notes = entry.get("notes") if creating and is_new else (previous.get(customer_id) or {}).get("notes")
-            resolved.append(entities.customer_information(entry, customers.items[customer_id or customer["id"]], notes=notes))
-        appointment["customers"] = resolved
-
     def _complete(self, business: Business, appointment: dict, start: datetime, end: datetime) -> None:
         """Fill computed fields: times, duration, attendee count, service name, legacy customer fields."""
         entities.set_appointment_times(appointment, start, end)
@@ -281,12 +277,17 @@ class BookingStore:
         service = business.collections["services"].items.get(appointment["serviceId"] or "")
         if service and not appointment["serviceName"]:
             appointment["serviceName"] = service.get("displayName")
-        single = appointment["customers"][0] if len(appointment["customers"]) == 1 else None
-        if single and (appointment["maximumAttendeesCount"] or 1) <= 1 and appointment["customerName"] is None:
-            # Legacy single-customer fields mirror the one customer; multi-customer ones stay null (§1.2).
-            appointment["customerName"] = single["name"]
-            appointment["customerEmailAddress"] = single["emailAddress"]
-            appointment["customerPhone"] = single["phone"]
+        if appointment["customerName"] is None and len(appointment["customers"]) == 1:
+            self._mirror_legacy(appointment, skip=set())
+
+    @staticmethod
+    def _mirror_legacy(appointment: dict, *, skip: set[str]) -> None:
+        """Legacy single-customer fields mirror the one customer; multi-customer ones are null (§1.2)."""
+        customers = appointment["customers"]
+        single = customers[0] if len(customers) == 1 and (appointment["maximumAttendeesCount"] or 1) <= 1 else {}
+        for name, source in entities.LEGACY_MIRRORED.items():
+            if name not in skip:
+                appointment[name] = single.get(source)
 
     def _emit(self, kind: str, business: Business, appointment_id: str) -> None:
         for listener in self.listeners:

@@ -10,19 +10,22 @@ from .errors import bad_request
 
 # Graph accepts Windows zone names as well as IANA ones; these are the ones Bookings commonly
 # shows. Anything else must be an IANA name.
-_WINDOWS_ZONES = {
-    "utc": "UTC",
-    "pacific standard time": "America/Los_Angeles",
-    "mountain standard time": "America/Denver",
-    "central standard time": "America/Chicago",
-    "eastern standard time": "America/New_York",
-    "gmt standard time": "Europe/London",
-    "w. europe standard time": "Europe/Berlin",
-    "romance standard time": "Europe/Paris",
-    "tokyo standard time": "Asia/Tokyo",
-    "india standard time": "Asia/Kolkata",
-    "aus eastern standard time": "Australia/Sydney",
+_WINDOWS_TO_IANA = {
+    "UTC": "UTC",
+    "Pacific Standard Time": "America/Los_Angeles",
+    "Mountain Standard Time": "America/Denver",
+    "Central Standard Time": "America/Chicago",
+    "Eastern Standard Time": "America/New_York",
+    "GMT Standard Time": "Europe/London",
+    "W. Europe Standard Time": "Europe/Berlin",
+    "Romance Standard Time": "Europe/Paris",
+    "Tokyo Standard Time": "Asia/Tokyo",
+    "India Standard Time": "Asia/Kolkata",
+    "AUS Eastern Standard Time": "Australia/Sydney",
 }
+_WINDOWS_ZONES = {windows.lower(): iana for windows, iana in _WINDOWS_TO_IANA.items()}
+# For mailboxes that answer Windows names (Options.mailbox_time_zone_windows_names).
+_IANA_TO_WINDOWS = {iana.lower(): windows for windows, iana in _WINDOWS_TO_IANA.items()}
 _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
 
 
@@ -32,6 +35,11 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(_WINDOWS_ZONES.get(name.lower(), name))
     except (ZoneInfoNotFoundError, ValueError):
         raise bad_request(f"The time zone '{name}' is not valid.") from None
+
+
+def windows_name(name: str) -> str:
+    """The Windows name of a zone given by IANA name (a Windows or unknown name is returned as it is)."""
+    return _IANA_TO_WINDOWS.get(name.lower(), name)
 
 
 def parse_offset_datetime(text: str | None, name: str, *, naive_is_utc: bool = False) -> datetime:

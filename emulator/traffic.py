@@ -114,7 +114,9 @@ class Traffic:
         appointment_id = self._pick(rng, business)
         if appointment_id is None:
             return False
-        customers = [{**c, "emailAddress": f"updated{rng.randrange(1000)}@example.com"}
-                     for c in business.appointment(appointment_id)["customers"]]
+        current = business.appointment(appointment_id)["customers"]
+        if not current or any(c["customerId"] not in business.collections["customers"].items for c in current):
+            return False  # a staff edit in Bookings sends back existing customers only (PATCH refuses others)
+        customers = [{**c, "emailAddress": f"updated{rng.randrange(1000)}@example.com"} for c in current]
         self.store.update_appointment(business.id, appointment_id, {"customers": customers})
         return True

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -187,23 +188,15 @@ def _grouped(rows: list[retention_dues.RetentionDue]) -> list[tuple[tuple[str, s
     return list(groups.items())
 
 
-class _rolled_back:
+@contextmanager
+def _rolled_back(ledger: Ledger) -> Iterator[LedgerTransaction]:
     """A ledger transaction that always rolls back (the dry run's)."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._context = ledger.transaction()
-
-    def __enter__(self) -> LedgerTransaction:
-        return self._context.__enter__()
-
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> bool:
-        if kind is None:
-            try:
-                raise _DryRun
-            except _DryRun as rollback:
-                self._context.__exit__(_DryRun, rollback, rollback.__traceback__)
-            return False
-        return bool(self._context.__exit__(kind, error, trace))
+    try:
+        with ledger.transaction() as tx:
+            yield tx
+            raise _DryRun
+    except _DryRun:
+        pass
 
 
 def record_policy(tx: LedgerTransaction, policy: RetentionPolicy, now: datetime) -> dict[str, Any] | None:
@@ -239,6 +232,8 @@ def record_policy(tx: LedgerTransaction, policy: RetentionPolicy, now: datetime)
 def status(session: Session, now: datetime, days: int = 30) -> list[dict[str, Any]]:
     """What expires when, by category and (UTC) day, over the next `days` days; `overdue` rows are due
     already but not expired (a legal hold keeps them, or no evaluation has run since)."""
-    today = format_time(now)[:10]
-    return [{"day": day, "category": category, "records": count, "overdue": day < today}
-            for category, day, count in retention_dues.upcoming(session, format_time(now + timedelta(days=days)))]
+    stamp = format_time(now)
+    overdue = retention_dues.upcoming(session, until=stamp)
+    coming = retention_dues.upcoming(session, since=stamp, until=format_time(now + timedelta(days=days)))
+    return [{"day": day, "category": category, "records": count, "overdue": late}
+            for late, rows in ((True, overdue), (False, coming)) for category, day, count in rows]

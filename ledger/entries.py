@@ -28,6 +28,7 @@ ENTRY_KINDS = frozenset({
     "sync-gap", "sync-gap-filled",
     "child-flagged",
     "policy-changed",
+    "anonymisation-verified",
 })
 RESERVED_KEYS = frozenset({"v", "seq", "time", "kind"})
 STREAM_BATCH = 10_000  # rows per fetch when streaming the chain: flat memory, few round trips

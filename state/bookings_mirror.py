@@ -174,6 +174,45 @@ def mark_customer_gone(session: Session, business_id: str, customer_id: str, now
         row.state, row.updated_at = CANCELLED, now
 
 
+def rewrite_appointment(session: Session, appointment_id: str, *, removed: list[str], digests: Digests,
+                        graph_version: str | None, now: str) -> None:
+    """After anonymisation rewrote an appointment: the `removed` customer keys leave the subject and
+    digest maps, the others get the digests of what Graph now holds, and Graph's version stamp is
+    the rewritten one, so a later notification or reconcile finds nothing new to collect."""
+    row = session.get(BookingAppointment, appointment_id)
+    if row is None:
+        return
+    subjects, known = row.subject_map(), row.digest_map()
+    for key in removed:
+        subjects.pop(key, None)
+        known.pop(key, None)
+    known.update({key: value for key, value in digests.items() if key in subjects})
+    row.subjects, row.digests = json.dumps(subjects), json.dumps(known)
+    row.graph_version, row.updated_at = graph_version, now
+    session.flush()
+
+
+def forget_appointment(session: Session, appointment_id: str, now: str) -> None:
+    """An appointment anonymisation deleted: reduced to its id and `erased` (tombstoned by the caller)."""
+    session.execute(update(BookingAppointment).where(BookingAppointment.appointment_id == appointment_id).values(
+        start_at=None, end_at=None, subjects="{}", digests="{}", graph_version=None, state=ERASED, updated_at=now))
+    session.expire_all()
+
+
+def forget_customer(session: Session, business_id: str, customer_id: str, now: str) -> None:
+    """A customer record anonymisation deleted: reduced to its id and `erased` (tombstoned by the caller)."""
+    session.execute(update(BookingCustomer).where(BookingCustomer.business_id == business_id,
+                                                  BookingCustomer.customer_id == customer_id)
+                    .values(subject_ref=None, digest=None, state=ERASED, updated_at=now))
+    session.expire_all()
+
+
+def appointment_times(session: Session, appointment_id: str) -> tuple[str | None, str | None, str | None]:
+    """(start, end, matched event id) of an appointment as the mirror holds them."""
+    row = session.get(BookingAppointment, appointment_id)
+    return (None, None, None) if row is None else (row.start_at, row.end_at, row.event_id)
+
+
 def erase_subject_rows(session: Session, subject_ref: str, now: str) -> ErasedRows:
     """Reduce the subject's appointment and customer rows to ids and the state `erased`: times,
     digests, version stamps and subject links go (a group appointment goes whole: its times are

@@ -1,0 +1,238 @@
+"""Anonymisation through Graph (emulator over HTTP; SQLite and PostgreSQL): rewrite or delete the
+appointment, delete the customer record, clean the event copy, read back, destroy the keys."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from anonymise_fixtures import Bookings, anonymiser, entries, person
+from config import load_settings
+from config.retention import load_policy
+from ledger.integrity import verify_ledger
+from ledger.holds import place_hold, release_hold
+from state import anonymisation
+
+SWITCHES_OFF = {"quirk_delete_customer_500_rate": 0.0, "accept_empty_customers": True}
+ALL = ["account.preferences", "booking.answers", "booking.contact", "booking.details", "booking.identity", "booking.notes"]
+
+
+@pytest.fixture
+def policy(service: Any) -> Any:
+    return load_policy(load_settings(service.settings).RETENTION_POLICY_FILE)
+
+
+@pytest.fixture
+def bookings(control: Any, service: Any, graph: Any, ingestor: Any, emulator: Any) -> Iterator[Bookings]:
+    """An empty seeded business; the app may write calendar copies (Calendars.ReadWrite)."""
+    defaults = control.call("GET", "/options")["granted_permissions"]
+    control.call("POST", "/options", {"granted_permissions": [*defaults, "Calendars.ReadWrite"]})
+    business = control.seed(appointments=0, customers=0)[0]
+    yield Bookings(emulator.graph_url, business, graph, ingestor, service.ledger, control)
+    control.call("POST", "/options", {"granted_permissions": defaults, **SWITCHES_OFF})
+
+
+def _start(bookings: Bookings) -> Any:
+    return bookings.ledger.clock().replace(microsecond=0) - timedelta(days=400)
+
+
+def test_an_appointment_nothing_needs_is_stripped_then_deleted(bookings: Bookings, policy: Any) -> None:
+    """Every category expired: customers stripped (PATCH) first, then DELETE; keys erased; chain verifies."""
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, customer_id = bookings.subject_of(appointment_id)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    op = bookings.plan(subject, "appointment", appointment_id)
+    counts = anonymiser(bookings, policy).run()
+    assert counts["done"] == 1, counts
+    assert bookings.appointment(appointment_id).status_code == 404
+    with bookings.ledger.transaction() as tx:
+        steps = anonymisation.steps(tx.session, op.id)
+        assert tx.is_tombstoned("appointment", appointment_id)
+    assert steps["appointment"].evidence["action"] == "strip" and steps["appointment-delete"].state == "done"
+    statuses = [g["status"] for g in steps["appointment"].evidence["graph"]]
+    assert statuses[-1] in (200, 204) and all(g["request_id"] for g in steps["appointment"].evidence["graph"])
+    done = entries(bookings.ledger, "anonymised")
+    assert [e["action"] for e in done] == ["strip", "delete"]
+    assert entries(bookings.ledger, "anonymisation-verified")
+    assert verify_ledger(bookings.ledger.engine, verifier_key=None, origin=None, clock=bookings.ledger.clock).ok
+
+
+def test_a_group_appointment_is_rewritten_with_the_others_sent_back_whole(bookings: Bookings, policy: Any) -> None:
+    """One of two customers expires: their element leaves customers[], the other comes back as it was."""
+    appointment_id = bookings.book(_start(bookings), [person(1), person(2)])
+    before = bookings.appointment(appointment_id).json()
+    subject, customer_id = bookings.subject_of(appointment_id, 0)
+    other = next(c for c in before["customers"] if c["customerId"] != customer_id)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    op = bookings.plan(subject, "appointment", appointment_id)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    after = bookings.appointment(appointment_id).json()
+    assert [c["customerId"] for c in after["customers"]] == [other["customerId"]]
+    kept = after["customers"][0]
+    assert {k: kept.get(k) for k in ("name", "emailAddress", "phone", "customQuestionAnswers")} == \
+        {k: other.get(k) for k in ("name", "emailAddress", "phone", "customQuestionAnswers")}
+    with bookings.ledger.transaction() as tx:
+        assert anonymisation.steps(tx.session, op.id)["appointment"].evidence["action"] == "rewrite"
+        assert not tx.is_tombstoned("appointment", appointment_id)
+
+
+def test_a_hold_placed_in_flight_stops_the_operation_until_released(bookings: Bookings, policy: Any) -> None:
+    """A hold placed during the first write stops the operation before its next step; after the
+    release a run finishes it."""
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, _ = bookings.subject_of(appointment_id)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    op = bookings.plan(subject, "appointment", appointment_id)
+    runner = anonymiser(bookings, policy)
+    journal_sending = runner.journal.sending
+    placed = []
+
+    def hold_after_first_send(works, step, plans):   # the officer acts while the strip is in flight
+        journal_sending(works, step, plans)
+        if not placed:
+            with bookings.ledger.transaction() as tx:
+                placed.append(place_hold(tx, "subject", subject, reason="case 7", placed_by="officer", ends_at=None))
+
+    runner.journal.sending = hold_after_first_send  # type: ignore[method-assign]
+    counts = runner.run()
+    assert counts["held"] == 1, counts
+    with bookings.ledger.transaction() as tx:
+        steps = anonymisation.steps(tx.session, op.id)
+        assert anonymisation.operation(tx.session, op.id).state == "held"
+    assert steps["appointment"].state == "done" and "appointment-delete" not in steps
+    assert bookings.appointment(appointment_id).status_code == 200
+    with bookings.ledger.transaction() as tx:
+        release_hold(tx, placed[0].id, reason="case closed", released_by="officer")
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    assert bookings.appointment(appointment_id).status_code == 404
+
+
+def _mailed(bookings: Bookings, address: str) -> list[Any]:
+    return bookings.control.call("GET", f"/_emulator/mail?recipient={address}".removeprefix("/_emulator"))
+
+
+def _writes(bookings: Bookings, object_id: str) -> list[tuple[str, int]]:
+    log = bookings.control.call("GET", f"/requests/objects?id={object_id}").get(object_id, [])
+    return [(e["method"], e["status"]) for e in log]
+
+
+@pytest.mark.parametrize("empty_accepted", [True, False])
+def test_no_customer_is_mailed_when_an_appointment_is_deleted(bookings: Bookings, policy: Any, empty_accepted: bool) -> None:
+    """DELETE mails every customer on the appointment (emulator default, §2.3), so they are stripped
+    first; where an empty customers[] is refused, blanked elements carry no address to mail."""
+    bookings.control.call("POST", "/options", {"accept_empty_customers": empty_accepted})
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, _ = bookings.subject_of(appointment_id)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    bookings.plan(subject, "appointment", appointment_id)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    assert bookings.appointment(appointment_id).status_code == 404
+    assert _mailed(bookings, "ada1@example.org") == []
+    assert [m for m, status in _writes(bookings, appointment_id) if 200 <= status < 300] == ["POST", "PATCH", "DELETE"]
+
+
+def test_a_customer_record_deleted_with_a_500_is_settled_by_reading_back(bookings: Bookings, policy: Any) -> None:
+    """Graph deletes the record yet answers 500: the step reads it back (404: done), never re-sends."""
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, customer_id = bookings.subject_of(appointment_id)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    bookings.expire("customer", customer_id, subject, ALL)
+    bookings.plan(subject, "appointment", appointment_id)
+    customer_op = bookings.plan(subject, "customer", customer_id)
+    bookings.control.call("POST", "/options", {"quirk_delete_customer_500_rate": 1.0})
+    assert anonymiser(bookings, policy).run()["done"] == 2
+    assert bookings.customer(customer_id).status_code == 404
+    assert _writes(bookings, customer_id) == [("DELETE", 500)]
+    with bookings.ledger.transaction() as tx:
+        step = anonymisation.steps(tx.session, customer_op.id)["customer"]
+        assert tx.subject(subject).status == "erased" and tx.is_tombstoned("customer", customer_id)
+    assert step.evidence["settled"] == "read-back" and step.evidence["graph"][-1]["status"] == 404
+
+
+def test_a_stale_notification_after_anonymisation_brings_nothing_back(bookings: Bookings, policy: Any) -> None:
+    """The rewritten appointment is seen as unchanged; a replayed copy of a deleted one is tombstoned."""
+    kept = bookings.book(_start(bookings), [person(1), person(2)])
+    deleted = bookings.book(_start(bookings) + timedelta(hours=2), [person(3)])
+    stale = bookings.graph.bookings.appointment(bookings.business, deleted)
+    for appointment_id in (kept, deleted):
+        subject, _ = bookings.subject_of(appointment_id)
+        bookings.expire("appointment", appointment_id, subject, ALL)
+        bookings.plan(subject, "appointment", appointment_id)
+    assert anonymiser(bookings, policy).run()["done"] == 2
+    collected = len(entries(bookings.ledger, "collected")) + len(entries(bookings.ledger, "updated"))
+    assert bookings.ingestor.ingest_appointment(bookings.graph.bookings.appointment(bookings.business, kept)) == "unchanged"
+    assert bookings.ingestor.ingest_appointment(stale) == "tombstoned"
+    assert len(entries(bookings.ledger, "collected")) + len(entries(bookings.ledger, "updated")) == collected
+    with bookings.ledger.transaction() as tx:
+        assert anonymisation.open_operations(tx.session) == []
+
+
+def _copy(bookings: Bookings, marker: str) -> dict[str, Any]:
+    """The business mailbox's event whose body carries `marker` (an answer)."""
+    with bookings.http() as http:
+        events = http.get(f"/users/{bookings.business}/events").json()["value"]
+    return next(e for e in events if marker in (e.get("body") or {}).get("content", ""))
+
+
+def _dirty_after(runner: Any, step: str, dirty: Any) -> None:
+    """Run `dirty()` once, right after `step` is recorded done (as if Bookings had not re-projected
+    the calendar copy, or someone wrote into it meanwhile)."""
+    finish = runner.journal.finish
+    fired: list[bool] = []
+
+    def finish_then_dirty(outcomes: Any) -> None:
+        outcomes = list(outcomes)
+        finish(outcomes)
+        if not fired and any(o.step == step and o.state == "done" for o in outcomes):
+            fired.append(True)
+            dirty()
+
+    runner.journal.finish = finish_then_dirty
+
+
+def _group_with_copy(bookings: Bookings) -> tuple[str, str, dict[str, Any], Any]:
+    appointment_id = bookings.book(_start(bookings), [person(1), person(2)])
+    subject, _ = bookings.subject_of(appointment_id, 0)
+    copy = _copy(bookings, "Analytical-1")
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    return appointment_id, subject, copy, bookings.plan(subject, "appointment", appointment_id)
+
+
+def _write_body(bookings: Bookings, event_id: str, body: dict[str, Any]) -> None:
+    with bookings.http() as http:
+        http.patch(f"/users/{bookings.business}/events/{event_id}", json={"body": body}).raise_for_status()
+
+
+def test_a_calendar_copy_still_holding_answers_is_rewritten(bookings: Bookings, policy: Any) -> None:
+    """The copy keeps this person's answer after the appointment's rewrite: the event step cuts it out
+    (the other customer's answer stays), and the read-back verifies it."""
+    appointment_id, subject, copy, op = _group_with_copy(bookings)
+    runner = anonymiser(bookings, policy)
+    _dirty_after(runner, "appointment", lambda: _write_body(bookings, copy["id"], copy["body"]))
+    assert runner.run()["done"] == 1
+    with bookings.http() as http:
+        body = http.get(f"/users/{bookings.business}/events/{copy['id']}").json()["body"]["content"]
+    assert "Analytical-1" not in body and "Analytical-2" in body
+    with bookings.ledger.transaction() as tx:
+        event = anonymisation.steps(tx.session, op.id)["event"]
+    assert event.evidence["action"] == "rewrite" and event.evidence["events"] == [copy["id"]]
+    live = [h for h in bookings.control.call("GET", "/search?text=Analytical-1")["hits"] if not h["recoverable"]]
+    assert live == []
+
+
+def test_the_read_back_fails_an_operation_whose_surface_is_dirty_again(bookings: Bookings, policy: Any) -> None:
+    """Dirt put back after the event step is caught by the read-back: the operation fails and no key
+    is destroyed (the values stay readable for the next attempt)."""
+    appointment_id, subject, copy, op = _group_with_copy(bookings)
+    runner = anonymiser(bookings, policy)
+    _dirty_after(runner, "event", lambda: _write_body(bookings, copy["id"], copy["body"]))
+    assert runner.run()["failed"] == 1
+    with bookings.ledger.transaction() as tx:
+        steps = anonymisation.steps(tx.session, op.id)
+        assert anonymisation.operation(tx.session, op.id).state == "failed"
+        assert tx.subject(subject).status == "active" and "keys" not in steps
+        values = tx.read_personal_data(subject, viewer="test", purpose="check")
+    assert steps["readback"].evidence["dirty"] == [f"event:{copy['id']}"]
+    assert any("Analytical-1" in v for v in values.values())
