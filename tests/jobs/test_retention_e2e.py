@@ -8,6 +8,7 @@ business's local calendar with the standard library, not read back from the serv
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from config import load_settings
 from config.retention import load_policy
@@ -23,6 +26,9 @@ from config.settings import DEFAULT_RETENTION_POLICY
 from connector.parse import iana_zone, parse_appointment, parse_customer
 from ledger.core.canonical import parse_entry
 from ledger.entries import stream_rows
+from ledger.integrity import verify_ledger
+from state import anonymisation
+from state.retention_dues import RetentionDue
 from jobs.ingest import Ingestor
 from jobs.scheduler import service_jobs
 from bookings_ledger.wiring import schedule_from_settings, sync_services
@@ -141,10 +147,7 @@ def test_records_expire_on_their_local_day_for_every_clock_across_dst(service, c
     # Two future appointments are cancelled in Graph; the next sweep starts their cancellation clocks.
     control.advance(hours=30)
     cancelled = [a for a in appointments if a.start > graph_clock()][:2]
-    with httpx.Client(base_url=service_graph_url(control), headers={"Authorization": "Bearer test"}) as http:
-        for appointment in cancelled:
-            http.post(f"/solutions/bookingBusinesses/{appointment.business_id}/appointments/{appointment.id}/cancel",
-                      json={"cancellationMessage": "Closed."}).raise_for_status()
+    cancel(control, cancelled)
     before = graph_clock()
     reconcile()
     after = graph_clock()
@@ -165,9 +168,80 @@ def test_records_expire_on_their_local_day_for_every_clock_across_dst(service, c
     answered = {k[1] for k in expired_at if k[2] == "booking.answers"}
     assert answered == {a.id for a in cancelled}, "answers expire only after a cancellation"
 
+    # The anonymisation half: what expired leaves Graph, and the ledger, without mailing anyone.
+    # Answers are kept until a cancellation: the business cancels what is left, and a week on
+    # everything has expired.
+    cancel(control, [a for a in appointments if a not in cancelled])
+    reconcile()
+    control.advance(hours=24 * PERIODS["booking.answers"][0] + 1)
+    services.retention.evaluator.evaluate()
+    gone = fully_expired(service.ledger)
+    assert gone, "no subject has every category expired"
+    values = personal_values(service.ledger, gone)
+    mails_before = control.call("GET", "/mail")
+    for _ in range(5):
+        services.retention.anonymiser.run()
+        if not open_operations(service.ledger):
+            break
+    assert open_operations(service.ledger) == []
+    surfaces_done = {e["surface"] for e in chain_entries(service.ledger, "anonymised")}
+    assert {"customer"} <= surfaces_done, surfaces_done
+    surfaces = json.dumps(control.state()) + json.dumps(mailbox_events(control, businesses))
+    for subject, found in values.items():
+        for value in found:
+            assert value not in surfaces, f"subject {subject}: a personal value is still in Graph"
+    addresses = {v for found in values.values() for v in found if "@" in v}
+    new_mail = [m for m in control.call("GET", "/mail") if m not in mails_before]
+    assert not [m for m in new_mail if addresses & set(json.dumps(m).split('"'))], "a customer was mailed"
+    with service.ledger.transaction() as tx:
+        for address in addresses:
+            assert tx.find_subjects(email=address) == []
+        assert all(tx.subject(subject).status == "erased" for subject in gone)
+    replay = appointments
+    for appointment in replay:           # a late notification of every appointment, as it was
+        ingestor.ingest_appointment(appointment)
+    with service.ledger.transaction() as tx:
+        assert all(tx.find_subjects(email=address) == [] for address in addresses), "a replay brought someone back"
+    assert verify_ledger(service.ledger.engine, verifier_key=None, origin=None, clock=graph_clock).ok
 
-def service_graph_url(control) -> str:
-    return control.server.graph_url
+
+def fully_expired(ledger) -> set[str]:
+    """The subjects every category of whose data on every record has expired."""
+    with Session(ledger.engine) as session:
+        rows = session.scalars(select(RetentionDue)).all()
+    pending = {r.subject_ref for r in rows if r.expired_at is None}
+    return {r.subject_ref for r in rows} - pending
+
+
+def personal_values(ledger, subjects: set[str]) -> dict[str, set[str]]:
+    """Subject -> its name, email and phone as the ledger holds them (a recorded view, for the test)."""
+    with ledger.transaction() as tx:
+        return {s: {v for k, v in tx.read_personal_data(s, viewer="retention-e2e", purpose="test").items()
+                    if k in ("name", "email", "phone") and len(v) >= 5} for s in subjects}
+
+
+def chain_entries(ledger, kind: str) -> list[dict]:
+    with ledger.engine.connect() as connection:
+        return [e for e in (parse_entry(body) for _, body, _ in stream_rows(connection)) if e["kind"] == kind]
+
+
+def open_operations(ledger) -> list:
+    with Session(ledger.engine) as session:
+        return anonymisation.open_operations(session)
+
+
+def mailbox_events(control, businesses: list[str]) -> list:
+    """Every event of every business's scheduling mailbox, bodies included."""
+    with httpx.Client(base_url=control.server.graph_url, headers={"Authorization": "Bearer test"}, timeout=30) as http:
+        return [http.get(f"/users/{b}/events").json()["value"] for b in businesses]
+
+
+def cancel(control, appointments: list) -> None:
+    """Cancel these appointments in Graph, as the business would (Bookings mails their customers)."""
+    with httpx.Client(base_url=control.server.graph_url, headers={"Authorization": "Bearer test"}, timeout=30) as http:
+        for appointment in appointments:
+            http.post(f"/solutions/bookingBusinesses/{appointment.business_id}/appointments/{appointment.id}/cancel",
+                      json={"cancellationMessage": "Closed."}).raise_for_status()
 
 
 def _offset_changed(key: Key, due: datetime, appointments: list, zones: dict[str, ZoneInfo]) -> bool:
@@ -186,7 +260,7 @@ def warp_through(control, services, now: datetime, expected: Expectations) -> di
     seen: set[tuple[Key, str]] = set()
     for instant in [now, *instants]:
         control.call("POST", "/clock", {"set": instant.isoformat()})
-        report = services.retention.evaluate()
+        report = services.retention.evaluator.evaluate()
         evaluated = datetime.fromisoformat(report.evaluated_at.replace("Z", "+00:00"))
         for expiry in report.expired:
             for category in expiry.categories:
