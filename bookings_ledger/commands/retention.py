@@ -75,8 +75,10 @@ def _lines(report: Any, anonymised: Any, dry_run: bool) -> list[str]:
     if report.policy_changed:
         lines.append(f"policy {report.policy_version} recorded; stricter: {', '.join(report.policy_changed['stricter']) or 'none'}")
     if dry_run:
-        lines += [f"would send: {operation}" for operation in anonymised]
+        lines += [f"operation {op['operation']}: would {op['strategy']} {op['object_type']} {op['object_id']}"
+                  f" ({', '.join(op['categories'])}); next step {op['next_step']}"
+                  f"{'; held by ' + ', '.join(op['held_by']) if op['held_by'] else ''}" for op in anonymised]
     else:
-        lines.append(f"anonymisation: {anonymised}")
+        lines.append("anonymisation: " + (", ".join(f"{n} {what}" for what, n in sorted(anonymised.items())) or "nothing to do"))
     lines.append(f"{len(report.expired)} records {verb}, {len(report.held)} held")
     return lines
