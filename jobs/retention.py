@@ -172,7 +172,7 @@ class RetentionEvaluator:
                       categories=list(expiry.categories), policy_version=self.policy.policy_version)
             planned = plan_operation(tx.session, subject_ref=subject, business_id=business, object_type=object_type,
                                      object_id=object_id, categories=expiry.categories, cause="retention", now=now)
-            retention_dues.mark_expired(tx.session, ((object_type, object_id, subject, c) for c in categories), stamp)
+            retention_dues.mark_expired(tx.session, object_type, object_id, subject, categories, stamp)
             report.expired.append(_with(expiry, operation=planned.id if planned else None))
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import Index, String, delete, func, select, tuple_, update
+from sqlalchemy import Index, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from config.retention import parse_duration, period_ends
@@ -51,10 +51,6 @@ class RetentionDue(Base):
         Index("ix_retention_due_pending", "due_at", sqlite_where=expired_at.is_(None),
               postgresql_where=expired_at.is_(None)),
     )
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return self.object_type, self.object_id, self.subject_ref, self.category
 
 
 @dataclass(frozen=True)
@@ -116,13 +112,13 @@ def pending_before(session: Session, moment: str, *, limit: int | None = None) -
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
-def mark_expired(session: Session, keys: Iterable[tuple[str, str, str, str]], now: str) -> None:
-    """Mark these rows (object type, id, subject, category) expired: a later run never expires them again."""
-    keys = list(keys)
-    if keys:
-        session.execute(update(RetentionDue).where(tuple_(
-            RetentionDue.object_type, RetentionDue.object_id, RetentionDue.subject_ref, RetentionDue.category).in_(keys))
-            .values(expired_at=now))
+def mark_expired(session: Session, object_type: str, object_id: str, subject_ref: str, categories: Iterable[str],
+                 now: str) -> None:
+    """Mark these categories of the subject's rows on the object expired: no later run expires them again."""
+    # Equalities on the primary key's columns, not a row-value IN list: SQLite would scan the table for that.
+    session.execute(update(RetentionDue).where(
+        RetentionDue.object_type == object_type, RetentionDue.object_id == object_id,
+        RetentionDue.subject_ref == subject_ref, RetentionDue.category.in_(list(categories))).values(expired_at=now))
 
 
 def redate_business(session: Session, business_id: str, zone: tzinfo) -> int:
