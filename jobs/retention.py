@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from config.retention import RetentionPolicy, parse_duration
 from connector.parse import iana_zone
 from database.times import format_time
+from ledger.entries import lock_head
 from ledger.holds import holds_covering
 from ledger.transactions import Clock, Ledger, LedgerTransaction
 from state import business_time_zones, retention_dues, retention_policies
@@ -161,6 +162,10 @@ class RetentionEvaluator:
     def _expire(self, tx: LedgerTransaction, groups: Sequence[tuple[tuple[str, str, str, str], list[str]]],
                 now: datetime, report: RetentionReport) -> None:
         stamp = format_time(now)
+        # The chain's lock first, as placing a hold takes it: a hold is either committed before these
+        # checks, and seen, or placed after this batch. A second evaluator running meanwhile waits
+        # here, then finds the rows marked (mark_expired marks only what no run marked before).
+        lock_head(tx.session)
         for (subject, object_type, object_id, business), categories in groups:
             expiry = Expiry(subject, object_type, object_id, business, tuple(sorted(categories)))
             held = holds_covering(tx.session, now, subject=subject, business_ids=[business] if business else [],
@@ -168,12 +173,14 @@ class RetentionEvaluator:
             if held:
                 report.held.append(_with(expiry, holds=tuple(h.id for h in held)))
                 continue
+            marked = retention_dues.mark_expired(tx.session, object_type, object_id, subject, categories, stamp)
+            if not marked:
+                continue
             tx.append("retention-expired", subject=subject, refs={object_type: object_id}, business=business or None,
-                      categories=list(expiry.categories), policy_version=self.policy.policy_version)
+                      categories=marked, policy_version=self.policy.policy_version)
             planned = plan_operation(tx.session, subject_ref=subject, business_id=business, object_type=object_type,
-                                     object_id=object_id, categories=expiry.categories, cause="retention", now=now)
-            retention_dues.mark_expired(tx.session, object_type, object_id, subject, categories, stamp)
-            report.expired.append(_with(expiry, operation=planned.id if planned else None))
+                                     object_id=object_id, categories=marked, cause="retention", now=now)
+            report.expired.append(_with(expiry, categories=tuple(marked), operation=planned.id if planned else None))
 
 
 def _with(expiry: Expiry, **changes: Any) -> Expiry:
@@ -203,6 +210,7 @@ def record_policy(tx: LedgerTransaction, policy: RetentionPolicy, now: datetime)
     """Record the policy file's version if it is new: a `policy-changed` entry naming the categories
     it made stricter, whose data already held is re-dated at once (never lengthened). The entry's
     details; None when the version was recorded before."""
+    lock_head(tx.session)   # two evaluators starting at once: the second sees the first one's version
     last = retention_policies.latest(tx.session)
     periods = {c.id: (c.retention, c.clock) for c in policy.category}
     if last is not None and last.policy_version == policy.policy_version:

@@ -113,12 +113,15 @@ def pending_before(session: Session, moment: str, *, limit: int | None = None) -
 
 
 def mark_expired(session: Session, object_type: str, object_id: str, subject_ref: str, categories: Iterable[str],
-                 now: str) -> None:
-    """Mark these categories of the subject's rows on the object expired: no later run expires them again."""
+                 now: str) -> list[str]:
+    """Mark these categories of the subject's rows on the object expired, unless another run did
+    already; the categories this call marked."""
     # Equalities on the primary key's columns, not a row-value IN list: SQLite would scan the table for that.
-    session.execute(update(RetentionDue).where(
+    marked = session.execute(update(RetentionDue).where(
         RetentionDue.object_type == object_type, RetentionDue.object_id == object_id,
-        RetentionDue.subject_ref == subject_ref, RetentionDue.category.in_(list(categories))).values(expired_at=now))
+        RetentionDue.subject_ref == subject_ref, RetentionDue.category.in_(list(categories)),
+        RetentionDue.expired_at.is_(None)).values(expired_at=now).returning(RetentionDue.category))
+    return sorted(marked.scalars())
 
 
 def redate_business(session: Session, business_id: str, zone: tzinfo) -> int:
