@@ -11,7 +11,7 @@ tests build the same objects with their own clocks and an emulator's connector:
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -96,11 +96,12 @@ def schedule_from_settings(settings: Any) -> JobSchedule:
                        anonymise=timedelta(minutes=settings.ANONYMISE_INTERVAL_MINUTES))
 
 
-def build_ingestor(settings: Any, ledger: Ledger) -> Ingestor:
-    """The ingestor under the retention policy the settings name."""
+def build_ingestor(settings: Any, ledger: Ledger, *, on_child_flagged: Callable[[], None] | None = None) -> Ingestor:
+    """The ingestor under the retention policy the settings name (`on_child_flagged`: JobMetrics.child_flagged)."""
     from config.retention import load_policy
 
-    return Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=ledger.clock)
+    return Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=ledger.clock,
+                    on_child_flagged=on_child_flagged)
 
 
 def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor, *,
@@ -148,20 +149,22 @@ def opened_ledger(settings: Any, *, clock: Clock = utc_now) -> Iterator[Ledger]:
 
 
 @contextmanager
-def opened_process(settings: Any, *, clock: Clock = utc_now, observe: CallObserver | None = None) -> Iterator[Process]:
+def opened_process(settings: Any, *, clock: Clock = utc_now, observe: CallObserver | None = None,
+                   on_child_flagged: Callable[[], None] | None = None) -> Iterator[Process]:
     """`opened_ledger` and a connector from the settings, closed after;
-    `observe` is told of every Graph call (jobs.metrics.JobMetrics.graph_call)."""
+    `observe` is told of every Graph call (jobs.metrics.JobMetrics.graph_call), `on_child_flagged`
+    of every subject ingestion flags as a child (JobMetrics.child_flagged)."""
     from connector import connector_from_settings
 
     with opened_ledger(settings, clock=clock) as ledger, connector_from_settings(settings, observe=observe) as graph:
-        yield Process(ledger, build_ingestor(settings, ledger), graph)
+        yield Process(ledger, build_ingestor(settings, ledger, on_child_flagged=on_child_flagged), graph)
 
 
 @contextmanager
-def opened_services(settings: Any, *, progress: Progress | None = None,
-                    observe: CallObserver | None = None) -> Iterator[SyncServices]:
+def opened_services(settings: Any, *, progress: Progress | None = None, observe: CallObserver | None = None,
+                    on_child_flagged: Callable[[], None] | None = None) -> Iterator[SyncServices]:
     """`opened_process` with the sync services built over it."""
-    with opened_process(settings, observe=observe) as process:
+    with opened_process(settings, observe=observe, on_child_flagged=on_child_flagged) as process:
         yield sync_services(settings, process.ledger, process.graph, process.ingestor, progress=progress)
 
 

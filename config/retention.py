@@ -4,6 +4,8 @@ The file is read once at start; a broken file fails with one message naming the 
 field, like any other setting. Durations are ISO 8601 (`P90D`, `P1Y`, `PT8H`); a year counts
 as 365 days and a month as 30, the conservative reading for "no longer than". Days are counted
 on the business's local calendar (`RetentionCategory.ends`), hours and minutes as elapsed time.
+An optional `[children]` table is the rule that flags a customer as a child from their answer to
+a custom question (jobs/children.py).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from config.settings import SettingsError
 
@@ -85,6 +87,28 @@ class RetentionCategory(BaseModel):
         return period_ends(self.retention, start, zone)
 
 
+class ChildrenRule(BaseModel):
+    """Which answer to which custom question makes a customer a child (jobs/children.py).
+
+    `age_question` is matched case-insensitively against each answer's `question` (Bookings copies
+    the question's text into every answer). A text answer that starts with a whole number is an
+    age, and an age under `minimum_age` flags the customer; an answer or selected option equal
+    (case-insensitively) to one of `flag_answers` flags them too (radio-button questions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    age_question: str
+    minimum_age: int = Field(default=13, ge=1, le=25)
+    flag_answers: tuple[str, ...] = ()
+
+    @field_validator("age_question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("age_question must name a question")
+        return value
+
+
 class AnonymisationPolicy(BaseModel):
     """How expired Bookings data leaves Graph (docs/anonymisation.md).
 
@@ -110,6 +134,7 @@ class RetentionPolicy(BaseModel):
     notice_version: str
     notice_url: str
     category: tuple[RetentionCategory, ...]
+    children: ChildrenRule | None = None
     anonymisation: AnonymisationPolicy = AnonymisationPolicy()
 
     @field_validator("category")

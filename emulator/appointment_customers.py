@@ -62,15 +62,17 @@ class CustomerResolver:
         """The replacement array of a PATCH: each element as sent, notes from the customer's earlier element."""
         if len(entries) > 1 and (appointment["maximumAttendeesCount"] or 1) <= 1:
             raise bad_request("Several customers need a service whose maximumAttendeesCount is greater than 1.")
+        unknown = [e["customerId"] for e in entries if e.get("customerId") and e["customerId"] not in customers.items]
+        answer = self._unknown_answer(unknown)  # before any element registers a customer: a 400 changes nothing
         previous = {c["customerId"]: c for c in appointment["customers"]}
         resolved = []
         for entry in entries:
             customer_id = entry.get("customerId")
             customer = customers.items.get(customer_id) if customer_id else self._register(customers, entry)
             if customer is None:
-                customer = self._unknown(customers, entry)
-                if customer is None:
+                if answer == "drop":
                     continue
+                customer = self._register(customers, entry)
             earlier = previous.get(customer["id"]) or {}
             if self.options.patch_keeps_custom_answers and "customQuestionAnswers" not in entry:
                 entry = {**entry, "customQuestionAnswers": earlier.get("customQuestionAnswers") or []}
@@ -78,15 +80,14 @@ class CustomerResolver:
             resolved.append(entities.customer_information(entry, customer, notes=notes, fill=False))
         return resolved
 
-    def _unknown(self, customers: Collection, entry: dict) -> dict | None:
+    def _unknown_answer(self, unknown: list[str]) -> str:
+        """What to do with unknown customer ids (drop or register); 400 when they are refused."""
         answer = self.options.patch_unknown_customer_id
-        if answer == "drop":
-            return None
-        if answer == "register":
-            return self._register(customers, entry)
-        if answer != "reject":
+        if answer not in UNKNOWN_ID_ANSWERS:
             raise bad_request(f"patch_unknown_customer_id must be one of {', '.join(UNKNOWN_ID_ANSWERS)}.")
-        raise bad_request(f"The customer '{entry['customerId']}' does not exist in this booking business.")
+        if unknown and answer == "reject":
+            raise bad_request(f"The customer '{unknown[0]}' does not exist in this booking business.")
+        return answer
 
     def _register(self, customers: Collection, entry: dict) -> dict:
         """A new bookingCustomer from an element, added to the business's customers."""

@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from .errors import GraphError, not_found
 from .event_copy import apply_patch, event_body
 from .options import Options
-from .recoverable import PURGES, RecoverableItems
+from .records import thaw
+from .recoverable import DELETIONS, PURGES, RecoverableItems
 from .store import Business, BookingStore
 from .timefmt import date_time_time_zone, iso_utc
 
@@ -74,7 +75,10 @@ class Mailboxes:
 
     def change_key(self, appointment: dict) -> str:
         """An event change key; it changes whenever the appointment or the event's own PATCH does."""
-        patch = self._patch(appointment)
+        return self._change_key(appointment, self._patch(appointment))
+
+    @staticmethod
+    def _change_key(appointment: dict, patch: tuple | None) -> str:
         stamp = appointment["lastUpdatedDateTime"] + (patch[2] if patch else "")
         return hashlib.sha256((appointment["id"] + stamp).encode()).hexdigest()[:24]
 
@@ -94,14 +98,19 @@ class Mailboxes:
 
     def render(self, business: Business, appointment: dict) -> dict:
         """The event as Outlook returns it: customer data stripped (§2.1) but for the body's answers."""
+        return self._render(business, appointment, business.times[appointment["id"]], self._patch(appointment),
+                            self.options.event_body_has_custom_answers)
+
+    def _render(self, business: Business, appointment: dict, times: tuple[float, float], patch: tuple | None,
+                with_answers: bool) -> dict:
         event_id = self.event_id(appointment["id"])
-        change_key = self.change_key(appointment)
-        start, end = (datetime.fromtimestamp(t, timezone.utc) for t in business.times[appointment["id"]])
+        change_key = self._change_key(appointment, patch)
+        start, end = (datetime.fromtimestamp(t, timezone.utc) for t in times)
         staff = business.collections["staffMembers"].items
         attendees = [{"type": "required", "status": {"response": "none", "time": "0001-01-01T00:00:00Z"},
                       "emailAddress": {"name": staff[s].get("displayName"), "address": staff[s].get("emailAddress")}}
                      for s in appointment["staffMemberIds"] if s in staff]
-        body, preview = event_body(appointment, self.options.event_body_has_custom_answers)
+        body, preview = event_body(appointment, with_answers)
         event = {
             "@odata.etag": f'W/"{change_key}"', "id": event_id, "createdDateTime": appointment["createdDateTime"],
             "lastModifiedDateTime": appointment["lastUpdatedDateTime"], "changeKey": change_key, "categories": [],
@@ -124,7 +133,6 @@ class Mailboxes:
             "organizer": {"emailAddress": {"name": business.data["displayName"], "address": business.id}},
             "onlineMeeting": {"joinUrl": appointment["joinWebUrl"]} if appointment["isLocationOnline"] else None,
         }
-        patch = self._patch(appointment)
         return apply_patch(event, patch[1], patch[2]) if patch else event
 
     def patch_event(self, business: Business, event_id: str, fields: dict) -> dict:
@@ -148,7 +156,7 @@ class Mailboxes:
                 return None
             raise not_found()
         event = self.render(business, appointment)
-        self.recoverable.keep(mailbox, "event", event, PURGES if permanent else "deletions")
+        self.recoverable.keep(mailbox, "event", event_id, event, PURGES if permanent else DELETIONS)
         self.deleted_copies.add(appointment["id"])
         self._changed("deleted", business, event_id, "")
         if self.options.event_delete_removes_appointment:
@@ -167,11 +175,16 @@ class Mailboxes:
         return patch if patch and patch[0] == appointment["lastUpdatedDateTime"] else None
 
     def _keep_recoverable(self, business: Business, appointment_id: str) -> None:
-        """A leaving appointment and its calendar copy stay in Recoverable Items (an inference)."""
-        appointment = business.appointment(appointment_id)
-        self.recoverable.keep(business.id.lower(), "appointment", appointment)
+        """A leaving appointment and its calendar copy stay in Recoverable Items (an inference).
+
+        Kept as the compact record, rendered when listed as it looked now (its PATCH, the body switch)."""
+        record, times = business.appointments[appointment_id], business.times[appointment_id]
+        mailbox = business.id.lower()
+        self.recoverable.keep(mailbox, "appointment", appointment_id, lambda: thaw(record, *times))
         if self.visible(appointment_id):
-            self.recoverable.keep(business.id.lower(), "event", self.render(business, appointment))
+            patch, with_answers = self._patch(business.appointment(appointment_id)), self.options.event_body_has_custom_answers
+            self.recoverable.keep(mailbox, "event", self.event_id(appointment_id),
+                                  lambda: self._render(business, thaw(record, *times), times, patch, with_answers))
 
     def _on_appointment_change(self, kind: str, business: Business, appointment_id: str) -> None:
         """Keep the calendar copy in step and tell subscribers (called inside the store lock)."""

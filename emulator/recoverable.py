@@ -11,6 +11,7 @@ Nothing here is readable through Graph: the control API shows it so erasure test
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from .clock import Clock
@@ -18,6 +19,9 @@ from .options import Options
 from .timefmt import iso_utc
 
 DELETIONS, PURGES = "deletions", "purges"
+# An item, or a function building it: Bookings' deletes keep the compact appointment record and
+# render on listing, so a long traffic run does not hold every cancelled appointment as dicts.
+Item = dict | Callable[[], dict]
 
 
 class RecoverableItems:
@@ -29,10 +33,10 @@ class RecoverableItems:
         self._items: dict[str, list[dict]] = {}
         self._lock = threading.Lock()
 
-    def keep(self, mailbox: str, kind: str, item: dict, folder: str = DELETIONS) -> None:
+    def keep(self, mailbox: str, kind: str, item_id: str, item: Item, folder: str = DELETIONS) -> None:
         """Keep a deleted item (an event or an appointment as it was)."""
         now = self.clock.now()
-        entry = {"kind": kind, "id": item["id"], "folder": folder, "deletedDateTime": iso_utc(now),
+        entry = {"kind": kind, "id": item_id, "folder": folder, "deletedDateTime": iso_utc(now),
                  "keptUntil": iso_utc(now + timedelta(days=self.options.recoverable_items_days)), "item": item}
         with self._lock:
             self._items.setdefault(mailbox, []).append(entry)
@@ -53,7 +57,9 @@ class RecoverableItems:
             if not self.options.litigation_hold:
                 for key, entries in self._items.items():
                     self._items[key] = [e for e in entries if e["keptUntil"] > now]
-            return {key: list(entries) for key, entries in self._items.items() if mailbox in (None, key)}
+            kept = {key: list(entries) for key, entries in self._items.items() if mailbox in (None, key)}
+        return {key: [{**e, "item": e["item"]() if callable(e["item"]) else e["item"]} for e in entries]
+                for key, entries in kept.items()}
 
     def clear(self) -> None:
         """Forget everything."""

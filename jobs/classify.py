@@ -116,8 +116,13 @@ def people(appointment: Appointment, phone_region: str) -> list[Person]:
         fields = _booking_fields(appointment)
         fields += [(f"{prefix}.{name}", path, _text(get(info))) for name, path, get in CUSTOMER_BOOKING_FIELDS]
         fields += [(_indexable(name, _text(get(info)), phone_region), path, _text(get(info))) for name, path, get in SUBJECT_FIELDS]
-        found.append(_person(info.customer_id or f"#{index}", info.customer_id, fields))
+        found.append(_person(customer_key(info, index), info.customer_id, fields))
     return found
+
+
+def customer_key(info: CustomerInfo, index: int) -> str:
+    """The key of the appointment's `index`th customer: its Bookings customer id, or `#index` without one."""
+    return info.customer_id or f"#{index}"
 
 
 def customer_record(customer: Customer, phone_region: str) -> Person:
@@ -132,8 +137,13 @@ def booking_only(appointment: Appointment) -> Person:
     return _person("", None, _booking_fields(appointment))
 
 
+def field_prefix(appointment_id: str) -> str:
+    """The prefix of an appointment's booking-level stored field names (`<prefix>.start`)."""
+    return hashlib.sha256(appointment_id.encode()).hexdigest()[: 2 * PREFIX_BYTES]
+
+
 def _prefix(appointment: Appointment) -> str:
-    return hashlib.sha256(appointment.id.encode()).hexdigest()[: 2 * PREFIX_BYTES]
+    return field_prefix(appointment.id)
 
 
 def _booking_fields(appointment: Appointment) -> list[Field]:

@@ -3,17 +3,17 @@
 `erase_working_state` is the ledger's `WorkingStateEraser` (bookings_ledger/wiring.py passes it
 to every Ledger it builds): in the transaction of the erasure's last step (ledger/erasure.py) the
 Bookings mirror's rows of the subject lose their times, digests, version stamps and subject links
-and are marked `erased`, its retention due dates go, and the mirror's Graph ids become the
-erasure's tombstones. Why a function handed to the ledger and not a call after it: a crash between
-the two would leave the mirror linking an erased subject to its appointments' times; inside the
-last step, a resumed erasure (`Ledger.finish_erasures`) runs it too.
+and are marked `erased`, its retention due dates and the notes of its officer alerts go, and the
+mirror's Graph ids become the erasure's tombstones. Why a function handed to the ledger and not a
+call after it: a crash between the two would leave the mirror linking an erased subject to its
+appointments' times; inside the last step, a resumed erasure (`Ledger.finish_erasures`) runs it too.
 """
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from ledger.entries import lock_head
-from state import bookings_mirror, retention_dues
+from state import bookings_mirror, officer_alerts, retention_dues
 
 
 def erase_working_state(session: Session, subject_ref: str, now: str) -> list[tuple[str, str]]:
@@ -22,4 +22,5 @@ def erase_working_state(session: Session, subject_ref: str, now: str) -> list[tu
     lock_head(session)
     erased = bookings_mirror.erase_subject_rows(session, subject_ref, now)
     retention_dues.forget_subject(session, subject_ref)
+    officer_alerts.forget_notes(session, subject_ref)
     return erased.tombstones()

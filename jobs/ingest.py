@@ -2,7 +2,7 @@
 
 The API the worker and reconciliation call (stable):
 
-    ingestor = Ingestor(ledger, policy, clock=clock)
+    ingestor = Ingestor(ledger, policy, clock=clock, on_child_flagged=None)   # told of each new child flag
     ingestor.ingest_appointment(appointment, tx=None) -> "collected" | "updated" | "unchanged" | "tombstoned"
     ingestor.record_gone(business_id, appointment_id, reason="cancelled" | "deleted", tx=None)
         -> "cancelled" | "unchanged"
@@ -27,11 +27,13 @@ and the policy's period and clock, the privacy-notice and policy versions: nothi
 data determines (ledger format 2). What is derived from the data lives in the mutable mirror
 (state/bookings_mirror.py): the times, and the content digests, keyed by a key derived from the
 subject's own secret so they die with it; the retention due dates in state/retention_dues.py.
-Tombstoned appointments and customers are never ingested again.
+Tombstoned appointments and customers are never ingested again. A customer whose custom-question
+answer the policy's `[children]` rule matches is flagged as a child, and every new record of a
+flagged subject has its erasure planned (jobs/children.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal
@@ -42,7 +44,7 @@ from config.retention import RetentionPolicy
 from connector.models import Appointment, Customer
 from database.engine import read_only
 from database.times import format_time
-from jobs import classify
+from jobs import children, classify
 from jobs.classify import Person
 from ledger.identifiers import IdentifierError
 from ledger.entries import lock_head
@@ -59,9 +61,11 @@ STORED_PURPOSE = "appointment"
 class Ingestor:
     """Writes collected/updated/cancelled entries for Bookings appointments, idempotently."""
 
-    def __init__(self, ledger: Ledger, policy: RetentionPolicy, *, clock: Clock) -> None:
+    def __init__(self, ledger: Ledger, policy: RetentionPolicy, *, clock: Clock,
+                 on_child_flagged: Callable[[], None] | None = None) -> None:
         classify.check_policy(policy)
         self.ledger, self.policy, self.clock = ledger, policy, clock
+        self.on_child_flagged = on_child_flagged
         self._cancellation_categories = classify.cancellation_categories(policy)
         # Only for appointments without customers, whose fields describe no one (see classify.digest_key).
         self._booking_key = classify.digest_key(ledger.keys.blind_index_key)
@@ -101,7 +105,23 @@ class Ingestor:
                 digests.update(self._digests(tx, appointment, missing, subjects, previous))
             self._record(tx, appointment, persons, subjects, previous, digests, outcome)
             self._save(tx, appointment, persons, subjects, digests)
+            self._flag_children(tx, appointment, persons, subjects)
             return outcome
+
+    def _flag_children(self, tx: LedgerTransaction, appointment: Appointment, persons: list[Person],
+                       subjects: dict[str, str]) -> None:
+        """Flag the customers the policy's `[children]` rule matches (jobs/children.py); a subject
+        flagged before has this appointment's erasure planned too."""
+        matched = {classify.customer_key(info, index): part for index, info in enumerate(appointment.customers)
+                   if (part := children.rule_matches(self.policy, info))}
+        for person in persons:
+            subject = subjects[person.key]
+            if person.key in matched:
+                flagged = children.record_child(tx, subject, now=self.clock(), by_rule=matched[person.key])
+                if flagged.flagged_seq is not None and self.on_child_flagged is not None:
+                    self.on_child_flagged()
+            elif children.is_flagged(tx.session, subject):
+                children.plan_erasure(tx.session, subject, self.clock())
 
     def record_gone(
         self, business_id: str, appointment_id: str, *, reason: Literal["cancelled", "deleted"] = "cancelled",
@@ -160,6 +180,8 @@ class Ingestor:
                                          classify.due_clocks(self.policy, person.paths, None, self.clock()),
                                          business_id=customer.business_id,
                                          zone=business_time_zones.zone(tx.session, customer.business_id))
+            if children.is_flagged(tx.session, subject):
+                children.plan_erasure(tx.session, subject, self.clock())
             return outcome
 
     def record_customer_gone(

@@ -33,6 +33,10 @@ class JobMetrics:
             "bl_ingest_outcomes", "What ingestion did per appointment, by outcome (collected, updated, …).",
             ["outcome"], registry=self.registry,
         )
+        self.child_flags = Counter(
+            "bl_child_flags", "Subjects ingestion's [children] rule flagged as children (a batch retried after a rollback counts again).",
+            registry=self.registry,
+        )
         self.job_runs = Counter(
             "bl_job_runs", "Scheduled job runs by job and outcome (ok, failed, skipped).", ["job", "outcome"],
             registry=self.registry,
@@ -41,6 +45,10 @@ class JobMetrics:
     def graph_call(self, method: str, route: str, status: str) -> None:
         """The connector's CallObserver: count one Graph answer."""
         self.graph_calls.labels(method, route, status).inc()
+
+    def child_flagged(self) -> None:
+        """The Ingestor's `on_child_flagged`: count one subject newly flagged as a child."""
+        self.child_flags.inc()
 
     def serve(self, port: int) -> None:
         """Expose the metrics on http://0.0.0.0:port/metrics from a daemon thread."""

@@ -27,8 +27,8 @@ ENTRY_KINDS = frozenset({
     "exported", "viewed", "checkpoint", "key-rotated", "notice-changed", "opted-out",
     "sync-gap", "sync-gap-filled",
     "child-flagged",
-    "policy-changed",
     "anonymisation-verified",
+    "policy-changed",
 })
 RESERVED_KEYS = frozenset({"v", "seq", "time", "kind"})
 STREAM_BATCH = 10_000  # rows per fetch when streaming the chain: flat memory, few round trips

@@ -73,6 +73,12 @@ def _decrypt(row: PersonalData, data_keys: Mapping[str, bytes]) -> str:
     return encryption.decrypt_value(key, row.ciphertext, context, row_id=row.id)
 
 
+def subject_categories(session: Session, subject_ref: str) -> list[str]:
+    """The data categories the subject has stored values of, sorted."""
+    query = select(PersonalData.category).where(PersonalData.subject_ref == subject_ref).distinct()
+    return sorted(session.scalars(query))
+
+
 def add_blind_indexes(session: Session, subject_ref: str, digests: list[tuple[str, bytes]]) -> None:
     """Point each (kind, digest) at the subject; an existing pointer is kept as it is."""
     for kind, digest in digests:

@@ -160,6 +160,14 @@ def operation(session: Session, operation_id: str) -> PlannedOperation | None:
     return None if row is None else _plain(row)
 
 
+def states(session: Session, operation_ids: list[str]) -> dict[str, str]:
+    """Operation id -> its current state, for the ids given."""
+    if not operation_ids:
+        return {}
+    query = select(AnonymisationOperation.id, AnonymisationOperation.state).where(AnonymisationOperation.id.in_(operation_ids))
+    return {row.id: row.state for row in session.execute(query)}
+
+
 def set_state(session: Session, operation_id: str, state: str, now: datetime, *, detail: str | None = None) -> None:
     """Move an operation to `state` (`detail`: ids and codes only, never personal data)."""
     session.execute(update(AnonymisationOperation).where(AnonymisationOperation.id == operation_id)

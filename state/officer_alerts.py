@@ -6,15 +6,16 @@
 
 No data subject's values: the dashboard shows the open alerts and links to the subject, whose
 data it reads through the ledger (which records the view). The names and the note are free text,
-so they live here, in the mutable working state, never in the chain. Migration 0013_legal_holds
-creates the table.
+so they live here, in the mutable working state, never in the chain, and the note goes when the
+subject is erased (`forget_notes`, run by jobs/erasure.py). Migration 0013_legal_holds creates
+the table.
 """
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import String, Text, select
+from sqlalchemy import String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.base import NAME, REF, TIME, Base
@@ -74,6 +75,11 @@ def acknowledge(session: Session, alert_id: str, now: str) -> bool:
         return False
     row.acknowledged_at = now
     return True
+
+
+def forget_notes(session: Session, subject_ref: str) -> None:
+    """Drop the free-text notes of the subject's alerts (it is erased; ids, kinds and times stay)."""
+    session.execute(update(OfficerAlert).where(OfficerAlert.subject_ref == subject_ref).values(note=None))
 
 
 def _plain(row: OfficerAlert) -> Alert:

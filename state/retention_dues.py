@@ -170,10 +170,6 @@ def forget_subject(session: Session, subject_ref: str) -> None:
     session.execute(delete(RetentionDue).where(RetentionDue.subject_ref == subject_ref))
 
 
-def _shorter(a: str, b: str) -> str:
-    return a if parse_duration(a) <= parse_duration(b) else b
-
-
 def forget(session: Session, object_type: str, object_id: str, subject_ref: str, categories: list[str]) -> None:
     """Delete the subject's due dates of these categories on one object (anonymised: nothing left to retain)."""
     session.execute(delete(RetentionDue).where(
@@ -190,3 +186,7 @@ def object_dues(session: Session, object_type: str, object_id: str) -> list[Rete
     """Every due date on one object, of every subject on it."""
     return list(session.scalars(select(RetentionDue).where(
         RetentionDue.object_type == object_type, RetentionDue.object_id == object_id)))
+
+
+def _shorter(a: str, b: str) -> str:
+    return a if parse_duration(a) <= parse_duration(b) else b

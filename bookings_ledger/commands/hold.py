@@ -112,4 +112,5 @@ def _end(until: str | None, now: datetime) -> datetime | None:
 
 def _described(hold: Hold, now: datetime) -> dict[str, Any]:
     state = "active" if hold.active(now) else "released" if hold.released_at else "lapsed"
-    return {**asdict(hold), "state": state}
+    return {**{name: value.isoformat() if isinstance(value, datetime) else value for name, value in asdict(hold).items()},
+            "state": state}

@@ -21,7 +21,7 @@ def command(metrics_port: int | None) -> None:
     settings.require("BOOKING_BUSINESSES")
     signer = CheckpointSigner.from_settings(settings)
     metrics = JobMetrics()
-    with opened_services(settings, observe=metrics.graph_call) as services:
+    with opened_services(settings, observe=metrics.graph_call, on_child_flagged=metrics.child_flagged) as services:
         if metrics_port is not None:
             metrics.serve(metrics_port)
         ledger = services.ledger

@@ -29,7 +29,7 @@ def command(interval: float, batch_size: int, once: bool, metrics_port: int | No
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
-    with opened_process(settings, observe=metrics.graph_call) as process:
+    with opened_process(settings, observe=metrics.graph_call, on_child_flagged=metrics.child_flagged) as process:
         services = sync_services(settings, process.ledger, process.graph, process.ingestor)
         worker = build_worker(process, services, batch_size=batch_size, metrics=metrics)
         if once:

@@ -54,8 +54,10 @@ def deletable(run: Run, work: Work) -> bool:
     return run.policy.anonymisation.appointment == "rewrite-or-delete" and not work.needed_by
 
 
-def _send(run: Run, journal: Journal, planned: list[tuple[Work, str, Any]], *, allow_empty: bool) -> None:
+def _send(run: Run, journal: Journal, planned: list[tuple[Work, str, Any]], *, allow_empty: bool,
+          refusals: dict[str, dict[str, Any]] | None = None) -> None:
     bodies, plans = {}, {}
+    refusals = refusals or {}
     for work, action, item in planned:
         if action == "strip":
             body, removed = strategies.strip_body(item.value, allow_empty=allow_empty), True
@@ -63,11 +65,12 @@ def _send(run: Run, journal: Journal, planned: list[tuple[Work, str, Any]], *, a
             body, removed = strategies.rewrite_body(item.value, work.customer_ids, work.op.categories, run.policy,
                                                     allow_empty=allow_empty)
         bodies[work.op.object_id] = body
+        refused = [refusals[work.op.id]] if work.op.id in refusals else []
         plans[work.op.id] = {"action": action, "removed": removed, "empty_customers": not body["customers"],
-                             "graph": [evidence_of(item)]}
+                             "empty_refused": bool(refused), "graph": [evidence_of(item), *refused]}
     journal.sending([w for w, _, _ in planned], "appointment", plans)
     sent = answers(run.graph.bookings.update_appointments(run.business, bodies), list(bodies))
-    finished, refused = [], []
+    finished, refused, refusal = [], [], {}
     for work, action, item in planned:
         answer, plan = sent[work.op.object_id], plans[work.op.id]
         if unknown(answer):
@@ -81,11 +84,12 @@ def _send(run: Run, journal: Journal, planned: list[tuple[Work, str, Any]], *, a
             finished.append(Outcome(work, "appointment", "done", evidence, _entry(work, evidence)))
         elif isinstance(answer.error, InvalidRequest) and plan["empty_customers"] and allow_empty:
             refused.append((work, action, item))   # an empty customers[] refused (§2.2): nothing was written
+            refusal[work.op.id] = evidence_of(answer)
         else:
             finished.append(Outcome(work, "appointment", "failed", {**plan, "graph": plan["graph"] + [evidence_of(answer)]}))
     journal.finish(finished)
     if refused:
-        _send(run, journal, refused, allow_empty=False)
+        _send(run, journal, refused, allow_empty=False, refusals=refusal)
 
 
 def delete_step(run: Run, journal: Journal, works: list[Work]) -> None:

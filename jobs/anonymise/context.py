@@ -6,7 +6,6 @@ read-back, until the keys step destroys them for good.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ from database.times import format_time
 from config.retention import RetentionPolicy
 from connector import GraphConnector
 from jobs.anonymise.surfaces import Needles, needles
-from jobs.classify import PREFIX_BYTES
+from jobs.classify import field_prefix
 from ledger import personal_data
 from ledger.holds import holds_covering
 from ledger.models import PersonalData
@@ -74,11 +73,6 @@ class Work:
         return None if step is None or step.revision < self.op.revision else step.state
 
 
-def prefix_of(appointment_id: str) -> str:
-    """The per-appointment prefix of booking-level field names (jobs/classify.py)."""
-    return hashlib.sha256(appointment_id.encode()).hexdigest()[: 2 * PREFIX_BYTES]
-
-
 def load(tx: LedgerTransaction, op: PlannedOperation, now: datetime, region: str) -> Work:
     """The operation's context: the person's values of its categories (decrypted while the keys
     exist), its customer ids, the appointment's other customers, and what still needs the record."""
@@ -89,7 +83,7 @@ def load(tx: LedgerTransaction, op: PlannedOperation, now: datetime, region: str
     keys = tx.keystore.existing_keys(op.subject_ref)
     readable = [f for f, c in categories.items() if c in keys]
     values = personal_data.read_values(session, keys, op.subject_ref, readable) if readable else {}
-    prefix = prefix_of(op.object_id) if op.object_type == "appointment" else None
+    prefix = field_prefix(op.object_id) if op.object_type == "appointment" else None
     found = needles(values, categories, op.categories, prefix=prefix, region=region)
     mine = {c for b, c in bookings_mirror.subject_records(session, op.subject_ref).customers if b == op.business_id}
     work = Work(op, anonymisation.steps(session, op.id), found, mine, [], set(), [])
@@ -113,7 +107,8 @@ def appointment_needs(tx: LedgerTransaction, op: PlannedOperation, subjects: set
     reasons = []
     for due in retention_dues.object_dues(tx.session, "appointment", op.object_id):
         mine = due.subject_ref == op.subject_ref
-        if due.due_at > stamp and not (mine and due.category in op.categories):
+        # No due date: the category's clock has not started (e.g. a cancellation clock), so it is kept.
+        if (due.due_at is None or due.due_at > stamp) and not (mine and due.category in op.categories):
             reasons.append("own-category" if mine else "other-customer")
     others = subjects - {op.subject_ref}
     if any(holds_covering(tx.session, now, subject=other) for other in others):
@@ -130,6 +125,6 @@ def customer_needs(tx: LedgerTransaction, op: PlannedOperation, now: datetime) -
     leaving = {o.object_id: set(o.categories) for o in anonymisation.operations_for_subject(tx.session, op.subject_ref)
                if o.state in anonymisation.OPEN_STATES and o.object_type == "appointment"}
     live = [d for d in retention_dues.subject_dues(tx.session, op.subject_ref)
-            if d.object_type == "appointment" and d.object_id in here and d.due_at > stamp
+            if d.object_type == "appointment" and d.object_id in here and (d.due_at is None or d.due_at > stamp)
             and d.category not in leaving.get(d.object_id, set())]
     return ["live-appointment"] if live else []

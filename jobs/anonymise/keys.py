@@ -19,27 +19,34 @@ from state import anonymisation, retention_dues
 
 
 def keys_step(run: Run, journal: Journal, works: list[Work]) -> None:
-    """Destroy keys or erase, one operation at a time (each erasure is transactions of its own)."""
+    """Destroy keys or erase, one operation at a time (each erasure is transactions of its own);
+    the steps are recorded for the whole batch, before and after."""
+    journal.sending(works, "keys", {})
+    finished, held_ops = [], []
+    settled: set[str] = set()   # operations of this batch already through: no longer "another open one"
     for work in works:
-        journal.sending([work], "keys", {})
         try:
-            evidence = _destroy(run, work)
+            evidence = _destroy(run, work, settled)
         except Held as held:
-            journal.finish([Outcome(work, "keys", "pending", {"held": list(held.hold_ids)})])
-            journal.set_state([work], "held", detail="hold " + ",".join(held.hold_ids)[:180])
+            finished.append(Outcome(work, "keys", "pending", {"held": list(held.hold_ids)}))
+            held_ops.append((work, held.hold_ids))
             continue
-        journal.finish([Outcome(work, "keys", "done", evidence, then=lambda tx, w=work: anonymisation.set_state(
-            tx.session, w.op.id, "done", tx.clock()))])
+        settled.add(work.op.id)
+        finished.append(Outcome(work, "keys", "done", evidence, then=lambda tx, w=work: anonymisation.set_state(
+            tx.session, w.op.id, "done", tx.clock())))
+    journal.finish(finished)
+    for work, hold_ids in held_ops:
+        journal.set_state([work], "held", detail="hold " + ",".join(hold_ids)[:180])
 
 
-def _destroy(run: Run, work: Work) -> dict[str, object]:
+def _destroy(run: Run, work: Work, settled: set[str]) -> dict[str, object]:
     op = work.op
     with run.ledger.transaction() as tx:
         known = tx.subject(op.subject_ref)
         if known is not None and known.status == "erased":
             return {"destroyed": [], "erased": True, "settled": "already-erased"}
         others = [o for o in anonymisation.operations_for_subject(tx.session, op.subject_ref)
-                  if o.id != op.id and o.state in anonymisation.OPEN_STATES]
+                  if o.id != op.id and o.id not in settled and o.state in anonymisation.OPEN_STATES]
         elsewhere = {d.category for d in retention_dues.subject_dues(tx.session, op.subject_ref)
                      if (d.object_type, d.object_id) != (op.object_type, op.object_id)}
     needed = elsewhere | {c for o in others for c in o.categories}

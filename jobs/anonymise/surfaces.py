@@ -45,9 +45,6 @@ class Needles:
     phones: frozenset[str] = frozenset()
     region: str = field(default="US")
 
-    def __bool__(self) -> bool:
-        return bool(self.texts or self.whole or self.emails or self.phones)
-
 
 def needles(values: Mapping[str, str], categories: Mapping[str, str], expired: Iterable[str], *, prefix: str | None,
             region: str) -> Needles:

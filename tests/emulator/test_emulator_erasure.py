@@ -184,3 +184,23 @@ def test_delete_customer_answers_204_by_default(client: httpx.Client, business: 
     """quirk_delete_customer_500_rate is 0.0 by default."""
     customer_id = _customer_ids(client, business)[0]
     assert client.delete(f"/solutions/bookingBusinesses/{business}/customers/{customer_id}").status_code == 204
+
+
+def test_a_patched_element_without_customer_id_registers_a_new_customer(client: httpx.Client, business: str) -> None:
+    """As on create (§1.3; on PATCH an inference): the element becomes a new bookingCustomer, stored as sent."""
+    created = new_appointment(client, business)
+    before = set(_customer_ids(client, business))
+    element = {"@odata.type": ELEMENT, "name": "Anonymised", "emailAddress": ""}
+    assert client.patch(_url(business, created["id"]), json={"customers": [element]}).status_code == 204
+    [stored] = client.get(_url(business, created["id"])).json()["customers"]
+    assert stored["customerId"] not in before and stored["customerId"] in _customer_ids(client, business)
+    assert stored["name"] == "Anonymised" and stored["emailAddress"] is None
+
+
+def test_a_refused_patch_registers_no_customer(client: httpx.Client, business: str) -> None:
+    """An unknown id beside a new person: 400, and the new person was not made a bookingCustomer."""
+    created = new_appointment(client, business)
+    before = _customer_ids(client, business)
+    elements = [{"@odata.type": ELEMENT, "name": "Newcomer"}, {"@odata.type": ELEMENT, "customerId": "nobody"}]
+    response = client.patch(_url(business, created["id"]), json={"customers": elements, "maximumAttendeesCount": 2})
+    assert response.status_code == 400 and _customer_ids(client, business) == before

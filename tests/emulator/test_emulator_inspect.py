@@ -131,3 +131,13 @@ def test_seed_takes_time_zones(client: httpx.Client, control: httpx.Client, zone
     got = [client.get(f"/users/{b}/mailboxSettings/timeZone").json()["value"] for b in ids]
     assert got == [zones[n % len(zones)] for n in range(4)]
     assert control.post("/seed", json={"businesses": 1, "timeZones": ["Nowhere/None"]}).status_code == 400
+
+
+def test_the_object_log_keeps_at_most_object_log_size_writes(client: httpx.Client, control: httpx.Client, business: str) -> None:
+    """object_log_size bounds the log (applied when the log is emptied); the oldest writes go first."""
+    control.post("/options", json={"object_log_size": 2})
+    control.delete("/requests")
+    first, second = (new_appointment(client, business, start=f"2036-04-0{day}T10:00:00") for day in (1, 2))
+    client.patch(f"/solutions/bookingBusinesses/{business}/appointments/{second['id']}", json={"serviceNotes": ""})
+    log = control.get("/requests/objects").json()
+    assert first["id"] not in log and [w["method"] for w in log[second["id"]]] == ["POST", "PATCH"]

@@ -23,9 +23,10 @@ ELEMENT = "#microsoft.graph.bookingCustomerInformation"
 
 def person(index: int, **overrides: Any) -> dict[str, Any]:
     """A customer of an appointment with a value in every personal field."""
-    return {"@odata.type": ELEMENT, "name": f"Ada Lovelace-{index}", "emailAddress": f"ada{index}@example.org",
-            "phone": f"+44 20 7946 00{10 + index}", "notes": f"Allergic to latex {index}.", "timeZone": "Europe/London",
-            "customQuestionAnswers": [{"questionId": "q1", "question": "Favourite engine?", "answer": f"Analytical-{index}"}],
+    # Zero-padded, so no person's value is a substring of another's ("-2" of "-20").
+    return {"@odata.type": ELEMENT, "name": f"Ada Lovelace-{index:03d}", "emailAddress": f"ada{index:03d}@example.org",
+            "phone": f"+44 20 7946 0{100 + index:03d}", "notes": f"Allergic to latex {index:03d}.", "timeZone": "Europe/London",
+            "customQuestionAnswers": [{"questionId": "q1", "question": "Favourite engine?", "answer": f"Analytical-{index:03d}"}],
             **overrides}
 
 

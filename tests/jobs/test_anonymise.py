@@ -13,9 +13,10 @@ from config import load_settings
 from config.retention import load_policy
 from ledger.integrity import verify_ledger
 from ledger.holds import place_hold, release_hold
-from state import anonymisation
+from state import anonymisation, bookings_mirror
 
-SWITCHES_OFF = {"quirk_delete_customer_500_rate": 0.0, "accept_empty_customers": True}
+SWITCHES_OFF = {"quirk_delete_customer_500_rate": 0.0, "accept_empty_customers": True, "legacy_fields_follow_customers": True,
+                "event_body_has_custom_answers": True}
 ALL = ["account.preferences", "booking.answers", "booking.contact", "booking.details", "booking.identity", "booking.notes"]
 
 
@@ -129,7 +130,7 @@ def test_no_customer_is_mailed_when_an_appointment_is_deleted(bookings: Bookings
     bookings.plan(subject, "appointment", appointment_id)
     assert anonymiser(bookings, policy).run()["done"] == 1
     assert bookings.appointment(appointment_id).status_code == 404
-    assert _mailed(bookings, "ada1@example.org") == []
+    assert _mailed(bookings, "ada001@example.org") == []
     assert [m for m, status in _writes(bookings, appointment_id) if 200 <= status < 300] == ["POST", "PATCH", "DELETE"]
 
 
@@ -195,7 +196,7 @@ def _dirty_after(runner: Any, step: str, dirty: Any) -> None:
 def _group_with_copy(bookings: Bookings) -> tuple[str, str, dict[str, Any], Any]:
     appointment_id = bookings.book(_start(bookings), [person(1), person(2)])
     subject, _ = bookings.subject_of(appointment_id, 0)
-    copy = _copy(bookings, "Analytical-1")
+    copy = _copy(bookings, "Analytical-001")
     bookings.expire("appointment", appointment_id, subject, ALL)
     return appointment_id, subject, copy, bookings.plan(subject, "appointment", appointment_id)
 
@@ -214,11 +215,11 @@ def test_a_calendar_copy_still_holding_answers_is_rewritten(bookings: Bookings, 
     assert runner.run()["done"] == 1
     with bookings.http() as http:
         body = http.get(f"/users/{bookings.business}/events/{copy['id']}").json()["body"]["content"]
-    assert "Analytical-1" not in body and "Analytical-2" in body
+    assert "Analytical-001" not in body and "Analytical-002" in body
     with bookings.ledger.transaction() as tx:
         event = anonymisation.steps(tx.session, op.id)["event"]
     assert event.evidence["action"] == "rewrite" and event.evidence["events"] == [copy["id"]]
-    live = [h for h in bookings.control.call("GET", "/search?text=Analytical-1")["hits"] if not h["recoverable"]]
+    live = [h for h in bookings.control.call("GET", "/search?text=Analytical-001")["hits"] if not h["recoverable"]]
     assert live == []
 
 
@@ -235,4 +236,99 @@ def test_the_read_back_fails_an_operation_whose_surface_is_dirty_again(bookings:
         assert tx.subject(subject).status == "active" and "keys" not in steps
         values = tx.read_personal_data(subject, viewer="test", purpose="check")
     assert steps["readback"].evidence["dirty"] == [f"event:{copy['id']}"]
-    assert any("Analytical-1" in v for v in values.values())
+    assert any("Analytical-001" in v for v in values.values())
+
+
+def test_the_last_operation_of_a_person_erases_them_even_in_the_same_batch(bookings: Bookings, policy: Any) -> None:
+    """Two records of one person reach the keys step together: the shared categories' keys are not
+    kept alive by each other, the person is erased, and no lookup finds them any more."""
+    first = bookings.book(_start(bookings), [person(1)])
+    second = bookings.book(_start(bookings) + timedelta(hours=3), [person(1)])
+    subject, _ = bookings.subject_of(first)
+    assert bookings.subject_of(second)[0] == subject
+    with bookings.ledger.transaction() as tx:
+        records = [("appointment", first), ("appointment", second)] + [
+            ("customer", c) for _, c in bookings_mirror.subject_records(tx.session, subject).customers]
+    for object_type, object_id in records:
+        bookings.expire(object_type, object_id, subject, ALL)
+        bookings.plan(subject, object_type, object_id)
+    assert anonymiser(bookings, policy).run()["done"] == len(records)
+    with bookings.ledger.transaction() as tx:
+        assert tx.subject(subject).status == "erased"
+        assert tx.find_subjects(email="ada001@example.org") == []
+    assert len(entries(bookings.ledger, "erased")) == 1
+
+
+def test_the_dry_run_lists_the_plan_and_touches_nothing(bookings: Bookings, policy: Any) -> None:
+    """plan_dry_run names each open operation's strategy without a Graph call or a write."""
+    single = bookings.book(_start(bookings), [person(1)])
+    group = bookings.book(_start(bookings) + timedelta(hours=2), [person(2), person(3)])
+    for appointment_id in (single, group):
+        subject, _ = bookings.subject_of(appointment_id)
+        bookings.expire("appointment", appointment_id, subject, ALL)
+        bookings.plan(subject, "appointment", appointment_id)
+    bookings.control.call("DELETE", "/requests")
+    head = len(entries(bookings.ledger, "anonymised")) + len(entries(bookings.ledger, "viewed"))
+    planned = {p["object_id"]: p for p in anonymiser(bookings, policy).plan_dry_run()}
+    assert planned[single]["strategy"] == "delete" and planned[group]["strategy"] == "rewrite"
+    assert planned[group]["needed_by"] == ["other-customer"] and planned[single]["next_step"] == "appointment"
+    assert [k for k in bookings.control.call("GET", "/requests") if "/_emulator/" not in k] == []
+    assert len(entries(bookings.ledger, "anonymised")) + len(entries(bookings.ledger, "viewed")) == head
+    with bookings.ledger.transaction() as tx:
+        assert {o.state for o in anonymisation.open_operations(tx.session)} == {"planned"}
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_legacy_fields_no_patch_reaches_are_recorded_as_remaining(bookings: Bookings, policy: Any, follow: bool) -> None:
+    """An appointment kept for its booking details loses the customer; where Graph's legacy flat
+    fields keep the old copy (no PATCH can change them, §1.5) the read-back records them, with why."""
+    bookings.control.call("POST", "/options", {"legacy_fields_follow_customers": follow})
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, _ = bookings.subject_of(appointment_id)
+    expired = [c for c in ALL if c != "booking.details"]
+    bookings.expire("appointment", appointment_id, subject, expired)
+    op = bookings.plan(subject, "appointment", appointment_id, expired)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    document = bookings.appointment(appointment_id).json()
+    with bookings.ledger.transaction() as tx:
+        readback = anonymisation.steps(tx.session, op.id)["readback"].evidence
+    assert document["customers"] == []
+    remains = {r["place"]: r["why"] for r in readback["remains"]}
+    if follow:
+        assert remains == {} and not document.get("customerName")
+    else:
+        assert {"customerName", "customerEmailAddress"} <= set(remains) and document["customerName"] == "Ada Lovelace-001"
+        assert all("own-category" in why for why in remains.values())
+    assert entries(bookings.ledger, "anonymisation-verified")[-1]["remains"] == sorted(remains)
+
+
+@pytest.mark.parametrize("answers_in_body", [True, False])
+def test_no_answer_is_left_on_any_live_surface(bookings: Bookings, policy: Any, answers_in_body: bool) -> None:
+    """Whether or not the calendar copy carries answers (CONFLICT §2.5), none of this person's is left."""
+    bookings.control.call("POST", "/options", {"event_body_has_custom_answers": answers_in_body})
+    appointment_id = bookings.book(_start(bookings), [person(1), person(2)])
+    subject, _ = bookings.subject_of(appointment_id, 0)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    bookings.plan(subject, "appointment", appointment_id)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    for value in ("Analytical-001", "ada001@example.org", "Ada Lovelace-001"):
+        assert [h for h in bookings.control.call("GET", f"/search?text={value}")["hits"]
+                if not h["recoverable"] and h["surface"] != "customers"] == []
+
+
+def test_a_kept_appointment_keeps_a_blanked_element_where_an_empty_array_is_refused(bookings: Bookings, policy: Any) -> None:
+    """The refused empty customers[] (400, nothing written) is followed by the person's element blanked."""
+    bookings.control.call("POST", "/options", {"accept_empty_customers": False})
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, customer_id = bookings.subject_of(appointment_id)
+    expired = [c for c in ALL if c != "booking.details"]
+    bookings.expire("appointment", appointment_id, subject, expired)
+    op = bookings.plan(subject, "appointment", appointment_id, expired)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    (element,) = bookings.appointment(appointment_id).json()["customers"]
+    assert element["customerId"] == customer_id and not (element.get("name") or element.get("emailAddress")
+                                                         or element.get("phone") or element.get("customQuestionAnswers"))
+    with bookings.ledger.transaction() as tx:
+        step = anonymisation.steps(tx.session, op.id)["appointment"]
+    assert [g["status"] for g in step.evidence["graph"]][1:] == [400, 204] and step.evidence["empty_refused"]
+    assert [s for m, s in _writes(bookings, appointment_id) if m == "PATCH"] == [400, 204]

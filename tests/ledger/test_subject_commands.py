@@ -108,3 +108,24 @@ def test_a_subject_on_legal_hold_is_not_erased_and_the_message_names_the_hold(cl
     assert code == 1 and f"on legal hold ({hold_id.strip()})" in output
     assert "Ada" not in output and "Case 14" not in output
     assert cli("subject", "find", "--email", ADA["email"]) == (0, f"{ada}\n")
+
+
+def test_child_flags_once_alerts_the_officer_and_keeps_the_reason_out_of_the_chain(cli, ledger, ada):
+    code, output = cli("subject", "child", ada, "--reason", "Her mother says Ada is 12", "--by", "officer-7", "--json")
+    assert code == 0
+    flagged = json.loads(output)
+    assert flagged["subject"] == ada and flagged["alert"] and flagged["held_by"] == []
+    entry = _entries(ledger)[-1]
+    assert (entry["seq"], entry["kind"], entry["by_officer"]) == (flagged["flagged_seq"], "child-flagged", True)
+    assert "12" not in json.dumps({k: v for k, v in entry.items() if k != "time"}) and "officer-7" not in json.dumps(entry)
+    code, output = cli("subject", "child", ada, "--reason", "again", "--json")
+    assert code == 0 and json.loads(output)["flagged_seq"] is None and json.loads(output)["alert"] is None
+
+
+@pytest.mark.parametrize(("erased", "code", "message"), [(False, 2, "no subject"), (True, 1, "already erased")])
+def test_child_of_an_unknown_or_erased_subject_is_refused(cli, ledger, ada, erased, code, message):
+    ref = ada if erased else "0" * 32
+    if erased:
+        ledger.erase_subject(ada, reason="erasure-request")
+    result, output = cli("subject", "child", ref, "--reason", "r")
+    assert result == code and message in output

@@ -52,7 +52,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Recomputed from the holds table: a subject with an active subject-scoped hold is on hold.
+    # Recomputed from the holds table: a subject with an unreleased subject-scoped hold is on hold.
     with op.batch_alter_table("subjects") as batch:
         batch.add_column(sa.Column("on_hold", sa.Boolean, nullable=False, server_default=sa.false()))
     op.execute("UPDATE subjects SET on_hold = TRUE WHERE subject_ref IN "
