@@ -98,7 +98,7 @@ def anonymisation_rows(appointments: int) -> list[tuple[str, str, str]]:
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     result = module.measure_anonymisation(appointments=appointments)
     return [(f"anonymisation, {result['records']:,} records", f"{result['requests_per_record']:.3f} HTTP requests/record",
-             f"target <= {module.TARGET}; {result['records_per_second']:,.1f} records/s")]
+             f"target <= {module.TARGET}; {result['records_per_second']:,.1f} records/s; {result['done']:,} done")]
 
 
 def main() -> int:
