@@ -20,7 +20,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -171,7 +171,7 @@ class RetentionEvaluator:
             held = holds_covering(tx.session, now, subject=subject, business_ids=[business] if business else [],
                                   appointment_ids=[object_id] if object_type == "appointment" else [])
             if held:
-                report.held.append(_with(expiry, holds=tuple(h.id for h in held)))
+                report.held.append(replace(expiry, holds=tuple(h.id for h in held)))
                 continue
             marked = retention_dues.mark_expired(tx.session, object_type, object_id, subject, categories, stamp)
             if not marked:
@@ -180,11 +180,7 @@ class RetentionEvaluator:
                       categories=marked, policy_version=self.policy.policy_version)
             planned = plan_operation(tx.session, subject_ref=subject, business_id=business, object_type=object_type,
                                      object_id=object_id, categories=marked, cause="retention", now=now)
-            report.expired.append(_with(expiry, categories=tuple(marked), operation=planned.id if planned else None))
-
-
-def _with(expiry: Expiry, **changes: Any) -> Expiry:
-    return Expiry(**{**expiry.__dict__, **changes})
+            report.expired.append(replace(expiry, categories=tuple(marked), operation=planned.id if planned else None))
 
 
 def _grouped(rows: list[retention_dues.RetentionDue]) -> list[tuple[tuple[str, str, str, str], list[str]]]:
