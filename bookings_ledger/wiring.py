@@ -18,6 +18,7 @@ from functools import partial
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from jobs.anonymise import Anonymiser
 from jobs.delta import DeltaFollower
 from jobs.erasure import erase_working_state
 from jobs.holds_scope import subject_scope
@@ -47,6 +48,15 @@ class Process:
 
 
 @dataclass(frozen=True)
+class RetentionServices:
+    """The businesses' time zones, the retention evaluation and the anonymiser, over one ledger and connector."""
+
+    zones: BusinessZones
+    evaluator: RetentionEvaluator
+    anonymiser: Anonymiser
+
+
+@dataclass(frozen=True)
 class SyncServices:
     """Subscriptions, reconciliation, mailbox delta rounds and lifecycle handling over one ledger
     and one connector."""
@@ -56,8 +66,7 @@ class SyncServices:
     subscriptions: SubscriptionManager
     reconciler: Reconciler
     delta: DeltaFollower
-    zones: BusinessZones
-    retention: RetentionEvaluator
+    retention: RetentionServices
 
     @property
     def lifecycle(self) -> LifecycleServices:
@@ -105,9 +114,15 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
                                   public_base_url=settings.PUBLIC_BASE_URL, policy=policy_from_settings(settings),
                                   client_state_keys=ClientStateKeys.from_settings(settings))
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
+    return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler),
+                        retention_services(ledger, graph, ingestor))
+
+
+def retention_services(ledger: Ledger, graph: Any, ingestor: Ingestor) -> RetentionServices:
+    """Time zones, retention evaluation and anonymisation under the ingestor's policy; `graph` is a GraphConnector."""
     zones = BusinessZones(ledger.engine, graph.mailbox, ledger.clock)
-    return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler), zones,
-                        RetentionEvaluator(ledger, ingestor.policy, ledger.clock, zones))
+    return RetentionServices(zones, RetentionEvaluator(ledger, ingestor.policy, ledger.clock, zones),
+                             Anonymiser(ledger, graph, ingestor.policy, ledger.clock))
 
 
 @contextmanager

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session
 from config.retention import RetentionPolicy, parse_duration
 from connector.parse import iana_zone
 from database.times import format_time
+from ledger.entries import lock_head
 from ledger.holds import holds_covering
 from ledger.transactions import Clock, Ledger, LedgerTransaction
 from state import business_time_zones, retention_dues, retention_policies
@@ -160,23 +162,25 @@ class RetentionEvaluator:
     def _expire(self, tx: LedgerTransaction, groups: Sequence[tuple[tuple[str, str, str, str], list[str]]],
                 now: datetime, report: RetentionReport) -> None:
         stamp = format_time(now)
+        # The chain's lock first, as placing a hold takes it: a hold is either committed before these
+        # checks, and seen, or placed after this batch. A second evaluator running meanwhile waits
+        # here, then finds the rows marked (mark_expired marks only what no run marked before).
+        lock_head(tx.session)
         for (subject, object_type, object_id, business), categories in groups:
             expiry = Expiry(subject, object_type, object_id, business, tuple(sorted(categories)))
             held = holds_covering(tx.session, now, subject=subject, business_ids=[business] if business else [],
                                   appointment_ids=[object_id] if object_type == "appointment" else [])
             if held:
-                report.held.append(_with(expiry, holds=tuple(h.id for h in held)))
+                report.held.append(replace(expiry, holds=tuple(h.id for h in held)))
+                continue
+            marked = retention_dues.mark_expired(tx.session, object_type, object_id, subject, categories, stamp)
+            if not marked:
                 continue
             tx.append("retention-expired", subject=subject, refs={object_type: object_id}, business=business or None,
-                      categories=list(expiry.categories), policy_version=self.policy.policy_version)
+                      categories=marked, policy_version=self.policy.policy_version)
             planned = plan_operation(tx.session, subject_ref=subject, business_id=business, object_type=object_type,
-                                     object_id=object_id, categories=expiry.categories, cause="retention", now=now)
-            retention_dues.mark_expired(tx.session, ((object_type, object_id, subject, c) for c in categories), stamp)
-            report.expired.append(_with(expiry, operation=planned.id if planned else None))
-
-
-def _with(expiry: Expiry, **changes: Any) -> Expiry:
-    return Expiry(**{**expiry.__dict__, **changes})
+                                     object_id=object_id, categories=marked, cause="retention", now=now)
+            report.expired.append(replace(expiry, categories=tuple(marked), operation=planned.id if planned else None))
 
 
 def _grouped(rows: list[retention_dues.RetentionDue]) -> list[tuple[tuple[str, str, str, str], list[str]]]:
@@ -187,29 +191,22 @@ def _grouped(rows: list[retention_dues.RetentionDue]) -> list[tuple[tuple[str, s
     return list(groups.items())
 
 
-class _rolled_back:
+@contextmanager
+def _rolled_back(ledger: Ledger) -> Iterator[LedgerTransaction]:
     """A ledger transaction that always rolls back (the dry run's)."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._context = ledger.transaction()
-
-    def __enter__(self) -> LedgerTransaction:
-        return self._context.__enter__()
-
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> bool:
-        if kind is None:
-            try:
-                raise _DryRun
-            except _DryRun as rollback:
-                self._context.__exit__(_DryRun, rollback, rollback.__traceback__)
-            return False
-        return bool(self._context.__exit__(kind, error, trace))
+    try:
+        with ledger.transaction() as tx:
+            yield tx
+            raise _DryRun
+    except _DryRun:
+        pass
 
 
 def record_policy(tx: LedgerTransaction, policy: RetentionPolicy, now: datetime) -> dict[str, Any] | None:
     """Record the policy file's version if it is new: a `policy-changed` entry naming the categories
     it made stricter, whose data already held is re-dated at once (never lengthened). The entry's
     details; None when the version was recorded before."""
+    lock_head(tx.session)   # two evaluators starting at once: the second sees the first one's version
     last = retention_policies.latest(tx.session)
     periods = {c.id: (c.retention, c.clock) for c in policy.category}
     if last is not None and last.policy_version == policy.policy_version:
@@ -239,6 +236,8 @@ def record_policy(tx: LedgerTransaction, policy: RetentionPolicy, now: datetime)
 def status(session: Session, now: datetime, days: int = 30) -> list[dict[str, Any]]:
     """What expires when, by category and (UTC) day, over the next `days` days; `overdue` rows are due
     already but not expired (a legal hold keeps them, or no evaluation has run since)."""
-    today = format_time(now)[:10]
-    return [{"day": day, "category": category, "records": count, "overdue": day < today}
-            for category, day, count in retention_dues.upcoming(session, format_time(now + timedelta(days=days)))]
+    stamp = format_time(now)
+    overdue = retention_dues.upcoming(session, until=stamp)
+    coming = retention_dues.upcoming(session, since=stamp, until=format_time(now + timedelta(days=days)))
+    return [{"day": day, "category": category, "records": count, "overdue": late}
+            for late, rows in ((True, overdue), (False, coming)) for category, day, count in rows]

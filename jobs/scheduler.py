@@ -142,14 +142,14 @@ class JobSchedule:
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
-    back-fills, checkpoints, retention evaluation and the working state's purge."""
+    back-fills, checkpoints, retention evaluation, anonymisation and the working state's purge."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
 
     def reconcile() -> Mapping[str, Any]:
         # Each sweep re-reads the businesses' time zones too: one call each, never one per record.
-        zones = services.zones.refresh(services.businesses)
+        zones = services.retention.zones.refresh(services.businesses)
         return {"zones": zones, "sweeps": [r.as_dict() for r in services.reconciler.reconcile_all(services.businesses)]}
 
     def backfill() -> Mapping[str, Any]:
@@ -165,7 +165,10 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         return purge_working_state(services.ledger.engine, services.ledger.clock(), schedule.retention)
 
     def evaluate_retention() -> Mapping[str, Any]:
-        return services.retention.evaluate().as_dict()
+        return services.retention.evaluator.evaluate().as_dict()
+
+    def anonymise() -> Mapping[str, Any]:
+        return services.retention.anonymiser.run()
 
     return {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
@@ -175,4 +178,5 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "checkpoint": (checkpoint, CHECKPOINT_INTERVAL),
         "purge-working-state": (purge, PURGE_INTERVAL),
         "evaluate-retention": (evaluate_retention, schedule.evaluate_retention),
+        "anonymise": (anonymise, schedule.anonymise),
     }

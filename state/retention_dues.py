@@ -9,7 +9,8 @@ counted from an appointment's end would put that appointment's time in the appen
 good); this mutable table holds the dates the retention job reads. Each row keeps what its date is
 computed from (the clock's start, the period in force for it, the business whose calendar counts
 the days), so a stricter policy or a business's time zone re-dates held data without Graph. A row
-whose clock has not started (a `cancellation` clock while the appointment stands) has no due date.
+whose clock has not started (a `cancellation` clock while the appointment stands) is due at NEVER,
+the greatest stored time: every "due before T" and "not yet due at T" reads it right as it is.
 Replaced whenever the object's content is recorded again; `forget_subject` deletes a subject's
 rows when it is erased. Migrations 0008_chain_content and 0014_retention create it.
 """
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from sqlalchemy import Index, String, delete, func, select, tuple_, update
+from sqlalchemy import Index, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from config.retention import parse_duration, period_ends
@@ -27,6 +28,7 @@ from database.base import NAME, REF, TIME, Base
 from database.times import format_time, parse_time
 
 ZoneOf = Callable[[str], tzinfo]
+NEVER = "9999-12-31T23:59:59.999999Z"   # the due date of a clock not started
 
 
 class RetentionDue(Base):
@@ -40,7 +42,7 @@ class RetentionDue(Base):
     business_id: Mapped[str | None] = mapped_column(String(320), index=True)
     clock_start: Mapped[str | None] = mapped_column(TIME)
     period: Mapped[str | None] = mapped_column(String(32))
-    due_at: Mapped[str | None] = mapped_column(TIME, index=True)
+    due_at: Mapped[str] = mapped_column(TIME, index=True)
     expired_at: Mapped[str | None] = mapped_column(TIME)
 
     __table_args__ = (
@@ -49,10 +51,6 @@ class RetentionDue(Base):
         Index("ix_retention_due_pending", "due_at", sqlite_where=expired_at.is_(None),
               postgresql_where=expired_at.is_(None)),
     )
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        return self.object_type, self.object_id, self.subject_ref, self.category
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ def set_due_dates(
         rows.append(RetentionDue(
             object_type=object_type, object_id=object_id, subject_ref=subject_ref, category=category,
             business_id=business_id, clock_start=format_time(start) if start else None, period=period,
-            due_at=format_time(period_ends(period, start, zone)) if start else None,
+            due_at=format_time(period_ends(period, start, zone)) if start else NEVER,
             expired_at=before.expired_at if before is not None else None,
         ))
     session.add_all(rows)
@@ -103,7 +101,7 @@ def start_clocks(session: Session, object_type: str, object_id: str, categories:
         RetentionDue.category.in_(list(categories)), RetentionDue.clock_start.is_(None))).all()
     for row in rows:
         row.clock_start = format_time(start)
-        row.due_at = format_time(period_ends(row.period, start, zone)) if row.period else None
+        row.due_at = format_time(period_ends(row.period, start, zone)) if row.period else NEVER
     return len(rows)
 
 
@@ -114,13 +112,16 @@ def pending_before(session: Session, moment: str, *, limit: int | None = None) -
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
-def mark_expired(session: Session, keys: Iterable[tuple[str, str, str, str]], now: str) -> None:
-    """Mark these rows (object type, id, subject, category) expired: a later run never expires them again."""
-    keys = list(keys)
-    if keys:
-        session.execute(update(RetentionDue).where(tuple_(
-            RetentionDue.object_type, RetentionDue.object_id, RetentionDue.subject_ref, RetentionDue.category).in_(keys))
-            .values(expired_at=now))
+def mark_expired(session: Session, object_type: str, object_id: str, subject_ref: str, categories: Iterable[str],
+                 now: str) -> list[str]:
+    """Mark these categories of the subject's rows on the object expired, unless another run did
+    already; the categories this call marked."""
+    # Equalities on the primary key's columns, not a row-value IN list: SQLite would scan the table for that.
+    marked = session.execute(update(RetentionDue).where(
+        RetentionDue.object_type == object_type, RetentionDue.object_id == object_id,
+        RetentionDue.subject_ref == subject_ref, RetentionDue.category.in_(list(categories)),
+        RetentionDue.expired_at.is_(None)).values(expired_at=now).returning(RetentionDue.category))
+    return sorted(marked.scalars())
 
 
 def redate_business(session: Session, business_id: str, zone: tzinfo) -> int:
@@ -155,12 +156,12 @@ def unknown_zone_businesses(session: Session, moment: str, known: Callable[[str]
     return {b for b in found if b and not known(b)}
 
 
-def upcoming(session: Session, until: str) -> list[tuple[str, str, int]]:
-    """(category, UTC day, count) of the due dates before `until` not yet expired, by day."""
+def upcoming(session: Session, *, since: str = "", until: str) -> list[tuple[str, str, int]]:
+    """(category, UTC day, count) of the due dates in [since, until) not yet expired, by day."""
     day = func.substr(RetentionDue.due_at, 1, 10)
     query = select(RetentionDue.category, day, func.count()).where(
-        RetentionDue.expired_at.is_(None), RetentionDue.due_at < until).group_by(RetentionDue.category, day) \
-        .order_by(day, RetentionDue.category)
+        RetentionDue.expired_at.is_(None), RetentionDue.due_at >= since, RetentionDue.due_at < until) \
+        .group_by(RetentionDue.category, day).order_by(day, RetentionDue.category)
     return [(category, when, count) for category, when, count in session.execute(query)]
 
 

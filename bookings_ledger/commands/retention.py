@@ -52,16 +52,16 @@ def status_command(days: int, as_json: bool) -> None:
 def run_command(dry_run: bool, as_json: bool) -> None:
     """Evaluate the retention policy, then anonymise what expired."""
     from config import load_settings
-    from bookings_ledger.wiring import opened_process, retention_jobs
+    from bookings_ledger.wiring import opened_process, retention_services
     from jobs.retention import PolicyVersionUnchanged
 
     with opened_process(load_settings()) as process:
-        evaluator, anonymiser = retention_jobs(process)
+        services = retention_services(process.ledger, process.graph, process.ingestor)
         try:
-            report = evaluator.evaluate(dry_run=dry_run)
+            report = services.evaluator.evaluate(dry_run=dry_run)
         except PolicyVersionUnchanged as exc:
             refuse(str(exc), code=1)
-        anonymised: Any = anonymiser.plan_dry_run() if dry_run else anonymiser.run()
+        anonymised: Any = services.anonymiser.plan_dry_run() if dry_run else services.anonymiser.run()
     document = {**report.as_dict(), "expired": [e.as_dict() for e in report.expired],
                 "held": [e.as_dict() for e in report.held], "anonymisation": anonymised}
     print_document(document, as_json, lines=_lines(report, anonymised, dry_run))
@@ -75,8 +75,10 @@ def _lines(report: Any, anonymised: Any, dry_run: bool) -> list[str]:
     if report.policy_changed:
         lines.append(f"policy {report.policy_version} recorded; stricter: {', '.join(report.policy_changed['stricter']) or 'none'}")
     if dry_run:
-        lines += [f"would send: {operation}" for operation in anonymised]
+        lines += [f"operation {op['operation']}: would {op['strategy']} {op['object_type']} {op['object_id']}"
+                  f" ({', '.join(op['categories'])}); next step {op['next_step']}"
+                  f"{'; held by ' + ', '.join(op['held_by']) if op['held_by'] else ''}" for op in anonymised]
     else:
-        lines.append(f"anonymisation: {anonymised}")
+        lines.append("anonymisation: " + (", ".join(f"{n} {what}" for what, n in sorted(anonymised.items())) or "nothing to do"))
     lines.append(f"{len(report.expired)} records {verb}, {len(report.held)} held")
     return lines

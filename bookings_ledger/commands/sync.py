@@ -47,6 +47,7 @@ def command(status: bool) -> None:
     settings.require("BOOKING_BUSINESSES")
     if not status:
         with progress_display() as progress, opened_services(settings, progress=progress) as services:
+            services.retention.zones.refresh(services.businesses)   # retention days count on each one's calendar
             results = services.reconciler.reconcile_all(services.businesses)
         for result in results:
             click.echo(f"{result.business_id}: {result.appointments} appointments; {_counts(result.outcomes)}; "

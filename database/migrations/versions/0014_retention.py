@@ -1,8 +1,8 @@
 """Retention: what each due date is computed from, the businesses' time zones, the policy's versions.
 
 `retention_due` gains the business, the clock's start and the period in force for each row, so a
-stricter policy or a business's time zone re-dates held data without Graph; `due_at` may be empty
-(a `cancellation` clock not yet started); `expired_at` marks the rows a `retention-expired` entry
+stricter policy or a business's time zone re-dates held data without Graph (a `cancellation` clock
+not yet started is due at the greatest time, state.retention_dues.NEVER); `expired_at` marks the rows a `retention-expired` entry
 covers, and a partial index of the pending rows' due dates keeps each evaluation's range scan to
 what is newly due. Rows from before this revision keep their UTC due date (their clock start is
 unknown) until their record is next ingested; their business comes from the Bookings mirror.
@@ -25,13 +25,9 @@ TIME = sa.String(32)
 
 
 def upgrade() -> None:
-    # batch mode: SQLite cannot make a column nullable in place.
-    with op.batch_alter_table("retention_due") as batch:
-        batch.add_column(sa.Column("business_id", sa.String(320), nullable=True))
-        batch.add_column(sa.Column("clock_start", TIME, nullable=True))
-        batch.add_column(sa.Column("period", sa.String(32), nullable=True))
-        batch.add_column(sa.Column("expired_at", TIME, nullable=True))
-        batch.alter_column("due_at", existing_type=TIME, nullable=True)
+    for column in (sa.Column("business_id", sa.String(320), nullable=True), sa.Column("clock_start", TIME, nullable=True),
+                   sa.Column("period", sa.String(32), nullable=True), sa.Column("expired_at", TIME, nullable=True)):
+        op.add_column("retention_due", column)
     op.execute("UPDATE retention_due SET business_id = (SELECT b.business_id FROM booking_appointments b "
                "WHERE b.appointment_id = retention_due.object_id) WHERE object_type = 'appointment'")
     op.execute("UPDATE retention_due SET business_id = (SELECT MIN(c.business_id) FROM booking_customers c "
@@ -62,9 +58,8 @@ def downgrade() -> None:
     op.drop_index("ix_retention_due_pending", "retention_due")
     op.drop_index("ix_retention_due_category", "retention_due")
     op.drop_index("ix_retention_due_business_id", "retention_due")
-    op.execute("DELETE FROM retention_due WHERE due_at IS NULL")
+    # batch mode: SQLite cannot drop a column in place.
     with op.batch_alter_table("retention_due") as batch:
-        batch.alter_column("due_at", existing_type=TIME, nullable=False)
         batch.drop_column("expired_at")
         batch.drop_column("period")
         batch.drop_column("clock_start")

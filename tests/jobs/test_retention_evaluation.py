@@ -240,3 +240,25 @@ def test_a_collected_clock_keeps_its_first_start_when_the_record_changes(ledger,
     clock.advance(days=3)
     assert ingestor.ingest_appointment(booking(notes="Changed.")) == "updated"
     assert pending(ledger)["booking.notes"] == first == "2024-03-07T09:00:00.000000Z"
+
+
+def test_two_evaluations_at_once_expire_each_record_once(ledger, clock):
+    """A manual `retention run` while the scheduler's evaluation runs: one entry per record."""
+    import threading
+
+    set_zone(ledger, LONDON, "UTC")
+    ingestor = Ingestor(ledger, POLICY, clock=clock)
+    for number in range(20):
+        ingestor.ingest_appointment(booking(f"a-{number}"))
+    clock.now = datetime(2024, 7, 1, tzinfo=timezone.utc)
+    reports = []
+    threads = [threading.Thread(target=lambda: reports.append(RetentionEvaluator(ledger, POLICY, clock, None).evaluate()))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(len(r.expired) for r in reports) == 20
+    expired = entries(ledger, "retention-expired")
+    assert sorted(e["refs"]["appointment"] for e in expired) == sorted(f"a-{n}" for n in range(20))
+    assert len(entries(ledger, "policy-changed")) == 1

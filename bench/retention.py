@@ -1,0 +1,128 @@
+"""Retention benchmark: one evaluation over 100,000 and over 1,000,000 held records with the same
+1,000 expiring (target: the second under 1.5x the first: its cost follows what expires, not what is
+held), then anonymisation against the emulator (bench/anonymise.py) in Graph HTTP requests per
+record (target at most 0.25) and records per second.
+
+    .venv/bin/python bench/retention.py [--held 100000 1000000] [--expiring 1000] [--appointments 1000]
+
+Each evaluation runs on a fresh SQLite ledger whose `retention_due` holds the records: the
+expiring ones due an hour ago, the rest over the next six years; the expiring ones' appointments
+are in the Bookings mirror, so each gets its `retention-expired` entry and a planned operation.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy import insert  # noqa: E402
+
+from config.retention import load_policy  # noqa: E402
+from config.settings import DEFAULT_RETENTION_POLICY  # noqa: E402
+from database.engine import create_ledger_engine, upgrade  # noqa: E402
+from database.times import format_time  # noqa: E402
+from jobs.retention import RetentionEvaluator, record_policy  # noqa: E402
+from ledger.encryption import MasterKeys  # noqa: E402
+from ledger.keystore import open_keystore  # noqa: E402
+from ledger.transactions import Ledger, LedgerKeys  # noqa: E402
+from state.bookings_mirror import ACTIVE, BookingAppointment  # noqa: E402
+from state.retention_dues import RetentionDue  # noqa: E402
+
+TARGET_RATIO = 1.5
+BATCH = 50_000                      # rows per INSERT round while filling
+BUSINESS = "clinic@contoso.com"
+SIX_YEARS = timedelta(days=6 * 365)
+
+
+def fill(ledger: Ledger, held: int, expiring: int, now: datetime) -> None:
+    """`held` due dates, of which `expiring` are due an hour ago; those have mirror rows to plan against."""
+    stamp = format_time(now)
+    with ledger.engine.begin() as connection:
+        for start in range(0, held, BATCH):
+            rows = []
+            for number in range(start, min(start + BATCH, held)):
+                due = now - timedelta(hours=1) if number < expiring else now + SIX_YEARS * (number / held) + timedelta(days=1)
+                rows.append({"object_type": "appointment", "object_id": f"appointment-{number}",
+                             "subject_ref": f"{number:032x}", "category": "booking.notes", "business_id": BUSINESS,
+                             "clock_start": format_time(due - timedelta(days=90)), "period": "P90D",
+                             "due_at": format_time(due), "expired_at": None})
+            connection.execute(insert(RetentionDue), rows)
+        connection.execute(insert(BookingAppointment), [
+            {"appointment_id": f"appointment-{n}", "business_id": BUSINESS, "state": ACTIVE, "start_at": None, "end_at": None,
+             "subjects": json.dumps({"c": f"{n:032x}"}), "digests": "{}", "graph_version": None, "updated_at": stamp}
+            for n in range(expiring)])
+
+
+def measure_evaluation(directory: str, held: int, expiring: int) -> dict[str, Any]:
+    """One evaluation over `held` records with `expiring` due: seconds, and what it found."""
+    now = datetime.now(timezone.utc)
+    engine = create_ledger_engine(f"sqlite:///{directory}/retention-{held}.db")
+    upgrade(engine)
+    keys = LedgerKeys(MasterKeys(os.urandom(32)), secrets.token_bytes(32), "GB")
+    keystore = open_keystore(f"sqlite:///{directory}/keys-{held}.db", keys.master)
+    ledger = Ledger(engine, keys, lambda: now, keystore=keystore)
+    policy = load_policy(DEFAULT_RETENTION_POLICY)
+    try:
+        fill(ledger, held, expiring, now)
+        with ledger.transaction() as tx:
+            record_policy(tx, policy, now)          # the one-off policy entry is not what is measured
+        started = time.perf_counter()
+        report = RetentionEvaluator(ledger, policy, lambda: now, None).evaluate()
+        seconds = time.perf_counter() - started
+    finally:
+        keystore.close()
+        engine.dispose()
+    return {"held": held, "expired": len(report.expired), "seconds": seconds,
+            "operations": sum(1 for e in report.expired if e.operation)}
+
+
+def anonymisation_rows(appointments: int) -> list[tuple[str, str, str]]:
+    """The anonymisation rows of bench/anonymise.py, when it is there."""
+    path = Path(__file__).with_name("anonymise.py")
+    if not path.exists():
+        return [("anonymisation", "skipped", "bench/anonymise.py is not in this checkout")]
+    spec = importlib.util.spec_from_file_location("bench_anonymise", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    result = module.measure_anonymisation(appointments=appointments)
+    return [(f"anonymisation, {result['records']:,} records", f"{result['requests_per_record']:.3f} HTTP requests/record",
+             f"target <= {module.TARGET}; {result['records_per_second']:,.1f} records/s; {result['done']:,} done")]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--held", type=int, nargs=2, default=[100_000, 1_000_000], help="records held in the two runs")
+    parser.add_argument("--expiring", type=int, default=1_000, help="records expiring in each run")
+    parser.add_argument("--appointments", type=int, default=1_000, help="appointments of the anonymisation run")
+    args = parser.parse_args()
+    table = Table(title=f"bookings-ledger: retention benchmark ({args.expiring:,} records expiring)")
+    for column in ("measure", "result", "note"):
+        table.add_column(column)
+    with tempfile.TemporaryDirectory() as directory:
+        small, large = (measure_evaluation(directory, held, args.expiring) for held in args.held)
+    for run in (small, large):
+        table.add_row(f"evaluation over {run['held']:,} records", f"{run['seconds'] * 1000:,.0f} ms",
+                      f"{run['expired']:,} expired, {run['operations']:,} operations planned (SQLite)")
+    ratio = large["seconds"] / small["seconds"]
+    table.add_row(f"ratio {large['held']:,} / {small['held']:,}", f"{ratio:.2f}x",
+                  f"target < {TARGET_RATIO}x: {'met' if ratio < TARGET_RATIO else 'NOT met'}")
+    for row in anonymisation_rows(args.appointments):
+        table.add_row(*row)
+    Console().print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
