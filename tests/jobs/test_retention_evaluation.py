@@ -223,7 +223,7 @@ def test_status_lists_what_expires_by_category_and_day(ledger, clock):
 def test_the_evaluation_reads_due_dates_by_a_range_scan_of_the_pending_index(ledger):
     """Its cost grows with the rows due, not with everything held (bench/retention.py measures it)."""
     if ledger.engine.dialect.name != "sqlite":
-        pytest.skip("the query plan is checked on SQLite; bench/retention.py times both")
+        pytest.skip("the query plan is checked on SQLite; bench/retention.py times both backends")
     with ledger.engine.connect() as connection:
         plan = " ".join(str(row[-1]) for row in connection.execute(text(
             "EXPLAIN QUERY PLAN SELECT * FROM retention_due WHERE expired_at IS NULL AND due_at < :now ORDER BY due_at"),
