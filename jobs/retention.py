@@ -48,6 +48,10 @@ class PolicyVersionUnchanged(ValueError):
     """The policy file's periods or clocks changed but its `policy_version` did not."""
 
 
+class PolicyVersionSuperseded(ValueError):
+    """The policy file's version was replaced by a later one: this process runs an old file."""
+
+
 class TimeZoneReader(Protocol):
     """The part of `connector.mailbox.Mailbox` the zones need."""
 
@@ -214,6 +218,11 @@ def record_policy(tx: LedgerTransaction, policy: RetentionPolicy, now: datetime)
             raise PolicyVersionUnchanged(f"the retention policy changed but its policy_version is still "
                                          f"{policy.policy_version}: give the new content a new version")
         return None
+    if retention_policies.was_recorded(tx.session, policy.policy_version):
+        # A process still on an older file (a rolling upgrade, a forgotten host) must not expire data
+        # by it, nor flip the policy in force back and forth: it fails until it runs the current file.
+        raise PolicyVersionSuperseded(f"the retention policy {policy.policy_version} was replaced by "
+                                      f"{last.policy_version if last else '?'}: run the current policy file")
     before = last.periods if last is not None else {}
     stricter = sorted(c for c, (period, _) in periods.items()
                       if c in before and parse_duration(period) < parse_duration(before[c][0]))

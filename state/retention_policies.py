@@ -45,6 +45,12 @@ def latest(session: Session) -> PolicyVersion | None:
                          {category: (period, clock) for category, (period, clock) in json.loads(row.periods).items()})
 
 
+def was_recorded(session: Session, policy_version: str) -> bool:
+    """Whether this version was ever recorded."""
+    return session.scalar(select(RetentionPolicyVersion.id).where(
+        RetentionPolicyVersion.policy_version == policy_version).limit(1)) is not None
+
+
 def record(session: Session, version: PolicyVersion) -> None:
     """Record a version as the one in force from its `effective_from`."""
     session.add(RetentionPolicyVersion(policy_version=version.policy_version, effective_from=version.effective_from,

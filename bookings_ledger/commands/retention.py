@@ -7,7 +7,8 @@
 plans its anonymisation (jobs/retention.py), then runs the anonymiser over every open operation
 (jobs/anonymise). `--dry-run` evaluates in a transaction it rolls back, without reading any time
 zone from Graph, and lists what the anonymiser would send: it writes nothing and calls nothing.
-Exit codes: 0 done; 1 the policy changed without a new `policy_version`; 2 bad usage or settings.
+Exit codes: 0 done; 1 the policy changed without a new `policy_version`, or a later version has
+replaced this file's; 2 bad usage or settings.
 """
 from __future__ import annotations
 
@@ -53,13 +54,13 @@ def run_command(dry_run: bool, as_json: bool) -> None:
     """Evaluate the retention policy, then anonymise what expired."""
     from config import load_settings
     from bookings_ledger.wiring import opened_process, retention_services
-    from jobs.retention import PolicyVersionUnchanged
+    from jobs.retention import PolicyVersionSuperseded, PolicyVersionUnchanged
 
     with opened_process(load_settings()) as process:
         services = retention_services(process.ledger, process.graph, process.ingestor)
         try:
             report = services.evaluator.evaluate(dry_run=dry_run)
-        except PolicyVersionUnchanged as exc:
+        except (PolicyVersionUnchanged, PolicyVersionSuperseded) as exc:
             refuse(str(exc), code=1)
         anonymised: Any = services.anonymiser.plan_dry_run() if dry_run else services.anonymiser.run()
     document = {**report.as_dict(), "expired": [e.as_dict() for e in report.expired],

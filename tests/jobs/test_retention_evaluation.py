@@ -17,7 +17,7 @@ from database.times import format_time
 from jobs.erasure import erase_working_state
 from jobs.holds_scope import subject_scope
 from jobs.ingest import Ingestor
-from jobs.retention import PolicyVersionUnchanged, RetentionEvaluator, status
+from jobs.retention import PolicyVersionSuperseded, PolicyVersionUnchanged, RetentionEvaluator, status
 from ledger.core.canonical import parse_entry
 from ledger.encryption import MasterKeys
 from ledger.entries import stream_rows
@@ -223,7 +223,7 @@ def test_status_lists_what_expires_by_category_and_day(ledger, clock):
 def test_the_evaluation_reads_due_dates_by_a_range_scan_of_the_pending_index(ledger):
     """Its cost grows with the rows due, not with everything held (bench/retention.py measures it)."""
     if ledger.engine.dialect.name != "sqlite":
-        pytest.skip("the query plan is checked on SQLite; bench/retention.py times both")
+        pytest.skip("the query plan is checked on SQLite; bench/retention.py times both backends")
     with ledger.engine.connect() as connection:
         plan = " ".join(str(row[-1]) for row in connection.execute(text(
             "EXPLAIN QUERY PLAN SELECT * FROM retention_due WHERE expired_at IS NULL AND due_at < :now ORDER BY due_at"),
@@ -262,3 +262,17 @@ def test_two_evaluations_at_once_expire_each_record_once(ledger, clock):
     expired = entries(ledger, "retention-expired")
     assert sorted(e["refs"]["appointment"] for e in expired) == sorted(f"a-{n}" for n in range(20))
     assert len(entries(ledger, "policy-changed")) == 1
+
+
+def test_a_process_on_a_superseded_policy_expires_nothing_and_does_not_flip_the_version_back(ledger, clock):
+    """During a rolling upgrade an old scheduler still has the old file: its runs fail, the new one's work."""
+    set_zone(ledger, LONDON, "UTC")
+    Ingestor(ledger, POLICY, clock=clock).ingest_appointment(booking())
+    RetentionEvaluator(ledger, POLICY, clock, None).evaluate()
+    stricter = with_periods(POLICY, "2026-12-01.1", booking_notes=("P30D", "appointment_end"))
+    RetentionEvaluator(ledger, stricter, clock, None).evaluate()
+    clock.now = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    with pytest.raises(PolicyVersionSuperseded):
+        RetentionEvaluator(ledger, POLICY, clock, None).evaluate()
+    assert [e["policy_version"] for e in entries(ledger, "policy-changed")] == [POLICY.policy_version, "2026-12-01.1"]
+    assert [e.categories for e in RetentionEvaluator(ledger, stricter, clock, None).evaluate().expired] == [("booking.notes",)]

@@ -54,16 +54,24 @@ def test_two_scheduler_processes_never_overlap_a_job_and_miss_no_due_run(db, dat
     if db.dialect.name != "postgresql":
         pytest.skip("several scheduler processes are a PostgreSQL deployment (SQLite: one process)")
     processes = {"a": start(database_url, "a")}
-    time.sleep(1)
-    processes["b"] = start(database_url, "b")
-    time.sleep(SOAK / 2)
-    first_leader = leader(db)
-    stop(processes.pop(first_leader))
-    processes["c"] = start(database_url, "c")      # a restart: it must not run at once what just ran
-    time.sleep(SOAK / 2)
-    stopped = datetime.now(timezone.utc)
-    for process in processes.values():
-        stop(process)
+    try:
+        time.sleep(1)
+        processes["b"] = start(database_url, "b")
+        time.sleep(SOAK / 2)
+        first_leader = leader(db)
+        stop(processes[first_leader])
+        del processes[first_leader]
+        processes["c"] = start(database_url, "c")      # a restart: it must not run at once what just ran
+        time.sleep(SOAK / 2)
+        stopped = datetime.now(timezone.utc)
+        for name in list(processes):
+            stop(processes[name])
+            del processes[name]
+    finally:
+        for process in processes.values():   # a failed stop leaves no scheduler behind
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
 
     with Session(db) as session:
         runs = session.scalars(select(JobRun).order_by(JobRun.job, JobRun.started_at)).all()
