@@ -88,6 +88,11 @@ def _verdict(work: Work, read: dict[Any, ItemResult[Any] | None]) -> Outcome | N
             if not gone(item) and residue(customer_texts(item.value), work.needles):
                 dirty.append("customer")
     evidence = {"surfaces": surfaces, "dirty": dirty, "remains": remains, "graph": graph}
+    if dirty and all(place.startswith("appointment:") for place in dirty):
+        # Graph took the rewrite (it answered 2xx), so the person is back because someone edited the
+        # appointment since (staff, or a customer's own change): rewrite it again from a fresh read.
+        # The appointment step's attempts bound it: MAX_ATTEMPTS rewrites, then the operation fails.
+        return Outcome(work, "appointment", "pending", {**evidence, "why": "edited after the rewrite"})
     if dirty:
         return Outcome(work, "readback", "failed", evidence)
     return Outcome(work, "readback", "done", evidence, then=lambda tx: _verified(tx, work, document, evidence))

@@ -2,6 +2,7 @@
 appointment, delete the customer record, clean the event copy, read back, destroy the keys."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -237,6 +238,25 @@ def test_the_read_back_fails_an_operation_whose_surface_is_dirty_again(bookings:
         values = tx.read_personal_data(subject, viewer="test", purpose="check")
     assert steps["readback"].evidence["dirty"] == [f"event:{copy['id']}"]
     assert any("Analytical-001" in v for v in values.values())
+
+
+def test_an_appointment_edited_back_after_its_rewrite_is_rewritten_again(bookings: Bookings, policy: Any) -> None:
+    """Someone puts the person back on the appointment between the rewrite and the read-back (staff
+    editing it, say): the read-back sends it to be rewritten from a fresh read, and it ends clean."""
+    appointment_id, subject, _, op = _group_with_copy(bookings)
+    original = bookings.appointment(appointment_id).json()["customers"]
+    runner = anonymiser(bookings, policy)
+
+    def put_back() -> None:
+        with bookings.http() as http:
+            http.patch(f"/solutions/bookingBusinesses/{bookings.business}/appointments/{appointment_id}",
+                       json={"customers": original}).raise_for_status()
+
+    _dirty_after(runner, "appointment", put_back)
+    assert runner.run()["done"] == 1
+    assert "ada001@example.org" not in json.dumps(bookings.appointment(appointment_id).json()).lower()
+    with bookings.ledger.transaction() as tx:
+        assert anonymisation.steps(tx.session, op.id)["appointment"].attempts == 2
 
 
 def test_the_last_operation_of_a_person_erases_them_even_in_the_same_batch(bookings: Bookings, policy: Any) -> None:
