@@ -38,6 +38,7 @@ HANDLERS: dict[str, Handler] = {
     "appointment": rewrite_step, "appointment-delete": delete_step, "event": event_step, "customer": customer_step,
     "readback": readback_step, "keys": keys_step,
 }
+APPOINTMENT_WRITES = frozenset({"appointment", "appointment-delete"})   # one per appointment a round
 MAX_ATTEMPTS = 5       # sends of one step before it fails: a write Graph keeps refusing needs a person
 MAX_ROUNDS = 12        # more than the five steps plus settling rounds any operation needs
 
@@ -98,13 +99,23 @@ class Anonymiser:
             if not active:
                 break
             groups: dict[str, list[Work]] = defaultdict(list)
+            written: set[str] = set()
+            deferred: list[Work] = []
             for work in active:
                 work.progressed = False
-                groups[work.next_step()].append(work)  # type: ignore[index]
+                step = work.next_step()
+                if step in APPOINTMENT_WRITES and work.op.object_id in written:
+                    # Two customers of one group appointment: each rewrite is built from the same read
+                    # and replaces the whole array, so the second would put the first one back.
+                    deferred.append(work)
+                    continue
+                if step in APPOINTMENT_WRITES:
+                    written.add(work.op.object_id)
+                groups[step].append(work)  # type: ignore[index]
             for step, handler in HANDLERS.items():
                 if groups.get(step):
                     handler(run, self.journal, groups[step])
-            active = [w for w in active if w.progressed]
+            active = [w for w in active if w.progressed] + deferred
         return self._outcomes(works)
 
     def _unheld(self, works: list[Work]) -> list[Work]:

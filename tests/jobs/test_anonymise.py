@@ -259,6 +259,23 @@ def test_an_appointment_edited_back_after_its_rewrite_is_rewritten_again(booking
         assert anonymisation.steps(tx.session, op.id)["appointment"].attempts == 2
 
 
+def test_two_customers_of_one_appointment_expiring_together_are_rewritten_one_after_the_other(
+        bookings: Bookings, policy: Any) -> None:
+    """Each rewrite replaces the whole customers[] array from a read: two sent from the same read would
+    put each other's person back. One write per appointment a round, so each is written once."""
+    appointment_id = bookings.book(_start(bookings), [person(1), person(2), person(3)])
+    ops = []
+    for index in (0, 1):
+        subject, _ = bookings.subject_of(appointment_id, index)
+        bookings.expire("appointment", appointment_id, subject, ALL)
+        ops.append(bookings.plan(subject, "appointment", appointment_id))
+    assert anonymiser(bookings, policy).run()["done"] == 2
+    left = bookings.appointment(appointment_id).json()["customers"]
+    assert [c["emailAddress"] for c in left] == ["ada003@example.org"]
+    with bookings.ledger.transaction() as tx:
+        assert [anonymisation.steps(tx.session, op.id)["appointment"].attempts for op in ops] == [1, 1]
+
+
 def test_the_last_operation_of_a_person_erases_them_even_in_the_same_batch(bookings: Bookings, policy: Any) -> None:
     """Two records of one person reach the keys step together: the shared categories' keys are not
     kept alive by each other, the person is erased, and no lookup finds them any more."""
