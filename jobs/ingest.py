@@ -19,8 +19,9 @@ a whole batch and acknowledges its inbox rows in one transaction).
 What is written (docs/ingestion.md): a new appointment gives one `collected` entry per customer
 on it (per data subject; one subject-less entry when it has no customer); a known one gives
 `updated` entries only for the customers whose content digest changed; a cancelled or deleted
-one gives `cancelled` (and starts the retention clocks of the policy's `cancellation` categories). A business's customer record (read by reconciliation) is recorded the
-same way under the subject its customer id already has: `collected` when first seen, `updated`
+one gives `cancelled` (and starts the retention clocks of the policy's `cancellation` categories).
+A business's customer record (read by reconciliation) is recorded the same way under the subject
+its customer id already has: `collected` when first seen, `updated`
 when its digest changed, `cancelled` when Graph no longer lists it. Personal values go only
 through `tx.collect` (encrypted); entries carry field names, categories with purpose, legal basis
 and the policy's period and clock, the privacy-notice and policy versions: nothing a person's
