@@ -7,6 +7,7 @@ blueprints and one error shape. Threads, schedulers and Graph clients belong to 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,21 +26,32 @@ from webhooks.metrics import WebhookMetrics
 from webhooks.problems import problem
 
 MAX_NOTIFICATION_BYTES = 1024 * 1024  # Graph's batches are a few kB; anything near 1 MiB is not Graph
+WEBHOOKS, DASHBOARD = "webhooks", "dashboard"
+SURFACES = frozenset({WEBHOOKS, DASHBOARD})
+CLOSERS = "bookings_ledger.closers"
 
 
 def create_app(overrides: dict[str, Any] | None = None, *, clock: Callable[[], datetime] | None = None,
-               internal_port: int | None = None) -> Flask:
+               internal_port: int | None = None, surfaces: frozenset[str] = frozenset({WEBHOOKS})) -> Flask:
     """A configured app; `overrides` replace settings (tests), `clock` replaces the wall clock,
-    `internal_port` moves /metrics and /readyz to the listener on that port (`serve --metrics-bind`).
+    `internal_port` moves /metrics and /readyz to the listener on that port (`serve --metrics-bind`),
+    `surfaces` says what it serves besides health: the webhooks, the dashboard, or both.
 
-    It needs CLIENT_STATE_KEY and GRAPH_TENANT_ID, and no other key: the internet-facing process
-    never holds LEDGER_MASTER_KEY, BLIND_INDEX_KEY or CHECKPOINT_SIGNING_KEY.
+    The webhooks need CLIENT_STATE_KEY and GRAPH_TENANT_ID, and no other key: a webhooks-only
+    process (the internet-facing one) never holds LEDGER_MASTER_KEY, BLIND_INDEX_KEY or
+    CHECKPOINT_SIGNING_KEY. The dashboard needs the ledger's keys and SECRET_KEY, and no CLIENT_STATE_KEY.
     """
     settings = load_settings(overrides)
+    now = clock or (lambda: datetime.now(timezone.utc))
     app = Flask("bookings_ledger")
     app.config.update(MAX_CONTENT_LENGTH=MAX_NOTIFICATION_BYTES, SETTINGS=settings)
-    register_extensions(app, settings, clock or (lambda: datetime.now(timezone.utc)))
-    register_blueprints(app)
+    app.extensions[CLOSERS] = ExitStack()
+    register_extensions(app, settings, now, surfaces)
+    if WEBHOOKS in surfaces:
+        app.register_blueprint(receiver.bp)
+    app.register_blueprint(health.bp)
+    if DASHBOARD in surfaces:
+        register_dashboard(app, settings, now)
     register_errorhandlers(app)
     listeners.register_security_headers(app)
     if internal_port is not None:
@@ -48,22 +60,24 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Callable[[], d
 
 
 def close_app(app: Flask) -> None:
-    """Release what `create_app` opened: the inbox writer's connection and the database pool."""
-    app.extensions[receiver.EXTENSION].inbox.close()
+    """Release what `create_app` opened: the inbox writer's connection, the ledger and the database pools."""
+    if receiver.EXTENSION in app.extensions:
+        app.extensions[receiver.EXTENSION].inbox.close()
+    app.extensions[CLOSERS].close()
     app.extensions["bookings_ledger.engine"].dispose()
 
 
-def register_extensions(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
-    """The database, the receiver's collaborators and the readiness checks."""
-    keys = ClientStateKeys.from_settings(settings)
-    tenant_id = settings.require("GRAPH_TENANT_ID")
+def register_extensions(app: Flask, settings: Settings, clock: Callable[[], datetime], surfaces: frozenset[str]) -> None:
+    """The database, the receiver's collaborators (when it serves the webhooks) and the readiness checks."""
     engine = create_ledger_engine(settings.DATABASE_URL)
-    inbox = LedgerInbox(engine, clock)
     app.extensions["bookings_ledger.engine"] = engine
-    app.extensions[receiver.EXTENSION] = receiver.Receiver(
-        subscriptions=SubscriptionLookup(engine, clock), client_state_keys=keys, tenant_id=tenant_id, inbox=inbox,
-        metrics=WebhookMetrics(),
-    )
+    if WEBHOOKS in surfaces:
+        keys = ClientStateKeys.from_settings(settings)
+        tenant_id = settings.require("GRAPH_TENANT_ID")
+        app.extensions[receiver.EXTENSION] = receiver.Receiver(
+            subscriptions=SubscriptionLookup(engine, clock), client_state_keys=keys, tenant_id=tenant_id,
+            inbox=LedgerInbox(engine, clock), metrics=WebhookMetrics(),
+        )
     app.extensions[health.SCRAPE] = lambda metrics: metrics.refresh(engine, clock())
     app.extensions[health.READINESS] = {
         "database": lambda: _database_problem(engine),
@@ -88,9 +102,15 @@ def _guarded(check: Callable[[], str | None]) -> str | None:
         return f"unknown ({type(exc).__name__})"
 
 
-def register_blueprints(app: Flask) -> None:
-    app.register_blueprint(receiver.bp)
-    app.register_blueprint(health.bp)
+def register_dashboard(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
+    """The dashboard over a ledger of its own (with the key store), closed by `close_app`."""
+    import dashboard
+    from bookings_ledger.wiring import opened_ledger
+    from config.retention import load_policy
+    from dashboard.context import DashboardContext
+
+    ledger = app.extensions[CLOSERS].enter_context(opened_ledger(settings, clock=clock))
+    dashboard.register(app, DashboardContext(settings, ledger, load_policy(settings.RETENTION_POLICY_FILE), clock))
 
 
 def register_errorhandlers(app: Flask) -> None:

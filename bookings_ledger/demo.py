@@ -110,7 +110,7 @@ def demo_overrides(graph_url: str, tenant_id: str, businesses: list[str], port: 
 
 def run_demo(port: int, emulator_port: int, stop: threading.Event) -> None:
     """Start everything, print where it is, and run until `stop` is set."""
-    from bookings_ledger.app import create_app
+    from bookings_ledger.app import SURFACES, create_app
     from config import load_settings
     from database.engine import create_ledger_engine, upgrade
 
@@ -120,7 +120,7 @@ def run_demo(port: int, emulator_port: int, stop: threading.Event) -> None:
         engine = create_ledger_engine(settings.DATABASE_URL)
         upgrade(engine)
         engine.dispose()
-        with running_web_app(create_app(overrides), port), running_jobs(settings, stop):
+        with running_web_app(create_app(overrides, surfaces=SURFACES), port), running_jobs(settings, stop):
             print(_banner(settings.DATABASE_URL, port, graph_url, businesses), flush=True)
             stop.wait()
 

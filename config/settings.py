@@ -19,6 +19,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_RETENTION_POLICY = Path(__file__).with_name("retention.toml")
+DEFAULT_PROCESSING_RECORD = Path(__file__).with_name("processing-record.toml")
+DEFAULT_PRIVACY_NOTICE = Path(__file__).with_name("privacy-notice.txt")
 REAL_GRAPH = "https://graph.microsoft.com/v1.0"
 CONFIG_FILE_VARIABLE = "BOOKINGS_LEDGER_CONFIG"
 DEFAULT_CHECKPOINT_ORIGIN = "bookings-ledger.local/ledger"
@@ -33,6 +35,16 @@ EXAMPLES: dict[str, str] = {
     "BOOKING_BUSINESSES": "bookings@contoso.com,clinic@contoso.com",
     "PUBLIC_BASE_URL": "https://ledger.contoso.com",
     "AUTH_MODE": "entra or local",
+    "DASHBOARD_CLIENT_ID": "the dashboard's app registration id (a GUID)",
+    "ENTRA_AUTHORITY_HOST": "https://login.microsoftonline.com",
+    "SESSION_LIFETIME_MINUTES": "480 (the policy's cookies.session PT8H)",
+    "SESSION_IDLE_MINUTES": "30",
+    "SIGN_IN_RATE_LIMIT": "10 per minute",
+    "TRUSTED_PROXY_HOPS": "1 behind one reverse proxy, 0 when clients connect directly",
+    "PROCESSING_RECORD_FILE": "config/processing-record.toml",
+    "PRIVACY_NOTICE_FILE": "config/privacy-notice.txt",
+    "PRIVACY_MAILBOX": "privacy@contoso.com",
+    "LOG_FORMAT": "json or console",
     "RETENTION_POLICY_FILE": "config/retention.toml",
     "LEDGER_MASTER_KEY": "32 random bytes in base64 (bookings-ledger keys generate)",
     "LEDGER_PREVIOUS_MASTER_KEYS": "comma-separated base64 keys, oldest first",
@@ -95,7 +107,23 @@ class Settings(BaseSettings):
     GRAPH_CREDENTIAL: Literal["auto", "secret", "certificate", "managed_identity", "static"] = "auto"
     BOOKING_BUSINESSES: str = ""
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
-    AUTH_MODE: Literal["entra", "local"] = "local"
+    # Sign-in to the dashboard: Entra ID app roles; `local` is the demo's and `serve` refuses it unless forced.
+    AUTH_MODE: Literal["entra", "local"] = "entra"
+    # The dashboard's own app registration (delegated sign-in), GRAPH_CLIENT_ID / _SECRET when unset.
+    DASHBOARD_CLIENT_ID: str | None = None
+    DASHBOARD_CLIENT_SECRET: SecretStr | None = None
+    ENTRA_AUTHORITY_HOST: str = "https://login.microsoftonline.com"
+    # AUTH_MODE=local only: the password of the local accounts (the demo generates and prints it).
+    LOCAL_PASSWORD: SecretStr | None = None
+    SESSION_LIFETIME_MINUTES: int = Field(default=480, ge=5, le=1440)
+    SESSION_IDLE_MINUTES: int = Field(default=30, ge=1, le=1440)
+    SIGN_IN_RATE_LIMIT: str = "10 per minute"
+    TRUSTED_PROXY_HOPS: int = Field(default=0, ge=0, le=5)
+    # What the Art. 30 record needs beyond the policy: controller, DPO, recipients, transfers, security.
+    PROCESSING_RECORD_FILE: Path = DEFAULT_PROCESSING_RECORD
+    PRIVACY_NOTICE_FILE: Path = DEFAULT_PRIVACY_NOTICE
+    # The mailbox the privacy notice points people to (requests arrive and notices leave there).
+    PRIVACY_MAILBOX: str | None = None
     RETENTION_POLICY_FILE: Path = DEFAULT_RETENTION_POLICY
     LEDGER_MASTER_KEY: SecretStr | None = None
     LEDGER_PREVIOUS_MASTER_KEYS: SecretStr | None = None
@@ -110,6 +138,7 @@ class Settings(BaseSettings):
     SECRET_KEY: SecretStr | None = None
     DEFAULT_PHONE_REGION: str = "US"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["json", "console"] = "json"
     SUBSCRIPTION_LIFETIME_MINUTES: int = Field(default=4230, ge=45, le=10080)
     SUBSCRIPTION_RENEWAL_MARGIN_HOURS: int = Field(default=24, ge=1)
     RECONCILE_DAYS_BACK: int = Field(default=365, ge=0)
@@ -156,7 +185,7 @@ class Settings(BaseSettings):
             raise ValueError("KEYSTORE_URL must name a database other than DATABASE_URL")
         return self
 
-    @field_validator("GRAPH_BASE_URL", "PUBLIC_BASE_URL")
+    @field_validator("GRAPH_BASE_URL", "PUBLIC_BASE_URL", "ENTRA_AUTHORITY_HOST")
     @classmethod
     def _absolute_url(cls, value: str) -> str:
         parts = urlsplit(value)

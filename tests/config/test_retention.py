@@ -8,7 +8,7 @@ from config import SettingsError
 from config.retention import NOTICE_CATEGORIES, load_policy, parse_duration
 from config.settings import DEFAULT_RETENTION_POLICY
 
-NOTICE = Path(__file__).resolve().parents[2] / "docs" / "privacy-notice.txt"
+NOTICE = Path(__file__).resolve().parents[2] / "config" / "privacy-notice.txt"
 
 
 @pytest.fixture(scope="module")

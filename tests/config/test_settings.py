@@ -9,11 +9,11 @@ KEY = base64.b64encode(bytes(range(32))).decode()
 
 
 def test_defaults_run_the_demo_on_sqlite(monkeypatch):
-    """With nothing configured the service uses SQLite at var/ledger.db and local sign-in."""
+    """With nothing configured the service uses SQLite at var/ledger.db, and Entra sign-in (local is the demo's choice)."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     settings = load_settings()
     assert settings.DATABASE_URL == "sqlite:///var/ledger.db"
-    assert settings.AUTH_MODE == "local"
+    assert settings.AUTH_MODE == "entra"
 
 
 def test_environment_overrides_defaults(monkeypatch):
