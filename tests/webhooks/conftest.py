@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from bookings_ledger.app import close_app, create_app
-from database.engine import create_ledger_engine, upgrade
+from database.engine import create_ledger_engine
 from webhook_items import NOW, TENANT, add_subscription
 
 
@@ -30,8 +30,10 @@ def web_settings(tmp_path, client_state_key) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(web_settings):
-    upgrade(create_ledger_engine(web_settings["DATABASE_URL"]))
+def app(web_settings, migrated_templates):
+    engine = create_ledger_engine(web_settings["DATABASE_URL"])
+    migrated_templates.copy_into(engine)
+    engine.dispose()
     app = create_app(web_settings, clock=lambda: NOW)
     yield app
     close_app(app)
