@@ -11,7 +11,7 @@ the local account), never from the request.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -40,8 +40,9 @@ class User:
     auth: str                 # "entra" or "local"
     tenant_id: str | None = None
 
-    def may(self, roles: frozenset[str]) -> bool:
-        return bool(self.roles & roles)
+    def may(self, roles: Iterable[str]) -> bool:
+        # Any iterable: templates pass lists, as Jinja has no set literals.
+        return not self.roles.isdisjoint(roles)
 
 
 def allow(*roles: str) -> Callable[[View], View]:
@@ -89,7 +90,7 @@ def _guard() -> Response | tuple[str, int] | None:
     from dashboard.sessions import CSRF_EXTENSION, current_user
 
     view = current_app.view_functions.get(request.endpoint or "")
-    if view is None or _outside_dashboard(request.blueprint):
+    if view is None or outside_dashboard(request.blueprint):
         return None          # a 404, or the webhooks' and health endpoints, which guard themselves
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         current_app.extensions[CSRF_EXTENSION].protect()   # 400 on a missing or forged token
@@ -110,7 +111,8 @@ def _guard() -> Response | tuple[str, int] | None:
     return None
 
 
-def _outside_dashboard(blueprint: str | None) -> bool:
+def outside_dashboard(blueprint: str | None) -> bool:
+    """Whether a request's blueprint is none of the dashboard's (the webhooks, health, a 404)."""
     from dashboard import PAGES
 
     return blueprint is None or blueprint.split(".")[0] not in PAGES
