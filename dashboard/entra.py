@@ -15,10 +15,9 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from config.settings import SettingsError
 from dashboard import entra_flow, sessions
 from dashboard.context import context
-from dashboard.entra_app import client_id, issuer, msal_app
+from dashboard.entra_app import UNREACHABLE, EntraUnavailable, client_id, issuer, msal_app
 from dashboard.entra_claims import SignInRefused, user_from_claims
 from dashboard.roles import public
 
@@ -37,8 +36,8 @@ def start() -> Response | tuple[str, int]:
     settings = _entra_settings()
     try:
         flow = _initiated(msal_app(), settings.PUBLIC_BASE_URL + REDIRECT_PATH)
-    except (SettingsError, ValueError, OSError) as error:
-        return _unavailable(error)
+    except EntraUnavailable as error:
+        return _unavailable(str(error))
     entra_flow.keep(flow, entra_flow.same_site_path(request.args.get("next")))
     return redirect(flow["auth_uri"])
 
@@ -53,11 +52,15 @@ def redirect_back() -> Response | tuple[str, int]:
         return _refused("no-pending-flow")    # replayed, foreign, or from another browser
     flow, next_path = pending
     try:
-        result = msal_app().acquire_token_by_auth_code_flow(flow, request.args.to_dict())
+        application = msal_app()
+    except EntraUnavailable as error:
+        return _unavailable(str(error))
+    try:
+        result = application.acquire_token_by_auth_code_flow(flow, request.args.to_dict())
     except (ValueError, RuntimeError):        # msal: state mismatch (ValueError), nonce mismatch (RuntimeError)
         return _refused("flow-mismatch")
-    except (SettingsError, OSError) as error:
-        return _unavailable(error)
+    except UNREACHABLE as error:
+        return _unavailable(f"token endpoint failed: {type(error).__name__}")
     if "error" in result:
         return _entra_error(result)
     try:
@@ -105,7 +108,7 @@ def _entra_error(result: dict[str, Any]) -> tuple[str, int]:
                            reason="Microsoft did not sign you in. Start again from the sign-in page."), 401
 
 
-def _unavailable(error: Exception) -> tuple[str, int]:
-    log.error("entra sign-in unavailable: %s", type(error).__name__ if not isinstance(error, SettingsError) else error)
+def _unavailable(why: str) -> tuple[str, int]:
+    log.error("entra sign-in unavailable: %s", why)
     return render_template("dashboard/refused.html",
                            reason="Sign-in with Microsoft is not available right now. Try again later."), 503

@@ -27,6 +27,15 @@ class _NothingKept(msal.TokenCache):
         return None
 
 
+# What reaching the tenant can raise: the network, or an error answer msal turns into an exception.
+UNREACHABLE = (OSError, msal.exceptions.MsalError)
+
+
+class EntraUnavailable(Exception):
+    """The msal application cannot be built: a setting is missing or the tenant's OpenID
+    configuration cannot be read. Nothing is kept, so the next sign-in tries again."""
+
+
 def msal_app() -> msal.ConfidentialClientApplication:
     """The process's msal application for the dashboard's app registration."""
     app = current_app.extensions.get(EXTENSION)
@@ -34,7 +43,13 @@ def msal_app() -> msal.ConfidentialClientApplication:
         with _building:
             app = current_app.extensions.get(EXTENSION)
             if app is None:
-                app = current_app.extensions[EXTENSION] = _built(context().settings)
+                try:
+                    app = _built(context().settings)
+                except SettingsError as error:
+                    raise EntraUnavailable(str(error)) from error
+                except (ValueError, *UNREACHABLE) as error:    # msal: ValueError when discovery fails
+                    raise EntraUnavailable(f"tenant discovery failed: {type(error).__name__}") from error
+                current_app.extensions[EXTENSION] = app
     return app
 
 

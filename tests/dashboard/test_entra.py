@@ -38,6 +38,9 @@ PUBLIC_BASE_URL = "https://ledger.contoso.com"
 AUTHORITY = f"https://login.microsoftonline.com/{TENANT}"
 ISSUER = f"{AUTHORITY}/v2.0"
 TOKEN_ENDPOINT = f"{AUTHORITY}/oauth2/v2.0/token"
+DISCOVERY = f"{ISSUER}/.well-known/openid-configuration"
+CONFIGURATION = {"issuer": ISSUER, "authorization_endpoint": f"{AUTHORITY}/oauth2/v2.0/authorize",
+                 "token_endpoint": TOKEN_ENDPOINT, "jwks_uri": f"{AUTHORITY}/discovery/v2.0/keys"}
 OID = "0c4f9d2e-7a1b-4c3d-8e5f-6a7b8c9d0e1f"
 NAME, EMAIL = "Pat Example", "pat.example@contoso.com"
 
@@ -87,9 +90,8 @@ class FakeTenant:
     def __init__(self, mock: responses.RequestsMock) -> None:
         self.issued: dict[str, tuple[dict[str, str], dict[str, Any]]] = {}
         self.token_requests: list[dict[str, str]] = []
-        self.discovery = mock.get(f"{ISSUER}/.well-known/openid-configuration", json={
-            "issuer": ISSUER, "authorization_endpoint": f"{AUTHORITY}/oauth2/v2.0/authorize",
-            "token_endpoint": TOKEN_ENDPOINT, "jwks_uri": f"{AUTHORITY}/discovery/v2.0/keys"})
+        self.mock = mock
+        self.discovery = mock.get(DISCOVERY, json=CONFIGURATION)
         mock.add_callback(responses.POST, TOKEN_ENDPOINT, callback=self._token)
 
     def authorize(self, auth_uri: str, claims: dict[str, Any]) -> dict[str, str]:
@@ -284,6 +286,22 @@ def test_an_unassigned_account_is_told_so_and_its_name_is_not_logged(entra_app, 
             "error_description": f"AADSTS50105: The signed in user '{EMAIL}' is not assigned to a role for the application."})
     assert answer.status_code == 403 and b"not assigned to this app" in answer.data
     assert "AADSTS50105" in caplog.text and EMAIL not in caplog.text and tenant.token_requests == []
+
+
+def test_another_entra_error_is_a_plain_refusal(entra_app, tenant):
+    client = entra_app.test_client()
+    state = dict(parse_qsl(urlsplit(client.get("/sign-in/entra").location).query))["state"]
+    answer = client.get("/auth/redirect", query_string={
+        "error": "server_error", "error_description": "AADSTS90033: A transient error has occurred.", "state": state})
+    assert answer.status_code == 401 and not is_signed_in(client)
+
+
+def test_an_unreachable_tenant_answers_503_and_a_later_sign_in_works(entra_app, tenant):
+    """A failed discovery is not kept: once the tenant answers again, sign-in works in the same process."""
+    tenant.mock.replace(responses.GET, DISCOVERY, status=503)
+    assert entra_app.test_client().get("/sign-in/entra").status_code == 503
+    tenant.mock.replace(responses.GET, DISCOVERY, json=CONFIGURATION)
+    assert sign_in(entra_app.test_client(), tenant, id_token_claims()).status_code == 302
 
 
 def test_the_log_names_the_user_by_id_only(entra_app, tenant, caplog):
