@@ -40,8 +40,8 @@ def summaries(session: Session, refs: list[str]) -> list[SubjectSummary]:
     """The search results for these subjects, in the order given."""
     if not refs:
         return []
-    statuses = dict(session.execute(select(SubjectProjection.subject_ref, SubjectProjection.status)
-                                    .where(SubjectProjection.subject_ref.in_(refs))).tuples())
+    statuses = {ref: status for ref, status in session.execute(
+        select(SubjectProjection.subject_ref, SubjectProjection.status).where(SubjectProjection.subject_ref.in_(refs)))}
     counts: dict[str, Counter[str]] = {ref: Counter() for ref in refs}
     query = select(RecordProjection.subject_ref, RecordProjection.state, func.count()).where(
         RecordProjection.subject_ref.in_(refs)).group_by(RecordProjection.subject_ref, RecordProjection.state)
