@@ -8,22 +8,10 @@ import pytest
 from flask import template_rendered
 from sqlalchemy import text
 
-from bookings_data import ADA, GRACE, chain, ingest, link_pages_not_yet_built, links, personal_values
+from bookings_data import (ADA, GRACE, chain, csrf_token, ingest, link_pages_not_yet_built, links, personal_values, post,
+                           reveal)
 from dashboard.viewing import USER_AGENT_LIMIT
 from ledger.views import view, views_of
-
-
-def csrf_token(client, path="/subjects") -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def post(client, path, **form):
-    return client.post(path, data={"csrf_token": csrf_token(client), **form})
-
-
-def reveal(client, ref, reason="Access request 2026-31", **headers):
-    return client.post(f"/subjects/{ref}/personal-data", headers=headers,
-                       data={"csrf_token": csrf_token(client, f"/subjects/{ref}"), "reason": reason})
 
 
 @pytest.mark.parametrize("form", [
