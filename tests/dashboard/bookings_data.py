@@ -57,7 +57,7 @@ def post(client, path, **form):
 
 def reveal(client, ref, reason="Access request 2026-31", **headers):
     return client.post(f"/subjects/{ref}/personal-data", headers=headers,
-                       data={"csrf_token": csrf_token(client, f"/subjects/{ref}"), "reason": reason})
+                       data={"csrf_token": csrf_token(client), "reason": reason})
 
 
 OURS = ("subjects", "records", "audit", "frame")

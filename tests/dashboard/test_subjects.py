@@ -72,9 +72,11 @@ def test_the_subject_page_shows_the_timeline_and_no_personal_data(dashboard, off
     assert chain(dashboard, "viewed") == []
 
 
-def test_an_unknown_subject_is_404(officer):
+def test_an_unknown_subject_is_404(dashboard, officer):
     assert officer.get("/subjects/" + "0" * 32).status_code == 404
     assert officer.get("/subjects/not-a-ref").status_code == 404
+    assert reveal(officer, "0" * 32).status_code == 404
+    assert chain(dashboard) == []
 
 
 def test_the_officer_reveal_records_one_viewed_entry_naming_actor_and_purpose(dashboard, officer):
