@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import database_checks, file_modes, graph_checks, ledger_checks, public_url, settings_checks
 from .context import Findings
-from .report import Line, Status, blocks
+from .report import Line, Status, blocks, fail
 
 # File modes come before the database: opening a SQLite database narrows its files' modes.
 GROUPS = (settings_checks, graph_checks, public_url, file_modes, database_checks, ledger_checks)
@@ -19,7 +19,14 @@ __all__ = ["Line", "Status", "blocks", "diagnose"]
 def diagnose() -> list[Line]:
     """Every check's line, for the environment's settings."""
     findings = Findings()
+    lines: list[Line] = []
     try:
-        return [line for group in GROUPS for line in group.check(findings)]
+        for group in GROUPS:
+            try:
+                lines.extend(group.check(findings))
+            except Exception as exc:  # the checklist goes on; the type only: messages may hold data
+                lines.append(fail(group.__name__.rsplit(".", 1)[-1], f"the check itself broke ({type(exc).__name__})",
+                                  "report this as a bug of bookings-ledger doctor, with the lines above"))
     finally:
         findings.close()
+    return lines

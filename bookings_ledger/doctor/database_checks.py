@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -99,7 +99,7 @@ def _grants_line(engine: Engine) -> Line:
     return ok(check, f"role {role} may only append to {' and '.join(APPEND_ONLY)}")
 
 
-def _may(connection, table: str, privilege: str) -> bool:
+def _may(connection: Connection, table: str, privilege: str) -> bool:
     if privilege == "owner":  # an owner can ALTER the table and disable its guard triggers
         statement = "SELECT pg_get_userbyid(relowner) = current_user FROM pg_class WHERE oid = to_regclass(:table)"
         return bool(connection.execute(text(statement), {"table": table}).scalar())
@@ -130,7 +130,7 @@ def _key_store(url: str, database_url: str) -> Iterator[Line]:
     yield ok(check, f"{keys.get_backend_name()}, reachable, a database apart from DATABASE_URL")
 
 
-def _same_database(first, second) -> bool:
+def _same_database(first: URL, second: URL) -> bool:
     if first.get_backend_name() != second.get_backend_name():
         return False
     if first.get_backend_name() == "sqlite":

@@ -3,12 +3,10 @@ the real webhooks app on a loopback port, migrated SQLite databases, private fil
 and a runner that returns the checklist as JSON."""
 from __future__ import annotations
 
-import base64
 import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +14,8 @@ import httpx
 import pytest
 from werkzeug.serving import make_server
 
+from doctor_helpers import NEEDED, ORIGIN, PRIVACY_MAILBOX, Checklist, b64, private_sqlite
 from emulator import EmulatorServer
-
-PRIVACY_MAILBOX = "privacy@contoso.example"
-ORIGIN = "doctor.test/ledger"
-# The least the service needs (docs/setup-tenant.md): each of these is probed by one call.
-NEEDED = ["Bookings.Read.All", "BookingsAppointment.ReadWrite.All", "Calendars.Read", "Calendars.ReadWrite",
-          "MailboxSettings.Read", "User.Read.All", "Mail.Read", "Mail.Send"]
-
-
-@dataclass
-class Checklist:
-    """What one run of `bookings-ledger doctor --json` printed, and its exit code."""
-
-    code: int
-    output: str
-    checks: list[dict[str, str]]
-
-    def failed(self) -> list[dict[str, str]]:
-        return [line for line in self.checks if line["status"] == "FAIL"]
-
-    def line(self, check: str) -> dict[str, str]:
-        return next(line for line in self.checks if line["check"] == check)
-
-    def missing_permissions(self) -> set[str]:
-        return {line["check"].removeprefix("permission ") for line in self.failed()
-                if line["check"].startswith("permission ") and "MISSING" in line["found"]}
 
 
 @pytest.fixture(scope="session")
@@ -67,27 +41,6 @@ def business(control: httpx.Client) -> str:
                                        "customersPerBusiness": 2}).json()["businesses"][0]
 
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode()
-
-
-def _private_sqlite(path: Path, *, migrated: bool) -> str:
-    """A SQLite database made as the service makes one (var/ 0700, the file 0600)."""
-    from database.engine import create_ledger_engine, upgrade
-
-    url = f"sqlite:///{path}"
-    engine = create_ledger_engine(url)
-    try:
-        if migrated:
-            upgrade(engine)
-        else:
-            with engine.connect():
-                pass
-    finally:
-        engine.dispose()
-    return url
-
-
 @pytest.fixture
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _server, business: str) -> Iterator[dict[str, str]]:
     """Environment variables of a set-up every check passes (PUBLIC_BASE_URL is loopback http: a warn)."""
@@ -99,15 +52,15 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _server, busine
     var = tmp_path / "var"
     signing = os.urandom(32)
     settings = {
-        "DATABASE_URL": _private_sqlite(var / "ledger.db", migrated=True),
-        "KEYSTORE_URL": _private_sqlite(var / "keys.db", migrated=False),
+        "DATABASE_URL": private_sqlite(var / "ledger.db", migrated=True),
+        "KEYSTORE_URL": private_sqlite(var / "keys.db", migrated=False),
         "CHECKPOINT_DIR": str(var / "checkpoints"),
         "GRAPH_BASE_URL": server.graph_url, "GRAPH_CREDENTIAL": "static", "GRAPH_TENANT_ID": server.emulator.tenant_id,
         "GRAPH_CLIENT_ID": "00000000-0000-0000-0000-00000000d0c7",
         "BOOKING_BUSINESSES": business, "PRIVACY_MAILBOX": PRIVACY_MAILBOX,
-        "LEDGER_MASTER_KEY": _b64(os.urandom(32)), "BLIND_INDEX_KEY": _b64(os.urandom(32)),
-        "CLIENT_STATE_KEY": _b64(os.urandom(32)), "SECRET_KEY": _b64(os.urandom(32)),
-        "CHECKPOINT_SIGNING_KEY": _b64(signing), "CHECKPOINT_ORIGIN": ORIGIN,
+        "LEDGER_MASTER_KEY": b64(os.urandom(32)), "BLIND_INDEX_KEY": b64(os.urandom(32)),
+        "CLIENT_STATE_KEY": b64(os.urandom(32)), "SECRET_KEY": b64(os.urandom(32)),
+        "CHECKPOINT_SIGNING_KEY": b64(signing), "CHECKPOINT_ORIGIN": ORIGIN,
         "CHECKPOINT_VERIFIER_KEY": verifier_key(ORIGIN, signing),
     }
     (var / "checkpoints").mkdir(mode=0o700)

@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from conftest import _private_sqlite
+from doctor_helpers import private_sqlite
 
 
 def only_failure(checklist) -> dict[str, str]:
@@ -43,7 +43,7 @@ def test_an_unreachable_database_is_one_line(environment, doctor, monkeypatch):
 
 def test_an_unmigrated_schema_is_one_line_naming_db_upgrade(environment, doctor, monkeypatch, tmp_path):
     """An empty database: one FAIL that says to run `db upgrade`."""
-    monkeypatch.setenv("DATABASE_URL", _private_sqlite(tmp_path / "var" / "empty.db", migrated=False))
+    monkeypatch.setenv("DATABASE_URL", private_sqlite(tmp_path / "var" / "empty.db", migrated=False))
     checklist = doctor()
     line = only_failure(checklist)
     assert line["check"] == "database migrated" and "not migrated" in line["found"]
