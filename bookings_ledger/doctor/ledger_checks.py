@@ -70,7 +70,7 @@ def _latest_checkpoint_line(findings: Findings, settings: Settings, verifier_key
     with read_only(findings.engine) as connection:
         checkpoints = stored_checkpoints(connection)
     if not checkpoints:
-        return warn(check, "none yet", "the scheduler signs one daily; `bookings-ledger checkpoint export FILE` signs one now")
+        return warn(check, "none yet", "the scheduler signs one every hour; `bookings-ledger checkpoint export FILE` signs one now")
     latest = checkpoints[-1]
     if verifier_key is None:
         return skipped(check, "a valid CHECKPOINT_VERIFIER_KEY")
