@@ -52,11 +52,16 @@ def check(findings: Findings) -> Iterator[Line]:
 
 
 def _permissions_and_businesses(graph: GraphConnector, settings: Settings) -> Iterator[Line]:
-    from connector import GraphError
+    from connector import AuthenticationFailed, GraphError, Unavailable
     from connector.probes import PERMISSION_PROBES
 
     try:
         visible = [business.id for business in graph.bookings.businesses()]
+    except (AuthenticationFailed, Unavailable) as exc:  # nothing else can be probed: one line, not eight
+        yield fail("Graph answers", f"{settings.GRAPH_BASE_URL}: {exc}",
+                   "check GRAPH_BASE_URL, the network path to Graph (proxy, firewall) and the app's credential")
+        yield skipped("Graph permissions", "Graph answering")
+        return
     except GraphError:
         visible = None  # the Bookings.Read.All probe below says why
     configured = settings.booking_businesses

@@ -95,3 +95,11 @@ def test_a_credential_that_gets_no_token_is_one_line(environment, doctor, monkey
     assert [line["check"] for line in checklist.failed()] == ["credentials"], checklist.output
     assert checklist.line("Graph permissions")["found"] == "skipped: needs credentials"
     assert "Traceback" not in checklist.output
+
+
+def test_graph_out_of_reach_is_one_line(environment, doctor, monkeypatch):
+    """GRAPH_BASE_URL where nothing listens: one FAIL, and the permission probes skipped rather than each timing out."""
+    monkeypatch.setenv("GRAPH_BASE_URL", "http://127.0.0.1:9/v1.0")
+    checklist = doctor()
+    assert [line["check"] for line in checklist.failed()] == ["Graph answers"], checklist.output
+    assert checklist.line("Graph permissions")["found"] == "skipped: needs Graph answering"
