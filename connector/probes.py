@@ -6,9 +6,9 @@ Exchange RBAC for Applications is missing from it, and an out-of-scope mailbox i
 permission) allows and that changes nothing:
 
     Bookings.Read.All                  GET  bookingBusinesses (the list)
-    BookingsAppointment.ReadWrite.All  PATCH an appointment id that cannot exist (403 missing, 404 granted)
+    BookingsAppointment.ReadWrite.All  PATCH an appointment id that cannot exist (403 missing, 404 or 400 granted)
     Calendars.Read                     GET  a mailbox's events ($top=1)
-    Calendars.ReadWrite                PATCH an event id that cannot exist (403 missing, 404 granted)
+    Calendars.ReadWrite                PATCH an event id that cannot exist (403 missing, 404 or 400 granted)
     MailboxSettings.Read               GET  mailboxSettings/timeZone
     User.Read.All                      GET  the mailbox's user
     Mail.Read (privacy mailbox)        GET  Inbox messages ($top=1, with bodies: Mail.ReadBasic hides them)
@@ -132,24 +132,22 @@ def _send_nothing(session: GraphSession, mailbox: str) -> None:
                  body={"message": message, "saveToSentItems": False})
 
 
-def _not_found(error: GraphError) -> bool:
-    return isinstance(error, NotFound)
-
-
-def _no_recipients(error: GraphError) -> bool:
-    """The 400 ErrorInvalidRecipients that only a permitted sendMail reaches."""
-    return isinstance(error, InvalidRequest) and error.code == "ErrorInvalidRecipients"
+def _past_the_permission_check(error: GraphError) -> bool:
+    """A 404 (the id does not exist), or a 400 (Outlook may call the id malformed, ErrorInvalidIdMalformed;
+    sendMail answers ErrorInvalidRecipients): Graph only looks at the object or the body once the
+    permission allowed the call."""
+    return isinstance(error, (NotFound, InvalidRequest))
 
 
 PERMISSION_PROBES: tuple[PermissionProbe, ...] = (
     PermissionProbe("Bookings.Read.All", "list the booking businesses and read their setup", "tenant",
                     _list_businesses, "GET /solutions/bookingBusinesses"),
     PermissionProbe("BookingsAppointment.ReadWrite.All", "read appointments and customers, anonymise and delete them",
-                    "business", _write_appointment, "PATCH an appointment that cannot exist", _not_found),
+                    "business", _write_appointment, "PATCH an appointment that cannot exist", _past_the_permission_check),
     PermissionProbe("Calendars.Read", "subscribe to and read the scheduling mailbox's calendar", "business",
                     _read_events, "GET /users/{mailbox}/events"),
     PermissionProbe("Calendars.ReadWrite", "anonymise or delete the appointments' calendar copies", "business",
-                    _write_event, "PATCH an event that cannot exist", _not_found),
+                    _write_event, "PATCH an event that cannot exist", _past_the_permission_check),
     PermissionProbe("MailboxSettings.Read", "read the business's time zone", "business",
                     _read_time_zone, "GET /users/{mailbox}/mailboxSettings/timeZone"),
     PermissionProbe("User.Read.All", "resolve the scheduling mailbox's user id (notifications name it)", "business",
@@ -157,7 +155,8 @@ PERMISSION_PROBES: tuple[PermissionProbe, ...] = (
     PermissionProbe("Mail.Read", "read the requests that arrive in the privacy mailbox", "privacy",
                     _read_inbox, "GET /users/{privacy}/mailFolders/inbox/messages"),
     PermissionProbe("Mail.Send", "answer from the privacy mailbox", "privacy",
-                    _send_nothing, "POST /users/{privacy}/sendMail without recipients", _no_recipients),
+                    _send_nothing, "POST /users/{privacy}/sendMail without recipients",
+                    _past_the_permission_check),
 )
 
 
