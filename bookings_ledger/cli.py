@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("emulator", "Run the local Microsoft Graph emulator."),
     "subscribe": ("subscribe", "Create or renew the Graph subscription of every booking business."),
     "sync": ("sync", "Reconcile every booking business with Graph now and back-fill gaps."),
+    "doctor": ("doctor", "Check the set-up: settings, Graph token and permissions, public URL, databases, files, keys."),
     "scheduler": ("scheduler", "Run renewal, reconciliation and checkpoint jobs (one leader among many)."),
 }
 

@@ -25,6 +25,8 @@ _ID_AFTER = frozenset({
     "bookingBusinesses", "appointments", "customers", "users", "events", "subscriptions",
     "calendarView", "services", "staffMembers", "messages",
 })
+# Graph's fixed text for a mailbox the app may not reach (privacy-facts §1.12); it holds no data.
+_OUTSIDE_SCOPE = "Access to OData is disabled"
 # Graph names permissions like BookingsAppointment.ReadWrite.All or Calendars.Read.
 _PERMISSION = re.compile(r"\b[A-Z][A-Za-z]+\.(?:Read|ReadWrite|Send|Manage)[A-Za-z]*(?:\.[A-Z][A-Za-z]*)*\b")
 
@@ -61,10 +63,14 @@ class AuthenticationFailed(GraphError):
 
 
 class PermissionMissing(GraphError):
-    """Graph refused the call (403); `permissions` lists the permissions Graph named."""
+    """Graph refused the call (403); `permissions` lists the permissions Graph named;
+    `outside_scope`: Graph said "Access to OData is disabled" (the mailbox is outside the app's
+    Exchange RBAC scope or application access policy, or REST access is blocked org-wide)."""
 
-    def __init__(self, summary: str, *, permissions: tuple[str, ...] = (), **context: object) -> None:
+    def __init__(self, summary: str, *, permissions: tuple[str, ...] = (), outside_scope: bool = False,
+                 **context: object) -> None:
         self.permissions = permissions
+        self.outside_scope = outside_scope
         if permissions:
             summary = f"{summary}; grant the application permission {' or '.join(permissions)}"
         super().__init__(summary, **context)  # type: ignore[arg-type]
@@ -123,7 +129,7 @@ def error_for_status(
     idempotent: bool,
     retry_after: float | None,
 ) -> GraphError:
-    """The exception for an HTTP error answer; `message` is read only for permission names."""
+    """The exception for an HTTP error answer; `message` is read only for permission names and the scope text."""
     context = {
         "method": method, "route": route, "status": status, "code": code,
         "request_id": headers.get("request-id") or headers.get("client-request-id"),
@@ -134,7 +140,7 @@ def error_for_status(
         return AuthenticationFailed(summary, **context)
     if status == 403:
         found = tuple(dict.fromkeys(_PERMISSION.findall(message or "")))
-        return PermissionMissing(summary, permissions=found, **context)
+        return PermissionMissing(summary, permissions=found, outside_scope=_OUTSIDE_SCOPE in (message or ""), **context)
     if status == 404:
         return NotFound(summary, **context)
     if status == 410:

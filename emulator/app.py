@@ -8,7 +8,8 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import batch, bookings, control, events_api, identity, inspect_api, mail, mailbox_settings, subscriptions_api, users_api
+from . import (batch, bookings, control, events_api, identity, inspect_api, mail, mail_folders, mailbox_settings,
+               subscriptions_api, users_api)
 from .core import Emulator
 from .errors import GraphError, error_body
 from .faults import fault_error
@@ -25,8 +26,8 @@ def create_app(core: Emulator) -> Flask:
     """Build the app around an :class:`Emulator`; starts nothing."""
     app = Flask("emulator")
     app.extensions["graph_emulator"] = core
-    for blueprint in (identity.bp, bookings.bp, events_api.bp, mail.bp, mailbox_settings.bp, subscriptions_api.bp,
-                      users_api.bp, batch.bp, control.bp, inspect_api.bp):
+    for blueprint in (identity.bp, bookings.bp, events_api.bp, mail.bp, mail_folders.bp, mailbox_settings.bp,
+                      subscriptions_api.bp, users_api.bp, batch.bp, control.bp, inspect_api.bp):
         app.register_blueprint(blueprint)
     app.before_request(_before)
     app.after_request(_after)
@@ -37,7 +38,7 @@ def create_app(core: Emulator) -> Flask:
 
 
 def _before() -> None:
-    """Graph's gate: request ids, mailbox limits (429), token (401), permission (403), injected faults."""
+    """Graph's gate: request ids, mailbox limits (429), token (401), permission then mailbox scope (403), faults."""
     g.request_id = str(uuid.uuid4())
     g.client_request_id = request.headers.get("client-request-id") or g.request_id
     if not request.path.startswith("/v1.0"):
@@ -53,6 +54,8 @@ def _before() -> None:
     needed = getattr(view, "required_permissions", None)
     if needed:
         identity.Identity.authorize(needed(request.view_args or {}), core.options.granted_permissions)
+    if args.get("user"):
+        identity.check_mailbox_scope(core.mailboxes.mailbox_key(args["user"]), request.path, core.options.mailboxes_outside_app_scope)
     if request.path != "/v1.0/$batch":
         rule = core.faults.pick(request.method, request.path)
         if rule:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from . import entities
+from .mail_folders import received
 from .mailbox_settings import apply_settings
 from .responses import emulator, graph_json, no_content
 from .seed import seed as seed_data
@@ -164,6 +165,15 @@ def mailbox_settings_set(user: str) -> Response:
         business = core.mailboxes.business_for_user(user)
         apply_settings(business, _body())
         return graph_json(dict(business.mailbox_settings))
+
+
+@bp.post("/mailboxes/<user>/messages")
+def mailbox_message_deliver(user: str) -> Response:
+    """Deliver a message to a mailbox's Inbox: {text, from?, subject?}; answers it as Graph lists it."""
+    body = _body()
+    message = received(str(body.get("text", "")), str(body.get("from", "someone@example.org")), str(body.get("subject", "")))
+    emulator().inboxes.deliver(user, message)
+    return graph_json(message, 201)
 
 
 @bp.get("/options")

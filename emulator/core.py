@@ -11,6 +11,7 @@ from .identity import Identity
 from .ids import IdFactory
 from .bookings_mail import BookingsMailer
 from .mail import Outbox
+from .mail_folders import Inboxes
 from .mailbox import Mailboxes
 from .options import Options
 from .request_log import ObjectLog, RequestCounter, RequestLog
@@ -42,6 +43,7 @@ class Emulator:
         self.object_log = ObjectLog(self.options.object_log_size)
         self.limits = MailboxLimits(self.options)
         self.outbox = Outbox()
+        self.inboxes = Inboxes()
         self.mailer = BookingsMailer(self.store, self.outbox, self.options, self.clock)
         self.traffic = Traffic(self.store)
 
@@ -74,4 +76,5 @@ class Emulator:
         self.object_log.reset(self.options.object_log_size)
         self.limits.reset()
         self.outbox.clear()
+        self.inboxes.clear()
         self.clock.reset()

@@ -107,6 +107,16 @@ def token(tenant: str) -> Response:
                     content_type="application/json; charset=utf-8")
 
 
+def check_mailbox_scope(mailbox: str, path: str, outside: list[str]) -> None:
+    """403 "Access to OData is disabled." for a request on the contents of a mailbox outside the
+    app's scope: Exchange RBAC for Applications, an application access policy, or an org-wide
+    block of REST access (privacy-facts §1.12). The directory object (``/users/{id}``) is not
+    mailbox content and stays readable."""
+    content = path.rstrip("/").count("/") > 3  # /v1.0/users/{id}/<something>
+    if content and mailbox.lower() in {name.lower() for name in outside}:
+        raise GraphError(403, "ErrorAccessDenied", "Access to OData is disabled.")
+
+
 def _aad_error(status: int, error: str, description: str) -> Response:
     code = int(description[len("AADSTS"):description.index(":")])
     return Response(json.dumps({"error": error, "error_description": description, "error_codes": [code]}),

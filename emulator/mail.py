@@ -70,7 +70,10 @@ def _validated(message: object) -> dict:
     if not isinstance(message, dict):
         raise bad_request("The message is required.", "ErrorInvalidRequest")
     recipients = message.get("toRecipients")
-    if not isinstance(recipients, list) or not recipients or not all(
+    if not recipients:  # Graph's answer to {"message": {}} (php-connect-rest-sample#39, msgraph-sdk-dotnet#1891)
+        raise bad_request("At least one recipient isn't valid., A message can't be sent because it contains no recipients.",
+                          "ErrorInvalidRecipients")
+    if not isinstance(recipients, list) or not all(
             isinstance(r, dict) and "@" in str((r.get("emailAddress") or {}).get("address", "")) for r in recipients):
         raise bad_request("At least one recipient is not valid., Recipient is missing.", "ErrorInvalidRecipients")
     content = message.get("body", {})

@@ -93,6 +93,9 @@ class Options:
     client_secret: str | None = None
     token_lifetime_s: int = 3599
     granted_permissions: list[str] = field(default_factory=lambda: list(DEFAULT_PERMISSIONS))
+    # Mailboxes (addresses) outside the app's Exchange RBAC scope or application access policy:
+    # their mail, calendar and settings answer 403 "Access to OData is disabled." (privacy-facts §1.12).
+    mailboxes_outside_app_scope: list[str] = field(default_factory=list)
 
     def update(self, changes: dict) -> None:
         """Apply a partial mapping of option names to values; unknown names are a 400."""
