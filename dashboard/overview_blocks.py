@@ -54,9 +54,8 @@ def shown(stamp: str | None) -> str:
 
 def ledger_blocks(now: datetime) -> list[Block]:
     """Records, data by category, legal holds, alerts and integrity."""
-    with read_only(context().engine) as connection:
+    with read_only(context().engine) as connection, Session(bind=connection) as session:
         records, proof = records_by_state(connection), evidence(connection)
-        session = Session(bind=connection)
         held, late = held_by_category(session), overdue(session, format_time(now))
         due_soon = upcoming(session, since=format_time(now), until=format_time(now + HORIZON))
         holds, alerts = active_holds(session, now), open_alerts(session)
@@ -77,7 +76,7 @@ def records_block(records: list[tuple[str, str, int]]) -> Block:
 
 def categories_block(held: dict[str, int], due_soon: list[tuple[str, str, int]], late: int) -> Block:
     """`due_soon` is `retention_dues.upcoming`'s (category, day, count) of the next 30 days."""
-    soon = Counter()
+    soon: Counter[str] = Counter()
     for category, _day, count in due_soon:
         soon[category] += count
     summary = (f"{late} items are past their retention date and not yet marked expired: check that the "
