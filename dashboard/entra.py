@@ -56,11 +56,9 @@ def redirect_back() -> Response | tuple[str, int]:
         return _refused("no-pending-flow")    # replayed, foreign, or from another browser
     flow, next_path = pending
     try:
-        application = msal_app()
+        result = msal_app().acquire_token_by_auth_code_flow(flow, request.args.to_dict())
     except EntraUnavailable as error:
         return _unavailable(str(error))
-    try:
-        result = application.acquire_token_by_auth_code_flow(flow, request.args.to_dict())
     except (ValueError, RuntimeError):        # msal: state mismatch (ValueError), nonce mismatch (RuntimeError)
         return _refused("flow-mismatch")
     except UNREACHABLE as error:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import logging
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
@@ -168,6 +170,18 @@ def test_each_role_signs_in_and_reaches_its_pages_only(entra_app, tenant, role, 
     assert answer.status_code == 302 and answer.location == "/"
     assert {path: client.get(path).status_code for path in reachable} == {path: 200 for path in reachable}
     assert {path: client.get(path).status_code for path in refused} == {path: 403 for path in refused}
+
+
+def test_an_anonymous_visitor_goes_through_microsoft_and_lands_on_the_page_asked_for(entra_app, tenant):
+    """From a page to the sign-in page, its "Sign in with Microsoft" link, Entra, and back to the page."""
+    client = entra_app.test_client()
+    to_sign_in = client.get("/holds")
+    assert to_sign_in.status_code == 302
+    page = client.get(to_sign_in.location)
+    [link] = re.findall(r'href="(/sign-in/entra[^"]*)"', page.get_data(as_text=True))
+    started = client.get(html.unescape(link))
+    answer = client.get("/auth/redirect", query_string=tenant.authorize(started.location, id_token_claims()))
+    assert answer.location == "/holds" and client.get("/holds").status_code == 200
 
 
 def test_user_without_a_role_is_signed_in_and_sees_the_no_role_page(entra_app, tenant):
