@@ -13,15 +13,9 @@ from sqlalchemy import text
 from dashboard.context import EXTENSION
 from ledger.holds import Held, active_holds, all_holds
 from tests.dashboard.conftest import NOW
-from tests.dashboard.other_parts_endpoints import add_missing_endpoints
 
 REASON = "Tax audit 2026: Ann Example's complaint"
 CUSTOMER = {"email": "ann@example.org", "name": "Ann Example"}
-
-
-@pytest.fixture(autouse=True)
-def _layout_links(dashboard_app):
-    add_missing_endpoints(dashboard_app)
 
 
 def csrf_token(client, url="/holds") -> str:

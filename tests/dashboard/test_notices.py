@@ -9,14 +9,8 @@ import pytest
 from bookings_ledger.app import DASHBOARD, close_app, create_app
 from config.settings import DEFAULT_PRIVACY_NOTICE, SettingsError
 from dashboard.notices import blocks_of
-from tests.dashboard.other_parts_endpoints import add_missing_endpoints
 
 SHA256 = hashlib.sha256(DEFAULT_PRIVACY_NOTICE.read_bytes()).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def _layout_links(dashboard_app):
-    add_missing_endpoints(dashboard_app)
 
 
 def test_the_notices_page_shows_the_notice_in_force(dashboard, auditor):
@@ -59,7 +53,6 @@ def test_the_notice_text_is_escaped(dashboard_settings, tmp_path):
     upgrade(create_ledger_engine(dashboard_settings["DATABASE_URL"]))
     app = create_app({**dashboard_settings, "PRIVACY_NOTICE_FILE": str(notice)}, surfaces=frozenset({DASHBOARD}))
     try:
-        add_missing_endpoints(app)
         body = app.test_client().get("/privacy-notice").get_data(as_text=True)
     finally:
         close_app(app)

