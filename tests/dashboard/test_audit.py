@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy.orm import Session
 
-from bookings_data import GRACE, ingest, link_pages_not_yet_built, reveal
+from bookings_data import GRACE, ingest, reveal
 from ledger.entries import append_entry
-
-
-@pytest.fixture(autouse=True)
-def _other_pages(dashboard_app):
-    link_pages_not_yet_built(dashboard_app)
 
 
 def rows(html: str) -> list[tuple[str, str, str]]:

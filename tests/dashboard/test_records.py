@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
-from bookings_data import ADA, CLINIC, GRACE, SALON, ingest, link_pages_not_yet_built, links, personal_values
+from bookings_data import ADA, CLINIC, GRACE, SALON, ingest, links, personal_values
 from state.anonymisation import plan_operation, record_step
-
-
-@pytest.fixture(autouse=True)
-def _other_pages(dashboard_app):
-    link_pages_not_yet_built(dashboard_app)
 
 
 def listed(html: str) -> list[tuple[str, str]]:

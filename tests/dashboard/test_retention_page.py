@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from markupsafe import escape
 
 from jobs.retention import record_policy

@@ -8,7 +8,7 @@ import pytest
 from flask import template_rendered
 from sqlalchemy import text
 
-from bookings_data import (ADA, GRACE, chain, csrf_token, ingest, link_pages_not_yet_built, links, personal_values, post,
+from bookings_data import (ADA, GRACE, chain, csrf_token, ingest, links, personal_values, post,
                            reveal)
 from dashboard.viewing import USER_AGENT_LIMIT
 from ledger.views import view, views_of
@@ -180,7 +180,3 @@ def test_a_long_user_agent_is_cut_to_512_characters(dashboard, officer):
         context = tx.read_personal_data(row.viewer_subject, viewer="test", purpose="check")
     assert context["viewer_user_agent"] == "A" * USER_AGENT_LIMIT
 
-
-@pytest.fixture(autouse=True)
-def _other_pages(dashboard_app):
-    link_pages_not_yet_built(dashboard_app)
