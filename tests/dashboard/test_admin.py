@@ -19,7 +19,7 @@ from state.inbox import InboxItem, accept
 from state.leases import acquire_lease, finish_run, start_run
 from state.subscriptions import save_subscription
 
-from conftest import NOW, signed_in
+from dashboard_helpers import NOW, signed_in
 
 PAGES = ("/admin", "/admin/settings", "/admin/subscriptions")
 BUSINESS = "clinic@contoso.com"

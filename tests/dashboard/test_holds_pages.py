@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from dashboard.context import EXTENSION
 from ledger.holds import Held, active_holds, all_holds
-from tests.dashboard.conftest import NOW
+from dashboard_helpers import NOW
 
 REASON = "Tax audit 2026: Ann Example's complaint"
 CUSTOMER = {"email": "ann@example.org", "name": "Ann Example"}

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bookings_ledger.app import close_app
-from conftest import LOCAL_PASSWORD, sign_in_locally, started_app
+from dashboard_helpers import LOCAL_PASSWORD, sign_in_locally, started_app
 from dashboard.roles import ADMIN, AUDITOR, PRIVACY_OFFICER
 from state.dashboard_sessions import DashboardSession
 

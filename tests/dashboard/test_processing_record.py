@@ -67,7 +67,7 @@ def app_with_record(dashboard_settings: dict[str, str], tmp_path: Path, text: st
 
 @pytest.mark.parametrize("formula", FORMULAS)
 def test_cells_a_spreadsheet_would_run_as_formulas_are_neutralised(dashboard_app, dashboard_settings, tmp_path, formula):
-    from tests.dashboard.conftest import PRIVACY_OFFICER, signed_in
+    from dashboard_helpers import PRIVACY_OFFICER, signed_in
 
     text = SHIPPED.replace('name = "Contoso Ltd (example: replace)"', f"name = '{formula}'")
     text = text.replace('"Staff with access are bound', f"'{formula}',\n  \"Staff with access are bound")

@@ -7,7 +7,7 @@ from datetime import timedelta
 from markupsafe import escape
 
 from jobs.retention import record_policy
-from tests.dashboard.conftest import NOW
+from dashboard_helpers import NOW
 
 
 def stricter(policy, version: str, category_id: str, retention: str):

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from bookings_ledger.app import SURFACES, close_app
 from bookings_ledger.keys import generate_all_keys
-from conftest import USERS, csrf_token, dashboard_requests, signed_in, started_app
+from dashboard_helpers import USERS, csrf_token, dashboard_requests, signed_in, started_app
 from dashboard.roles import PUBLIC, ROLES, SIGNED_IN, access_of
 
 NO_ROLE_HEADING = "You have no role in bookings-ledger"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import csrf_token, dashboard_requests, signed_in
+from dashboard_helpers import csrf_token, dashboard_requests, signed_in
 from dashboard.roles import ROLES
 from dashboard.security import PAGE_POLICY
 

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select
 
 from bookings_ledger.app import close_app
-from conftest import NOW, csrf_token, sign_in_locally, started_app
+from dashboard_helpers import NOW, csrf_token, sign_in_locally, started_app
 from dashboard.sessions import COOKIE
 from state.dashboard_sessions import DashboardSession, token_hash
 from state.working_state_retention import WorkingStateRetention, purge_working_state

@@ -8,6 +8,7 @@ import pytest
 
 from bookings_ledger.app import close_app, create_app
 from database.engine import create_ledger_engine
+from fresh_databases import copy_migrated
 from webhook_items import NOW, TENANT, add_subscription
 
 
@@ -30,9 +31,9 @@ def web_settings(tmp_path, client_state_key) -> dict[str, str]:
 
 
 @pytest.fixture
-def app(web_settings, migrated_templates):
+def app(web_settings):
     engine = create_ledger_engine(web_settings["DATABASE_URL"])
-    migrated_templates.copy_into(engine)
+    copy_migrated(engine)
     engine.dispose()
     app = create_app(web_settings, clock=lambda: NOW)
     yield app
