@@ -71,8 +71,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subp
     env = {**os.environ, "DATABASE_URL": url, "GRAPH_TENANT_ID": TENANT, "PYTHONPATH": str(ROOT),
            "CLIENT_STATE_KEY": base64.b64encode(os.urandom(32)).decode(), "LOG_LEVEL": "DEBUG", "LOG_FORMAT": "json"}
     bind = f"127.0.0.1:{_free_port()}"
-    process = subprocess.Popen([sys.executable, "-m", "bookings_ledger.cli", "serve", "--bind", bind, "--workers", "1",
-                                "--threads", "2"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "bookings_ledger.cli", "serve", "--only", "webhooks", "--bind", bind,
+                                "--workers", "1", "--threads", "2"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while True:
         try:
