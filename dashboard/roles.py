@@ -11,7 +11,7 @@ the local account), never from the request.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -40,8 +40,9 @@ class User:
     auth: str                 # "entra" or "local"
     tenant_id: str | None = None
 
-    def may(self, roles: frozenset[str]) -> bool:
-        return bool(self.roles & roles)
+    def may(self, roles: Iterable[str]) -> bool:
+        # Any iterable: templates pass lists, as Jinja has no set literals.
+        return not self.roles.isdisjoint(roles)
 
 
 def allow(*roles: str) -> Callable[[View], View]:

@@ -31,8 +31,9 @@ from config.retention import RetentionPolicy, parse_duration
 from connector.parse import iana_zone
 from database.times import format_time
 from ledger.entries import lock_head
-from ledger.holds import holds_covering
+from ledger.holds import Held, holds_covering
 from ledger.transactions import Clock, Ledger, LedgerTransaction
+from ledger.views import VIEW_OBJECT
 from state import business_time_zones, retention_dues, retention_policies
 from state.anonymisation import plan_operation
 from state.retention_policies import PolicyVersion
@@ -116,12 +117,13 @@ class RetentionReport:
     policy_changed: dict[str, Any] | None = None
     expired: list[Expiry] = field(default_factory=list)
     held: list[Expiry] = field(default_factory=list)
+    destroyed: int = 0          # view records whose usage.audit data was destroyed (nothing in Bookings)
 
     def as_dict(self) -> dict[str, Any]:
         """The figures a job run records."""
         return {"evaluated_at": self.evaluated_at, "policy_version": self.policy_version, "dry_run": self.dry_run,
                 "policy_changed": self.policy_changed, "expired": len(self.expired), "held": len(self.held),
-                "operations": sum(1 for e in self.expired if e.operation)}
+                "destroyed": self.destroyed, "operations": sum(1 for e in self.expired if e.operation)}
 
 
 class _DryRun(Exception):
@@ -150,7 +152,25 @@ class RetentionEvaluator:
             for start in range(0, len(groups), BATCH):
                 with self.ledger.transaction() as tx:
                     self._expire(tx, groups[start:start + BATCH], now, report)
+            report.destroyed = self._destroy_view_records()
         return report
+
+    def _destroy_view_records(self) -> int:
+        """Destroy the expired viewer context of audited views (ledger/views.py): this service's own
+        data, so nothing to anonymise in Bookings. The due row goes only after its category is
+        destroyed, so a crash in between repeats the destruction at the next run, never skips it."""
+        with Session(self.ledger.engine) as session:
+            expired = retention_dues.expired_of(session, VIEW_OBJECT)
+        destroyed = 0
+        for view_id, subject, category in expired:
+            try:
+                self.ledger.destroy_category(subject, category, reason="retention-expired")
+            except Held:
+                continue        # a hold on the viewer placed since the expiry: kept until it is released
+            with Session(self.ledger.engine) as session, session.begin():
+                retention_dues.forget(session, VIEW_OBJECT, view_id, subject, [category])
+            destroyed += 1
+        return destroyed
 
     def _read_zones_due_soon(self, now: datetime) -> None:
         with Session(self.ledger.engine) as session:
@@ -182,6 +202,9 @@ class RetentionEvaluator:
                 continue
             tx.append("retention-expired", subject=subject, refs={object_type: object_id}, business=business or None,
                       categories=marked, policy_version=self.policy.policy_version)
+            if object_type == VIEW_OBJECT:      # destroyed after the batch commits: _destroy_view_records
+                report.expired.append(replace(expiry, categories=tuple(marked)))
+                continue
             planned = plan_operation(tx.session, subject_ref=subject, business_id=business, object_type=object_type,
                                      object_id=object_id, categories=marked, cause="retention", now=now)
             report.expired.append(replace(expiry, categories=tuple(marked), operation=planned.id if planned else None))

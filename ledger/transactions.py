@@ -214,10 +214,12 @@ class LedgerTransaction:
         self._refuse_if_erased(subject)
         return self.keystore.keys_for(subject, [SUBJECT_SECRET_CATEGORY])[SUBJECT_SECRET_CATEGORY]
 
-    def read_personal_data(self, subject: str, *, viewer: str, purpose: str) -> dict[str, str]:
-        """The subject's personal data, decrypted; records a `viewed` entry naming viewer and purpose."""
+    def read_personal_data(self, subject: str, *, viewer: str, purpose: str,
+                           refs: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The subject's personal data, decrypted; records a `viewed` entry naming viewer and purpose
+        (and `refs`, e.g. the dashboard's view record: ledger/views.py)."""
         values = personal_data.read_values(self.session, self.keystore.existing_keys(subject), subject)
-        self.append("viewed", subject=subject, actor=viewer, purpose=purpose, fields=sorted(values))
+        self.append("viewed", subject=subject, refs=refs, actor=viewer, purpose=purpose, fields=sorted(values))
         return values
 
     def find_subjects(self, *, email: str | None = None, phone: str | None = None) -> list[str]:

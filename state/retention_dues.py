@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, timezone, tzinfo
 
 from sqlalchemy import Index, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from config.retention import parse_duration, period_ends
+from config.retention import RetentionCategory, parse_duration, period_ends
 from database.base import NAME, REF, TIME, Base
 from database.times import format_time, parse_time
 
@@ -93,6 +93,14 @@ def set_due_dates(
     session.add_all(rows)
 
 
+def start_service_clock(session: Session, object_type: str, object_id: str, subject_ref: str,
+                        category: RetentionCategory, start: datetime) -> None:
+    """Start the clock of a record the service keeps itself (a dashboard view record: ledger/views.py),
+    by its category's period. It belongs to no business, so its days are counted in UTC."""
+    set_due_dates(session, object_type, object_id, subject_ref, {category.id: Clock(start, category.retention, from_first=True)},
+                  business_id="", zone=timezone.utc)
+
+
 def start_clocks(session: Session, object_type: str, object_id: str, categories: Iterable[str], start: datetime,
                  zone: tzinfo) -> int:
     """Start the clocks not yet started of these categories on the object (e.g. at its cancellation)."""
@@ -110,6 +118,14 @@ def pending_before(session: Session, moment: str, *, limit: int | None = None) -
     query = select(RetentionDue).where(RetentionDue.expired_at.is_(None), RetentionDue.due_at < moment) \
         .order_by(RetentionDue.due_at)
     return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def expired_of(session: Session, object_type: str) -> list[tuple[str, str, str]]:
+    """(object id, subject, category) of the expired rows of one object type still here: for data the
+    service holds itself (a view record), which the retention job destroys and then forgets."""
+    query = select(RetentionDue.object_id, RetentionDue.subject_ref, RetentionDue.category).where(
+        RetentionDue.object_type == object_type, RetentionDue.expired_at.is_not(None)).order_by(RetentionDue.expired_at)
+    return [(object_id, subject, category) for object_id, subject, category in session.execute(query)]
 
 
 def mark_expired(session: Session, object_type: str, object_id: str, subject_ref: str, categories: Iterable[str],
