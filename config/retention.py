@@ -10,14 +10,13 @@ a custom question (jobs/children.py).
 from __future__ import annotations
 
 import re
-import tomllib
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from config.settings import SettingsError
+from config.toml_files import read_toml, validated
 
 NOTICE_CATEGORIES = (
     "Booking information",
@@ -27,6 +26,15 @@ NOTICE_CATEGORIES = (
 )
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 _UNIT_DAYS = (365, 30, 7, 1)
+_UNITS = ("year", "month", "week", "day", "hour", "minute")
+# What starts each clock, as the record of processing and the dashboard say it ("1 year after ...").
+CLOCK_WORDS = {
+    "appointment_end": "the end of the appointment",
+    "last_contact": "the customer's last booking, edit or message",
+    "collected": "it was collected",
+    "cancellation": "the appointment was cancelled or deleted",
+    "session_end": "the dashboard session ended",
+}
 
 
 def parse_period(text: str) -> tuple[int, timedelta]:
@@ -37,6 +45,15 @@ def parse_period(text: str) -> tuple[int, timedelta]:
     years, months, weeks, days, hours, minutes = (int(part or 0) for part in match.groups())
     whole_days = sum(n * unit for n, unit in zip((years, months, weeks, days), _UNIT_DAYS))
     return whole_days, timedelta(hours=hours, minutes=minutes)
+
+
+def period_in_words(text: str) -> str:
+    """An ISO 8601 duration as a person says it, unit by unit as written: `P1Y6M` is "1 year 6 months"."""
+    parse_period(text)   # refuses what is not a duration
+    match = _DURATION.match(text)
+    assert match is not None
+    parts = [(int(n), unit) for n, unit in zip(match.groups(), _UNITS) if n is not None]
+    return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -81,6 +98,11 @@ class RetentionCategory(BaseModel):
     @property
     def period(self) -> timedelta:
         return parse_duration(self.retention)
+
+    @property
+    def time_limit(self) -> str:
+        """The envisaged time limit for erasure in words: "1 year after the end of the appointment"."""
+        return f"{period_in_words(self.retention)} after {CLOCK_WORDS[self.clock]}"
 
     def ends(self, start: datetime, zone: tzinfo = timezone.utc) -> datetime:
         """When this category's period, started at `start`, ends on `zone`'s calendar (`period_ends`)."""
@@ -165,17 +187,4 @@ class RetentionPolicy(BaseModel):
 
 def load_policy(path: Path) -> RetentionPolicy:
     """Read and validate a retention policy file; SettingsError says what is wrong and where."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SettingsError(f"setting RETENTION_POLICY_FILE: cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"setting RETENTION_POLICY_FILE: {path} is not valid TOML: {exc}") from None
-    try:
-        return RetentionPolicy(**data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg'].removeprefix('Value error, ')}"
-            for error in exc.errors()
-        )
-        raise SettingsError(f"setting RETENTION_POLICY_FILE: {path}: {problems}") from None
+    return validated(RetentionPolicy, read_toml(path, "RETENTION_POLICY_FILE"), path, "RETENTION_POLICY_FILE")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, String, Text, and_, or_, select
@@ -109,6 +109,23 @@ def place_hold(tx: LedgerTransaction, scope: str, target: str, *, reason: str, p
     tx.append("hold-placed", subject=target if scope == "subject" else None, refs={scope: target}, hold=row.id,
               scope=scope, ends_at=row.ends_at)
     return _plain(row)
+
+
+def parse_end(text: str, now: datetime) -> datetime:
+    """The moment a hold given an end of `text` lapses: an ISO date means through that day (UTC), so
+    the day after at 00:00Z; an ISO time must carry its UTC offset. ValueError says what is wrong."""
+    try:
+        if len(text) == 10:
+            ends_at = datetime.combine(datetime.fromisoformat(text).date() + timedelta(days=1), time(), timezone.utc)
+        else:
+            ends_at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO date (2027-06-30) or time with offset") from None
+    if ends_at.tzinfo is None:
+        raise ValueError("a time needs its UTC offset (2027-06-30T17:00:00+01:00)")
+    if ends_at <= now:
+        raise ValueError("the hold would have ended already")
+    return ends_at
 
 
 def release_hold(tx: LedgerTransaction, hold_id: str, *, reason: str, released_by: str) -> Hold:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import getpass
 from dataclasses import asdict
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -93,21 +93,15 @@ def list_command(show_all: bool, as_json: bool) -> None:
 
 
 def _end(until: str | None, now: datetime) -> datetime | None:
-    """The moment the hold lapses: the day after a date's last day (UTC), or the time given."""
+    """The moment the hold lapses (`ledger.holds.parse_end`), or None: until released."""
+    from ledger.holds import parse_end
+
     if until is None:
         return None
     try:
-        if len(until) == 10:
-            ends_at = datetime.combine(datetime.fromisoformat(until).date() + timedelta(days=1), time(), timezone.utc)
-        else:
-            ends_at = datetime.fromisoformat(until)
-    except ValueError:
-        refuse(f"--until: {until!r} is not an ISO date (2027-06-30) or time with offset")
-    if ends_at.tzinfo is None:
-        refuse("--until: a time needs its UTC offset (2027-06-30T17:00:00+01:00)")
-    if ends_at <= now:
-        refuse("--until: the hold would have ended already")
-    return ends_at
+        return parse_end(until, now)
+    except ValueError as exc:
+        refuse(f"--until: {exc}")
 
 
 def _described(hold: Hold, now: datetime) -> dict[str, Any]:
