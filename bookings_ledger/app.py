@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from config import Settings, load_settings
 from database.engine import SchemaNotCurrent, create_ledger_engine, require_current_schema
 from bookings_ledger import listeners
+from bookings_ledger.request_ids import register_request_ids
 from state.client_states import ClientStateKeys
 from state.subscription_lookup import SubscriptionLookup
 from state.subscriptions import subscriptions_problem
@@ -46,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, clock: Callable[[], d
     app = Flask("bookings_ledger")
     app.config.update(MAX_CONTENT_LENGTH=MAX_NOTIFICATION_BYTES, SETTINGS=settings)
     app.extensions[CLOSERS] = ExitStack()
+    register_request_ids(app)   # first, so every other hook's log lines carry the id
     register_extensions(app, settings, now, surfaces)
     if WEBHOOKS in surfaces:
         app.register_blueprint(receiver.bp)
@@ -68,15 +70,17 @@ def close_app(app: Flask) -> None:
 
 
 def register_extensions(app: Flask, settings: Settings, clock: Callable[[], datetime], surfaces: frozenset[str]) -> None:
-    """The database, the receiver's collaborators (when it serves the webhooks) and the readiness checks."""
+    """The database, the metrics, the receiver's collaborators (when it serves the webhooks) and the
+    readiness checks."""
     engine = create_ledger_engine(settings.DATABASE_URL)
     app.extensions["bookings_ledger.engine"] = engine
+    metrics = app.extensions[health.METRICS] = WebhookMetrics()
     if WEBHOOKS in surfaces:
         keys = ClientStateKeys.from_settings(settings)
         tenant_id = settings.require("GRAPH_TENANT_ID")
         app.extensions[receiver.EXTENSION] = receiver.Receiver(
             subscriptions=SubscriptionLookup(engine, clock), client_state_keys=keys, tenant_id=tenant_id,
-            inbox=LedgerInbox(engine, clock), metrics=WebhookMetrics(),
+            inbox=LedgerInbox(engine, clock), metrics=metrics,
         )
     app.extensions[health.SCRAPE] = lambda metrics: metrics.refresh(engine, clock())
     app.extensions[health.READINESS] = {
@@ -107,8 +111,10 @@ def register_dashboard(app: Flask, settings: Settings, clock: Callable[[], datet
     import dashboard
     from bookings_ledger.wiring import opened_ledger
     from config.retention import load_policy
+    from dashboard import admin
     from dashboard.context import DashboardContext
 
+    app.extensions[admin.READINESS] = app.extensions[health.READINESS]   # the admin page runs /readyz's checks
     ledger = app.extensions[CLOSERS].enter_context(opened_ledger(settings, clock=clock))
     dashboard.register(app, DashboardContext(settings, ledger, load_policy(settings.RETENTION_POLICY_FILE), clock))
 
@@ -119,7 +125,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     def http_error(error: HTTPException) -> Response:
         if error.code == 413:
-            app.extensions[receiver.EXTENSION].metrics.rejected.labels("too_large").inc()
+            app.extensions[health.METRICS].rejected.labels("too_large").inc()
         return problem(error.code or 500, error.name)
 
     def unexpected_error(error: Exception) -> Response:

@@ -50,8 +50,14 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """bookings-ledger: keeps the privacy promises of Microsoft Bookings, with evidence."""
+    # Here rather than in `main`, so `--help` still answers without reading the settings.
+    from bookings_ledger.logs import bind_to_process, configure_process_logging
+
+    configure_process_logging()
+    bind_to_process(command=ctx.invoked_subcommand)
 
 
 def main(argv: list[str] | None = None) -> int:

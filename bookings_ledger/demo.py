@@ -10,6 +10,7 @@ across restarts; settings set in the environment still win over everything the d
 """
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import json
 import os
@@ -140,7 +141,9 @@ def running_jobs(settings: Any, stop: threading.Event) -> Iterator[None]:
         services = sync_services(settings, ledger, process.graph, process.ingestor)
         services.subscriptions.ensure_all()
         worker = build_worker(process, services)
-        worker_thread = threading.Thread(target=worker.run, args=(stop,), name="demo-worker", daemon=True)
+        # In a copy of this context, so the worker's log lines carry `command` as the main thread's do.
+        worker_thread = threading.Thread(target=contextvars.copy_context().run, args=(worker.run, stop),
+                                         name="demo-worker", daemon=True)
         worker_thread.start()
         runner = LeasedRunner(ledger.engine, ledger.clock)
         checkpoints = checkpoint_job(ledger, CheckpointSigner.from_settings(settings), settings.CHECKPOINT_DIR)

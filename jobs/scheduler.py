@@ -27,6 +27,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
+from structlog.contextvars import bound_contextvars
 
 from jobs import gaps
 from jobs.metrics import JobMetrics
@@ -78,17 +79,20 @@ class LeasedRunner:
         if every is not None and not self._due(name, every):
             return "not-due"
         run_id = start_run(self.engine, name, self.holder, self.clock())
-        try:
-            detail = dict(job())
-        except Exception as exc:
-            # Logged and recorded, not raised: the next run starts over from the database's state.
-            # The class only: a driver's message can quote the row it refused (PostgreSQL's
-            # "Failing row contains (...)"), and rows hold personal data.
-            log.error("job %s failed (run %s): %s", name, run_id, type(exc).__name__)
-            finish_run(self.engine, run_id, self.clock(), outcome="failed", detail={"error": type(exc).__name__})
-            return "failed"
-        finish_run(self.engine, run_id, self.clock(), outcome="ok", detail=detail)
-        return "ok"
+        # Every line the job logs, in whichever thread APScheduler runs it, names the job and the run.
+        with bound_contextvars(job=name, run_id=run_id):
+            try:
+                detail = dict(job())
+            except Exception as exc:
+                # Logged and recorded, not raised: the next run starts over from the database's state.
+                # The class only: a driver's message can quote the row it refused (PostgreSQL's
+                # "Failing row contains (...)"), and rows hold personal data.
+                log.error("job %s failed (run %s): %s", name, run_id, type(exc).__name__)
+                finish_run(self.engine, run_id, self.clock(), outcome="failed", detail={"error": type(exc).__name__})
+                return "failed"
+            finish_run(self.engine, run_id, self.clock(), outcome="ok", detail=detail)
+            log.info("job %s ok (run %s)", name, run_id)
+            return "ok"
 
     def _due(self, name: str, every: timedelta) -> bool:
         last = last_success(self.engine, name)

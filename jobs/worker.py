@@ -26,6 +26,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from structlog.contextvars import bound_contextvars
+
 from connector import GraphConnector
 from jobs.coalescing import Deferred
 from jobs.ingest import Ingestor
@@ -76,10 +78,12 @@ class Worker:
         for row in changes:
             by_business[businesses.get(row.subscription_id, "")].append(row)
         for business_id, mine in by_business.items():
-            if business_id:
-                self._process(business_id, mine)
-            else:
-                self._commit_nothing(mine)  # not one of our subscriptions (any more): nothing to read
+            # Every line logged while these rows are worked on names them (ids, never contents).
+            with bound_contextvars(inbox_rows=[r.id for r in mine]):
+                if business_id:
+                    self._process(business_id, mine)
+                else:
+                    self._commit_nothing(mine)  # not one of our subscriptions (any more): nothing to read
         return len(rows)
 
     def _handle_lifecycle(self, rows: list[ClaimedRow]) -> None:
@@ -93,7 +97,8 @@ class Worker:
             try:
                 # Handled with no session open: on SQLite one would hold the write lock that the
                 # handler's own transactions (reconciliation) need.
-                outcome = self.lifecycle(latest)  # type: ignore[misc]
+                with bound_contextvars(inbox_rows=[r.id for r in group]):
+                    outcome = self.lifecycle(latest)  # type: ignore[misc]
             except Deferred as later:
                 deferred.update(dict.fromkeys((r.id for r in group), later.until))
                 continue
@@ -155,10 +160,11 @@ class Worker:
         log.info("business %s: %d rows done, %s", business_id, len(row_ids), dict(outcomes) or "nothing to write")
 
     def _commit_alone(self, business_id: str, truth: Truth, row_id: int) -> None:
-        try:
-            self._commit(business_id, truth, [row_id])
-        except Exception as exc:  # this row is the poison one: it alone is retried, then parked
-            self._fail([row_id], failure_reason(exc, "writing the ledger"))
+        with bound_contextvars(inbox_rows=[row_id]):
+            try:
+                self._commit(business_id, truth, [row_id])
+            except Exception as exc:  # this row is the poison one: it alone is retried, then parked
+                self._fail([row_id], failure_reason(exc, "writing the ledger"))
 
     def _commit_nothing(self, rows: list[ClaimedRow]) -> None:
         with self.ledger.transaction() as tx:

@@ -266,6 +266,14 @@ def depth(engine: Engine) -> tuple[int, str | None]:
     return count, oldest
 
 
+def last_received(engine: Engine) -> str | None:
+    """When the latest notification still in the inbox arrived (any state; None when it is empty)."""
+    # The newest id, not max(received_at): ids are handed out as rows arrive, and the primary key
+    # answers this without reading a week of rows.
+    with engine.connect() as connection:
+        return connection.execute(select(InboxRow.received_at).order_by(InboxRow.id.desc()).limit(1)).scalar()
+
+
 def recent_latencies(engine: Engine, now: datetime, window: timedelta, limit: int) -> list[float]:
     """Seconds from arrival to done of the latest `limit` rows done within `window` before `now`.
 

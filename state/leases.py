@@ -110,3 +110,15 @@ def last_runs(engine: Engine, job: str, limit: int = 10) -> list[JobRun]:
     """The most recent runs of a job, newest first."""
     with Session(engine) as session:
         return list(session.scalars(select(JobRun).where(JobRun.job == job).order_by(JobRun.id.desc()).limit(limit)))
+
+
+def job_names(engine: Engine) -> list[str]:
+    """Every job that has a recorded run, by name."""
+    with engine.connect() as connection:
+        return list(connection.execute(select(JobRun.job).distinct().order_by(JobRun.job)).scalars())
+
+
+def lease_of(engine: Engine, name: str) -> JobLease | None:
+    """The lease `name` as stored (who holds it, until when), or None if never taken."""
+    with Session(engine) as session:
+        return session.get(JobLease, name)

@@ -6,11 +6,14 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from webhooks.receiver import EXTENSION, Receiver
+from webhooks.metrics import WebhookMetrics
 
 bp = Blueprint("health", __name__)
 READINESS = "bookings_ledger.readiness"
 SCRAPE = "bookings_ledger.scrape"   # refreshes the database-backed gauges before each exposition
+# The app's metrics, whatever it serves: a dashboard-only process has no receiver, and its scrape
+# still shows the database-backed gauges (its receiver counters stay at zero).
+METRICS = "bookings_ledger.metrics"
 
 
 @bp.get("/healthz")
@@ -31,8 +34,8 @@ def readyz() -> tuple[Response, int]:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus exposition of the receiver's counters and the gauges read from the database."""
-    receiver: Receiver = current_app.extensions[EXTENSION]
+    metrics: WebhookMetrics = current_app.extensions[METRICS]
     scrape = current_app.extensions.get(SCRAPE)
     if scrape is not None:
-        scrape(receiver.metrics)
-    return Response(generate_latest(receiver.metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+        scrape(metrics)
+    return Response(generate_latest(metrics.registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,7 +1,6 @@
 """`bookings-ledger worker`: process the webhook inbox into the ledger (run as many as needed on PostgreSQL)."""
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 
@@ -22,7 +21,6 @@ def command(interval: float, batch_size: int, once: bool, metrics_port: int | No
     from jobs.metrics import JobMetrics
 
     settings = load_settings()
-    logging.basicConfig(level=settings.LOG_LEVEL, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
     metrics = JobMetrics()
     if metrics_port is not None:
         metrics.serve(metrics_port)
