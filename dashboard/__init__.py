@@ -11,7 +11,7 @@ import importlib
 
 from flask import Flask
 
-from dashboard import roles, sessions
+from dashboard import roles, security, sessions
 from dashboard.context import EXTENSION, DashboardContext
 
 # One module per area, each exporting a blueprint `bp`; the frame first (templates, static files).
@@ -20,9 +20,10 @@ PAGES = ("frame", "signin", "entra", "overview", "charts", "integrity", "subject
 
 
 def register(app: Flask, context: DashboardContext) -> None:
-    """Sessions, the role guard and every page of the dashboard, on `app`."""
+    """Sessions, the security headers and sign-in limits, the role guard and every page of the dashboard, on `app`."""
     app.extensions[EXTENSION] = context
     sessions.install(app, context)
+    security.install(app, context)
     roles.install(app)
     for name in PAGES:
         app.register_blueprint(importlib.import_module(f"dashboard.{name}").bp)

@@ -90,7 +90,7 @@ def _guard() -> Response | tuple[str, int] | None:
     from dashboard.sessions import CSRF_EXTENSION, current_user
 
     view = current_app.view_functions.get(request.endpoint or "")
-    if view is None or _outside_dashboard(request.blueprint):
+    if view is None or outside_dashboard(request.blueprint):
         return None          # a 404, or the webhooks' and health endpoints, which guard themselves
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         current_app.extensions[CSRF_EXTENSION].protect()   # 400 on a missing or forged token
@@ -111,7 +111,8 @@ def _guard() -> Response | tuple[str, int] | None:
     return None
 
 
-def _outside_dashboard(blueprint: str | None) -> bool:
+def outside_dashboard(blueprint: str | None) -> bool:
+    """Whether a request's blueprint is none of the dashboard's (the webhooks, health, a 404)."""
     from dashboard import PAGES
 
     return blueprint is None or blueprint.split(".")[0] not in PAGES

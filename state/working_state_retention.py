@@ -9,7 +9,9 @@ What goes, and why it may:
   makes harmless;
 - a job run (by when it finished, or started if it never did: a crash) is operational history;
 - a filled gap (by when it was filled): the tamper-evident record of it is its `sync-gap` and
-  `sync-gap-filled` ledger entries, which are never purged.
+  `sync-gap-filled` ledger entries, which are never purged;
+- a dashboard session past its absolute or idle deadline (state/dashboard_sessions.py): it can
+  never be used again, and it names who was signed in.
 What stays: `pending` rows, and `parked` rows until a person acts on them; gaps not yet filled.
 
 Rows go in chunks of PURGE_CHUNK, each its own short transaction, so a first purge of a large
@@ -24,6 +26,7 @@ from sqlalchemy import ColumnElement, Engine, and_, delete, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from database.times import format_time
+from state.dashboard_sessions import purge_expired_sessions
 from state.inbox import InboxRow
 from state.leases import JobRun
 from state.watermarks import SyncGap
@@ -50,7 +53,8 @@ def purge_working_state(engine: Engine, now: datetime, retention: WorkingStateRe
     gaps = SyncGap.filled_at < format_time(now - retention.filled_gaps)
     return {"inbox_done": _purge(engine, InboxRow.id, inbox_done),
             "job_runs": _purge(engine, JobRun.id, runs),
-            "filled_gaps": _purge(engine, SyncGap.id, gaps)}
+            "filled_gaps": _purge(engine, SyncGap.id, gaps),
+            "dashboard_sessions": purge_expired_sessions(engine, now)}
 
 
 def _purge(engine: Engine, key: InstrumentedAttribute[int], condition: ColumnElement[bool]) -> int:

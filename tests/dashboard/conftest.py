@@ -1,23 +1,32 @@
 """Fixtures for the dashboard: a migrated SQLite ledger with its key store, the app serving the
-dashboard (with the ledger's keys, as its process holds them), and clients signed in by role."""
+dashboard (with the ledger's keys, as its process holds them), and clients signed in by role.
+
+Signed-in clients hold a real server-side session: `signed_in` stores the user through the app's
+own session interface (a row keyed by the token's hash, the token in the client's cookie), as
+POST /sign-in would. `csrf_token(app, client)` is the token the client's next form would carry.
+"""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, session
 from flask.testing import FlaskClient
+from flask_wtf.csrf import generate_csrf
 
 from bookings_ledger.app import DASHBOARD, close_app, create_app
 from bookings_ledger.keys import generate_all_keys
 from dashboard.context import DashboardContext, context
 from dashboard.roles import ADMIN, AUDITOR, PRIVACY_OFFICER, User
+from dashboard.sessions import stored_user
 from database.engine import create_ledger_engine, upgrade
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
 TENANT = "8f2c1a7e-3d4b-4c5e-9f60-7a8b9c0d1e2f"
+LOCAL_PASSWORD = "correct horse battery staple"
 USERS = {
     PRIVACY_OFFICER: User("local:officer", "Olivia Officer", frozenset({PRIVACY_OFFICER}), "local"),
     AUDITOR: User("local:auditor", "Aaron Auditor", frozenset({AUDITOR}), "local"),
@@ -31,15 +40,22 @@ def dashboard_settings(tmp_path: Path) -> dict[str, str]:
     """A dashboard process's settings: its own ledger and key store, the ledger's keys, local sign-in."""
     keys = {name: value for name, value in generate_all_keys().items() if name != "CLIENT_STATE_KEY"}
     return {**keys, "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "KEYSTORE_URL": f"sqlite:///{tmp_path / 'keys.db'}",
-            "GRAPH_TENANT_ID": TENANT, "AUTH_MODE": "local", "LOCAL_PASSWORD": "correct horse battery staple",
+            "GRAPH_TENANT_ID": TENANT, "AUTH_MODE": "local", "LOCAL_PASSWORD": LOCAL_PASSWORD,
             "CHECKPOINT_DIR": str(tmp_path / "checkpoints")}
+
+
+def started_app(settings: dict[str, str], *, clock: Callable[[], datetime] = lambda: NOW,
+                surfaces: frozenset[str] = frozenset({DASHBOARD})) -> Flask:
+    """An app over a freshly migrated database (close it with `close_app`)."""
+    upgrade(create_ledger_engine(settings["DATABASE_URL"]))
+    app = create_app(settings, clock=clock, surfaces=surfaces)
+    app.config["TESTING"] = True
+    return app
 
 
 @pytest.fixture
 def dashboard_app(dashboard_settings: dict[str, str]) -> Iterator[Flask]:
-    upgrade(create_ledger_engine(dashboard_settings["DATABASE_URL"]))
-    app = create_app(dashboard_settings, clock=lambda: NOW, surfaces=frozenset({DASHBOARD}))
-    app.config["TESTING"] = True
+    app = started_app(dashboard_settings)
     yield app
     close_app(app)
 
@@ -53,17 +69,19 @@ def dashboard(dashboard_app: Flask) -> DashboardContext:
 
 def signed_in(app: Flask, role: str | None) -> FlaskClient:
     """A client of `app` whose session is that of a user with `role` (None: a user with no role)."""
-    from dashboard.sessions import sign_in
-
     client = app.test_client()
-    with app.test_request_context():
-        sign_in(USERS[role])
-        # Carry the session the sign-in made over to the client, as a browser would.
-        from flask import session
-        saved = dict(session)
-    with client.session_transaction() as transaction:
-        transaction.update(saved)
+    with client.session_transaction() as stored:
+        stored["user"] = stored_user(USERS[role])
     return client
+
+
+def csrf_token(app: Flask, client: FlaskClient) -> str:
+    """The CSRF token a form rendered for `client`'s session would carry."""
+    with client.session_transaction() as stored:
+        raw = stored.setdefault("csrf_token", secrets.token_hex(20))
+    with app.test_request_context():
+        session["csrf_token"] = raw
+        return generate_csrf()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""`bookings-ledger serve`, the real command in a process of its own, holds no ledger key: it starts
-and accepts a genuine notification with only CLIENT_STATE_KEY; `--metrics-bind` moves /metrics and
-/readyz to an internal listener and off the public one."""
+"""`bookings-ledger serve --only webhooks`, the real command in a process of its own, holds no ledger
+key: it starts and accepts a genuine notification with only CLIENT_STATE_KEY; `--metrics-bind` moves
+/metrics and /readyz to an internal listener and off the public one. A `serve` with the dashboard
+refuses to start without SECRET_KEY, and with AUTH_MODE=local unless told to allow it."""
 from __future__ import annotations
 
 import base64
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bookings_ledger.cli import main
+from bookings_ledger.keys import generate_all_keys
 from database.engine import create_ledger_engine, upgrade
 from state.client_states import ClientStateKeys
 from state.subscriptions import save_subscription
@@ -53,13 +55,13 @@ def _web_environment(tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, dict[str, str], str]]:
-    """`serve --bind … --metrics-bind …` running: (public URL, internal URL, subscription, database URL)."""
+    """`serve --only webhooks --bind … --metrics-bind …` running: (public URL, internal URL, subscription, database URL)."""
     tmp_path = tmp_path_factory.mktemp("serve")
     env, subscription = _web_environment(tmp_path)
     public, internal = f"127.0.0.1:{_free_port()}", f"127.0.0.1:{_free_port()}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "bookings_ledger.cli", "serve", "--bind", public, "--metrics-bind", internal,
-         "--workers", "1", "--threads", "2"],
+        [sys.executable, "-m", "bookings_ledger.cli", "serve", "--only", "webhooks", "--bind", public,
+         "--metrics-bind", internal, "--workers", "1", "--threads", "2"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -117,5 +119,59 @@ def test_serve_without_client_state_key_exits_2_naming_it(tmp_path, monkeypatch,
     monkeypatch.setenv("DATABASE_URL", env["DATABASE_URL"])
     monkeypatch.setenv("GRAPH_TENANT_ID", TENANT)
     monkeypatch.chdir(tmp_path)
-    assert main(["serve", "--bind", f"127.0.0.1:{_free_port()}"]) == 2
+    assert main(["serve", "--only", "webhooks", "--bind", f"127.0.0.1:{_free_port()}"]) == 2
     assert "CLIENT_STATE_KEY" in capsys.readouterr().err
+
+
+def _dashboard_environment(tmp_path, monkeypatch, **settings: str) -> None:
+    """The environment of a dashboard process (the ledger's keys, no CLIENT_STATE_KEY) with `settings`."""
+    for name in (*LEDGER_KEYS, "CLIENT_STATE_KEY", "SECRET_KEY", "AUTH_MODE", "LOCAL_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    keys = {name: value for name, value in generate_all_keys().items() if name != "CLIENT_STATE_KEY"}
+    database = tmp_path / "ledger.db"
+    upgrade(create_ledger_engine(f"sqlite:///{database}"))
+    for name, value in {**keys, "DATABASE_URL": f"sqlite:///{database}", "KEYSTORE_URL": f"sqlite:///{tmp_path / 'keys.db'}",
+                        "GRAPH_TENANT_ID": TENANT, **settings}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("only", [[], ["--only", "dashboard"]])
+def test_serve_refuses_local_sign_in_unless_allowed(tmp_path, monkeypatch, capsys, only):
+    """AUTH_MODE=local (one shared password) stops a dashboard's start with one line naming the flag."""
+    _dashboard_environment(tmp_path, monkeypatch, AUTH_MODE="local", LOCAL_PASSWORD="demo")
+    assert main(["serve", *only, "--bind", f"127.0.0.1:{_free_port()}"]) == 2
+    error = capsys.readouterr().err
+    assert "AUTH_MODE=local" in error and "--allow-local-sign-in" in error and len(error.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("allow", [[], ["--allow-local-sign-in"]])
+def test_serve_refuses_a_dashboard_without_secret_key(tmp_path, monkeypatch, capsys, allow):
+    """No SECRET_KEY, no dashboard: one line naming it, whatever the sign-in mode."""
+    _dashboard_environment(tmp_path, monkeypatch, AUTH_MODE="local", LOCAL_PASSWORD="demo")
+    monkeypatch.delenv("SECRET_KEY")
+    assert main(["serve", "--only", "dashboard", *allow, "--bind", f"127.0.0.1:{_free_port()}"]) == 2
+    error = capsys.readouterr().err
+    assert "SECRET_KEY" in error and len(error.strip().splitlines()) == 1
+
+
+def test_serve_only_dashboard_starts_without_client_state_key_and_serves_no_webhooks(tmp_path, monkeypatch):
+    """The dashboard's process runs with the ledger's keys and SECRET_KEY alone: it serves the
+    sign-in page behind its session cookie and strict CSP, and no webhook path."""
+    _dashboard_environment(tmp_path, monkeypatch, AUTH_MODE="local", LOCAL_PASSWORD="demo")
+    bind = f"127.0.0.1:{_free_port()}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bookings_ledger.cli", "serve", "--only", "dashboard", "--allow-local-sign-in",
+         "--bind", bind, "--workers", "1", "--threads", "2"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING"}, cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _wait_until_up(f"http://{bind}/healthz", process)
+        page = httpx.get(f"http://{bind}/sign-in")
+        assert page.status_code == 200 and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+        assert page.headers["Set-Cookie"].startswith("__Host-bl_session=")
+        assert httpx.post(f"http://{bind}/webhooks/graph?validationToken=x").status_code == 404
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
