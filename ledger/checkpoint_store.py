@@ -122,9 +122,14 @@ def _trusted_frontier(connection: Connection, size: int, verifier_key: str) -> m
 def write_checkpoint_file(record: CheckpointRecord, directory: Path) -> Path:
     """Write the note to `directory`, named by size and id so files never overwrite each other."""
     make_private_directory(directory)  # var/ is 0700 whichever command creates it first
-    path = directory / f"checkpoint-{record.size:012d}-{record.id}.txt"
+    path = directory / checkpoint_file_name(record.size, record.id)
     path.write_text(record.note, encoding="utf-8")
     return path
+
+
+def checkpoint_file_name(size: int, checkpoint_id: int) -> str:
+    """The file name of a checkpoint's note: by size, then id, so names sort as the checkpoints grow."""
+    return f"checkpoint-{size:012d}-{checkpoint_id}.txt"
 
 
 def publish_checkpoint(engine: Engine, signer: CheckpointSigner, time: datetime, directory: Path) -> CheckpointRecord:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from config import SettingsError
 from ledger.core import merkle
 from ledger.core.chain import ChainReport
-from ledger.checkpoint_store import CheckpointMismatch, check_note, stored_checkpoints
+from ledger.checkpoint_store import CheckpointMismatch, check_note, stored_checkpoints, verifier_key_from_settings
 from database.engine import read_only
 from database.times import format_time
 from ledger.entries import head, stored_hash
@@ -44,6 +45,13 @@ class VerifyResult:
     bad_seq: int | None = None
     first_seq: int = 1
 
+    def describe(self) -> str:
+        """The one line `verify` prints (and the dashboard shows): the summary, or the failure and where."""
+        if self.ok:
+            return self.message
+        where = f"first bad seq {self.bad_seq}: " if self.bad_seq is not None else ""
+        return f"ledger verification FAILED: {where}{self.message}"
+
 
 @dataclass(frozen=True)
 class _Start:
@@ -51,6 +59,17 @@ class _Start:
     hash: bytes
     tree: merkle.CompactRange
     checkpoint_id: int
+
+
+def verify_with_settings(
+    engine: Engine, settings: Any, *, clock: Callable[[], datetime], since_checkpoint: bool = False,
+    progress: Progress | None = None,
+) -> VerifyResult:
+    """`verify_ledger` with the verifier key and origin of `settings`, as `bookings-ledger verify` runs it."""
+    # The key is checked only when set: verify_ledger asks for it when there are checkpoints to check.
+    verifier_key = verifier_key_from_settings(settings) if settings.CHECKPOINT_VERIFIER_KEY else None
+    return verify_ledger(engine, verifier_key=verifier_key, origin=settings.CHECKPOINT_ORIGIN, clock=clock,
+                         since_checkpoint=since_checkpoint, progress=progress)
 
 
 def verify_ledger(

@@ -20,29 +20,21 @@ if TYPE_CHECKING:
 def command(since_checkpoint: bool) -> None:
     """Exit 0 with a summary when the ledger is intact; exit 1 naming the first bad entry."""
     from config import load_settings
-    from ledger.checkpoint_store import verifier_key_from_settings
     from ledger.transactions import utc_now
     from database.engine import open_migrated
-    from ledger.integrity import verify_ledger
+    from ledger.integrity import verify_with_settings
 
     settings = load_settings()
-    # Checked only when there are checkpoints to verify (verify_ledger asks for it then).
-    verifier_key = verifier_key_from_settings(settings) if settings.CHECKPOINT_VERIFIER_KEY else None
     engine = open_migrated(settings.DATABASE_URL)
     try:
         with _progress(engine) as advance:
-            result = verify_ledger(
-                engine, verifier_key=verifier_key, origin=settings.CHECKPOINT_ORIGIN, clock=utc_now,
-                since_checkpoint=since_checkpoint, progress=advance,
-            )
+            result = verify_with_settings(engine, settings, clock=utc_now, since_checkpoint=since_checkpoint,
+                                          progress=advance)
     finally:
         engine.dispose()
-    if result.ok:
-        click.echo(result.message)
-        return
-    where = f"first bad seq {result.bad_seq}: " if result.bad_seq is not None else ""
-    click.echo(f"ledger verification FAILED: {where}{result.message}")
-    raise click.exceptions.Exit(1)
+    click.echo(result.describe())
+    if not result.ok:
+        raise click.exceptions.Exit(1)
 
 
 @contextmanager
