@@ -21,7 +21,7 @@ from dashboard.viewing import show_personal_data
 from ledger.encryption import VaultError
 from ledger.erasure import ErasedSubject
 from ledger.identifiers import IdentifierError
-from ledger.views import ViewRefused
+from ledger.views import UnknownSubject, ViewRefused
 
 bp = Blueprint("subjects", __name__)
 SUBJECT_REF = re.compile(r"^[0-9a-f]{32}$")
@@ -71,6 +71,8 @@ def reveal(ref: str) -> Response | tuple[str, int]:
         shown = show_personal_data(ref, purpose=_purpose(), reason=reason)
     except ViewRefused:
         return _subject_page(ref, error="Give a reason to see this subject's personal data.", status=400)
+    except UnknownSubject:
+        abort(404)
     except ErasedSubject:
         return _personal_data_page(ref, values=None, notice="This subject was erased: no personal data of it is held.")
     except VaultError:

@@ -51,6 +51,10 @@ class ViewRefused(ValueError):
     """A view was refused before anything was read or recorded (no reason, an unknown purpose code)."""
 
 
+class UnknownSubject(LookupError):
+    """The ledger knows no such subject: nothing was read or recorded."""
+
+
 class ViewAudit(Base):
     """One audited view: who (User.id) saw whose data for what purpose; where and why are the
     personal data of `viewer_subject` (migration 0017_view_audit)."""
@@ -97,8 +101,10 @@ def read_with_audit(
     view_id = secrets.token_hex(16)
     with ledger.transaction() as tx:
         known = tx.subject(subject)
-        if known is None or known.status == "erased":
-            raise ErasedSubject(f"subject {subject} was erased or is unknown")
+        if known is None:
+            raise UnknownSubject(f"no subject {subject}")
+        if known.status == "erased":
+            raise ErasedSubject(f"subject {subject} was erased")
         viewer_subject = tx.new_subject()
         context = {"viewer_ip": viewer.ip, "viewer_user_agent": viewer.user_agent, "view_reason": reason}
         tx.collect(viewer_subject, context, categories=dict.fromkeys(context, category.id), purpose=VIEW_PURPOSE,

@@ -47,6 +47,19 @@ def personal_values(customer: CustomerInfo) -> list[str]:
     return [v for v in values if v] + ([customer.notes] if customer.notes else [])
 
 
+def csrf_token(client, path="/subjects") -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
+
+
+def post(client, path, **form):
+    return client.post(path, data={"csrf_token": csrf_token(client), **form})
+
+
+def reveal(client, ref, reason="Access request 2026-31", **headers):
+    return client.post(f"/subjects/{ref}/personal-data", headers=headers,
+                       data={"csrf_token": csrf_token(client), "reason": reason})
+
+
 OURS = ("subjects", "records", "audit", "frame")
 
 

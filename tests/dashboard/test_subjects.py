@@ -8,22 +8,10 @@ import pytest
 from flask import template_rendered
 from sqlalchemy import text
 
-from bookings_data import ADA, GRACE, chain, ingest, link_pages_not_yet_built, links, personal_values
+from bookings_data import (ADA, GRACE, chain, csrf_token, ingest, link_pages_not_yet_built, links, personal_values, post,
+                           reveal)
 from dashboard.viewing import USER_AGENT_LIMIT
 from ledger.views import view, views_of
-
-
-def csrf_token(client, path="/subjects") -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-def post(client, path, **form):
-    return client.post(path, data={"csrf_token": csrf_token(client), **form})
-
-
-def reveal(client, ref, reason="Access request 2026-31", **headers):
-    return client.post(f"/subjects/{ref}/personal-data", headers=headers,
-                       data={"csrf_token": csrf_token(client, f"/subjects/{ref}"), "reason": reason})
 
 
 @pytest.mark.parametrize("form", [
@@ -84,9 +72,11 @@ def test_the_subject_page_shows_the_timeline_and_no_personal_data(dashboard, off
     assert chain(dashboard, "viewed") == []
 
 
-def test_an_unknown_subject_is_404(officer):
+def test_an_unknown_subject_is_404(dashboard, officer):
     assert officer.get("/subjects/" + "0" * 32).status_code == 404
     assert officer.get("/subjects/not-a-ref").status_code == 404
+    assert reveal(officer, "0" * 32).status_code == 404
+    assert chain(dashboard) == []
 
 
 def test_the_officer_reveal_records_one_viewed_entry_naming_actor_and_purpose(dashboard, officer):
