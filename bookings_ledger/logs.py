@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import traceback
+from types import TracebackType
 from typing import Any, TextIO
 
 import structlog
@@ -75,6 +77,10 @@ def exception_class_only(_: Any, __: str, event: EventDict) -> EventDict:
     return event
 
 
+def _log_uncaught(exc_type: type[BaseException], exc: BaseException | None, tb: TracebackType | None) -> None:
+    logging.getLogger("bookings_ledger").critical("unhandled exception", exc_info=(exc_type, exc, tb))
+
+
 def _shared_processors() -> list[Processor]:
     """What every line gets, from structlog's loggers and the standard library's alike."""
     return [
@@ -125,5 +131,9 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
     root.addHandler(handler)
     root.setLevel(level)
     _handler = handler
+    # An exception nothing caught is one more line, by class and frames: Python's own report
+    # would print its message, which may quote personal data.
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
     for name in QUIET_BELOW_WARNING:
         logging.getLogger(name).setLevel(logging.WARNING)
