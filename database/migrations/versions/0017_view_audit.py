@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_view_audit"
-# Chained after AUTH's 0016_dashboard_sessions once that branch is merged; until then after 0015.
-down_revision = "0015_anonymisation"
+# Chained after AUTH's 0016_dashboard_sessions (the contract's chain).
+down_revision = "0016_dashboard_sessions"
 branch_labels = None
 depends_on = None
 
