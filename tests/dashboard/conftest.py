@@ -3,11 +3,14 @@ dashboard (with the ledger's keys, as its process holds them), and clients signe
 
 Signed-in clients hold a real server-side session: `signed_in` stores the user through the app's
 own session interface (a row keyed by the token's hash, the token in the client's cookie), as
-POST /sign-in would. `csrf_token(app, client)` is the token the client's next form would carry.
+POST /sign-in would. `csrf_token(app, client)` is the token the client's next form would carry;
+`sign_in_locally` signs in through the form; `dashboard_requests(app)` lists a request for every
+method of every dashboard route in the app's URL map, so route tests cover routes added later.
 """
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +22,7 @@ from flask_wtf.csrf import generate_csrf
 
 from bookings_ledger.app import DASHBOARD, close_app, create_app
 from bookings_ledger.keys import generate_all_keys
+from dashboard import PAGES
 from dashboard.context import DashboardContext, context
 from dashboard.roles import ADMIN, AUDITOR, PRIVACY_OFFICER, User
 from dashboard.sessions import stored_user
@@ -82,6 +86,34 @@ def csrf_token(app: Flask, client: FlaskClient) -> str:
     with app.test_request_context():
         session["csrf_token"] = raw
         return generate_csrf()
+
+
+def sign_in_locally(app: Flask, client: FlaskClient, name: str, password: str = LOCAL_PASSWORD, *,
+                    next_path: str | None = None, **headers: str):
+    """POST /sign-in as the form does (with the client's CSRF token); the response."""
+    form = {"csrf_token": csrf_token(app, client), "username": name, "password": password}
+    if next_path is not None:
+        form["next"] = next_path
+    return client.post("/sign-in", data=form, headers=headers)
+
+
+# A value for each URL converter, so every rule can be requested (a dummy id may well be a 404).
+DUMMIES = {"IntegerConverter": 1, "FloatConverter": 1.0, "UUIDConverter": uuid.UUID(int=1)}
+
+
+def dashboard_requests(app: Flask) -> list[tuple[str, str, str]]:
+    """(endpoint, method, URL) for every method of every rule of the dashboard's blueprints."""
+    found = []
+    adapter = app.url_map.bind("localhost")
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in PAGES:
+            continue
+        values = {name: DUMMIES.get(type(converter).__name__, "dummy") for name, converter in rule._converters.items()}
+        if rule.endpoint == "frame.static":
+            values["filename"] = "dashboard.css"
+        url = adapter.build(rule.endpoint, values)
+        found.extend((rule.endpoint, method, url) for method in sorted(rule.methods - {"HEAD", "OPTIONS"}))
+    return found
 
 
 @pytest.fixture
