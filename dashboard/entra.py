@@ -20,6 +20,8 @@ from dashboard.context import context
 from dashboard.entra_app import UNREACHABLE, EntraUnavailable, client_id, issuer, msal_app
 from dashboard.entra_claims import SignInRefused, user_from_claims
 from dashboard.roles import public
+from dashboard.security import sign_in_limit
+from dashboard.signin import same_site_path
 
 bp = Blueprint("entra", __name__)
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ _ENTRA_CODE = re.compile(r"AADSTS\d+")
 
 @bp.get("/sign-in/entra")
 @public
+@sign_in_limit
 def start() -> Response | tuple[str, int]:
     """Send the browser to Entra, the flow kept in the session to finish with."""
     settings = _entra_settings()
@@ -38,12 +41,13 @@ def start() -> Response | tuple[str, int]:
         flow = _initiated(msal_app(), settings.PUBLIC_BASE_URL + REDIRECT_PATH)
     except EntraUnavailable as error:
         return _unavailable(str(error))
-    entra_flow.keep(flow, entra_flow.same_site_path(request.args.get("next")))
+    entra_flow.keep(flow, same_site_path(request.args.get("next")))
     return redirect(flow["auth_uri"])
 
 
 @bp.get(REDIRECT_PATH)
 @public
+@sign_in_limit
 def redirect_back() -> Response | tuple[str, int]:
     """Finish the sign-in Entra sends back: the flow of this session, once, and a token we accept."""
     settings = _entra_settings()
@@ -52,11 +56,9 @@ def redirect_back() -> Response | tuple[str, int]:
         return _refused("no-pending-flow")    # replayed, foreign, or from another browser
     flow, next_path = pending
     try:
-        application = msal_app()
+        result = msal_app().acquire_token_by_auth_code_flow(flow, request.args.to_dict())
     except EntraUnavailable as error:
         return _unavailable(str(error))
-    try:
-        result = application.acquire_token_by_auth_code_flow(flow, request.args.to_dict())
     except (ValueError, RuntimeError):        # msal: state mismatch (ValueError), nonce mismatch (RuntimeError)
         return _refused("flow-mismatch")
     except UNREACHABLE as error:

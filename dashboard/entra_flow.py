@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hmac
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import session
 
@@ -32,12 +31,3 @@ def take(state: str) -> tuple[dict[str, Any], str] | None:
         return None
     return pending["flow"], pending["next"]
 
-
-def same_site_path(candidate: str | None) -> str:
-    """`candidate` if it is a path on this site, else "/": a sign-in never sends anyone elsewhere."""
-    if not candidate or not candidate.startswith("/") or candidate.startswith(("//", "/\\")):
-        return "/"
-    if any(ord(character) < 0x20 or character == "\\" for character in candidate):
-        return "/"
-    parts = urlsplit(candidate)
-    return candidate if not parts.scheme and not parts.netloc else "/"

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import logging
+import re
 import secrets
 from collections.abc import Iterator
 from datetime import timedelta
@@ -27,10 +29,10 @@ from cryptography.x509.oid import NameOID
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bookings_ledger.app import DASHBOARD, close_app, create_app
-from dashboard.roles import ADMIN, AUDITOR, PRIVACY_OFFICER, allow, public, signed_in
-from database.engine import create_ledger_engine, upgrade
-from tests.dashboard.conftest import NOW, TENANT
+from bookings_ledger.app import close_app
+from dashboard.roles import ADMIN, AUDITOR, PRIVACY_OFFICER, allow
+from dashboard.sessions import COOKIE
+from tests.dashboard.conftest import NOW, TENANT, started_app
 
 CLIENT_ID = "5b0d6a3e-1c2f-4e8a-9b7d-3f6e2a1c0d4b"
 CLIENT_SECRET = "dashboard-client-secret"
@@ -132,9 +134,7 @@ def entra_app(entra_settings: dict[str, str], tenant: FakeTenant) -> Iterator[Fl
 
 
 def app_with(settings: dict[str, str]) -> Iterator[Flask]:
-    upgrade(create_ledger_engine(settings["DATABASE_URL"]))
-    app = create_app(settings, clock=lambda: NOW, surfaces=frozenset({DASHBOARD}))
-    app.config["TESTING"] = True
+    app = started_app(settings)
     add_stand_ins(app)
     yield app
     close_app(app)
@@ -144,11 +144,6 @@ def add_stand_ins(app: Flask) -> None:
     for endpoint, (path, roles) in LAYOUT_PAGES.items():
         if endpoint not in app.view_functions:
             app.add_url_rule(path, endpoint=endpoint, view_func=allow(*roles)(lambda: "stand-in page"))
-    if "signin.sign_in_page" not in app.view_functions:      # where the guard sends the anonymous
-        app.add_url_rule("/sign-in", endpoint="signin.sign_in_page", view_func=public(lambda: "stand-in sign-in"))
-    if "signin.sign_out" not in app.view_functions:          # the layout's sign-out form
-        app.add_url_rule("/sign-out", endpoint="signin.sign_out", methods=["POST"],
-                         view_func=signed_in(lambda: "stand-in sign-out"))
 
 
 def sign_in(client: FlaskClient, tenant: FakeTenant, claims: dict[str, Any], next_path: str | None = None) -> Any:
@@ -175,6 +170,18 @@ def test_each_role_signs_in_and_reaches_its_pages_only(entra_app, tenant, role, 
     assert answer.status_code == 302 and answer.location == "/"
     assert {path: client.get(path).status_code for path in reachable} == {path: 200 for path in reachable}
     assert {path: client.get(path).status_code for path in refused} == {path: 403 for path in refused}
+
+
+def test_an_anonymous_visitor_goes_through_microsoft_and_lands_on_the_page_asked_for(entra_app, tenant):
+    """From a page to the sign-in page, its "Sign in with Microsoft" link, Entra, and back to the page."""
+    client = entra_app.test_client()
+    to_sign_in = client.get("/holds")
+    assert to_sign_in.status_code == 302
+    page = client.get(to_sign_in.location)
+    [link] = re.findall(r'href="(/sign-in/entra[^"]*)"', page.get_data(as_text=True))
+    started = client.get(html.unescape(link))
+    answer = client.get("/auth/redirect", query_string=tenant.authorize(started.location, id_token_claims()))
+    assert answer.location == "/holds" and client.get("/holds").status_code == 200
 
 
 def test_user_without_a_role_is_signed_in_and_sees_the_no_role_page(entra_app, tenant):
@@ -217,6 +224,29 @@ def test_a_replayed_redirect_is_refused_and_never_reaches_the_token_endpoint(ent
     assert client.get("/auth/redirect", query_string=redirect_query).status_code == 302
     assert client.get("/auth/redirect", query_string=redirect_query).status_code == 401
     assert len(tenant.token_requests) == 1
+
+
+def test_a_redirect_replayed_with_the_cookie_from_before_the_sign_in_is_refused(entra_app, tenant):
+    """Whoever copied the browser's cookie before the redirect holds a session that sign-in ended."""
+    client = entra_app.test_client()
+    started = client.get("/sign-in/entra")
+    before = client.get_cookie(COOKIE).value
+    redirect_query = tenant.authorize(started.location, id_token_claims())
+    assert client.get("/auth/redirect", query_string=redirect_query).status_code == 302
+    copy = entra_app.test_client()
+    copy.set_cookie(COOKIE, before)
+    assert copy.get("/auth/redirect", query_string=redirect_query).status_code == 401
+    assert not is_signed_in(copy) and len(tenant.token_requests) == 1
+
+
+def test_the_browser_holds_the_session_token_and_not_the_flow(entra_app, tenant):
+    """The PKCE verifier and the nonce stay on the server: the cookie is the session's token alone."""
+    client = entra_app.test_client()
+    client.get("/sign-in/entra")
+    with client.session_transaction() as session:
+        flow = session["entra_sign_in"]["flow"]
+    cookie = client.get_cookie(COOKIE).value
+    assert flow["code_verifier"] not in cookie and flow["nonce"] not in cookie and len(cookie) < 64
 
 
 def test_a_foreign_state_is_refused_and_spends_the_pending_flow(entra_app, tenant):
@@ -309,6 +339,13 @@ def test_the_log_names_the_user_by_id_only(entra_app, tenant, caplog):
         sign_in(entra_app.test_client(), tenant, id_token_claims())
     assert f"entra:{OID}" in caplog.text
     assert NAME not in caplog.text and EMAIL not in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/sign-in/entra", "/auth/redirect?code=guess&state=guess"])
+def test_sign_in_attempts_are_rate_limited_per_route(entra_settings, tenant, path):
+    for app in app_with({**entra_settings, "SIGN_IN_RATE_LIMIT": "3 per minute"}):
+        client = app.test_client()
+        assert [client.get(path).status_code for _ in range(4)][-1] == 429
 
 
 def test_local_mode_has_no_entra_sign_in(dashboard_app):
