@@ -123,9 +123,9 @@ def integrity_block(proof: Evidence, now: datetime) -> Block:
 
 
 def last_failed_verify(*, since: str) -> str | None:
-    """" at seq N" (or "") when the newest verify run the dashboard recorded after `since` failed, else None."""
+    """" at entry N" (or "") when the newest verify run the dashboard recorded, at or after `since`, failed; else None."""
     runs = last_runs(context().engine, VERIFY_JOB, limit=1)
-    if not runs or runs[0].outcome != "failed" or runs[0].started_at <= since:
+    if not runs or runs[0].outcome != "failed" or runs[0].started_at < since:
         return None
     bad_seq = json.loads(runs[0].detail or "{}").get("bad_seq")
     return f" at entry {bad_seq}" if bad_seq is not None else ""

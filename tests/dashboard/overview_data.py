@@ -43,3 +43,45 @@ def table_rows(html: str, caption_or_heading: str) -> list[list[str]]:
 
 def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=timezone.utc)
+
+
+def in_order(dashboard, now: datetime) -> None:
+    """A service in good health at `now`: a live subscription for CLINIC that was just heard from, a
+    fresh watermark, a successful job run, a checkpoint and a successful verify."""
+    import secrets
+
+    from sqlalchemy.orm import Session
+
+    from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint
+    from ledger.integrity import verify_with_settings
+    from state import inbox, leases, subscriptions, watermarks
+    from state.client_states import ClientStateKeys
+
+    with Session(dashboard.engine) as session, session.begin():
+        subscriptions.save_subscription(
+            session, ClientStateKeys(secrets.token_bytes(32)), subscription_id="sub-1", business_id=CLINIC,
+            resource=f"/users/{CLINIC}/events", client_state="s" * 32, expires_at=now + timedelta(days=3), now=now)
+        watermarks.complete_sweep(session, CLINIC, started=now - timedelta(minutes=10), now=now, appointments=1, changes=0)
+    inbox.accept(dashboard.engine, [inbox.InboxItem("change", "sub-1", "updated", f"Users/{CLINIC}/Events/e-1", "e-1", "v1")],
+                 now - timedelta(minutes=5))
+    run = leases.start_run(dashboard.engine, "reconcile", "scheduler-1", now - timedelta(minutes=12))
+    leases.finish_run(dashboard.engine, run, now - timedelta(minutes=10), outcome="ok", detail={})
+    publish_checkpoint(dashboard.engine, CheckpointSigner.from_settings(dashboard.settings), now - timedelta(minutes=30),
+                       dashboard.settings.CHECKPOINT_DIR)
+    assert verify_with_settings(dashboard.engine, dashboard.settings, clock=lambda: now).ok
+
+
+def tamper_body(engine, seq: int) -> None:
+    """Rewrite one entry's body behind the triggers, its stored hash kept (tests/ledger/tampering.py)."""
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "ledger"))
+    from tampering import without_triggers
+
+    with without_triggers(engine) as connection:
+        body = connection.execute(text("SELECT body FROM ledger_entries WHERE seq = :seq"), {"seq": seq}).scalar()
+        connection.execute(text("UPDATE ledger_entries SET body = :body WHERE seq = :seq"),
+                           {"body": body.replace(b"collected", b"cancelled"), "seq": seq})
