@@ -9,6 +9,7 @@ The page shows the reasons, which may name a person, so it is never cached.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
@@ -41,31 +42,34 @@ def holds_page() -> Response:
 def place() -> Response:
     """Place a hold from the form; the form again, with what is wrong, when it cannot be placed."""
     typed = {name: request.form.get(name, "").strip() for name in ("scope", "target", "reason", "ends")}
-    problems = Problems(typed)
-    ledger, now = context().ledger, context().clock()
+    problems, ends_at = _checked(typed)
+    if not problems.errors:
+        with context().ledger.transaction() as tx:
+            known = typed["scope"] != "subject" or tx.subject(typed["target"]) is not None
+            hold = place_hold(tx, typed["scope"], typed["target"], reason=typed["reason"], placed_by=_user_id(),
+                              ends_at=ends_at) if known else None
+        if hold is not None:
+            flash(f"Hold {hold.id} placed.", "info")
+            return redirect(url_for("holds.holds_page"), 303)
+        problems.errors["target"] = "The ledger knows no subject with that ref."
+    return _page(problems, 400)
+
+
+def _checked(typed: dict[str, str]) -> tuple[Problems, datetime | None]:
+    """What is wrong with the place form (the subject's existence aside), and the hold's end."""
+    problems, ends_at = Problems(typed), None
     if typed["scope"] not in SCOPES:
         problems.errors["scope"] = f"Choose one of {', '.join(SCOPES)}."
     if not typed["target"]:
         problems.errors["target"] = "Give what the hold covers: a subject ref, an appointment id or a business id."
     if not typed["reason"]:
         problems.errors["reason"] = "Give the reason the law requires keeping it (for example a case number)."
-    ends_at = None
     if typed["ends"]:
         try:
-            ends_at = parse_end(typed["ends"], now)
+            ends_at = parse_end(typed["ends"], context().clock())
         except ValueError as exc:
             problems.errors["ends"] = f"Ends: {exc}."
-    if problems.errors:
-        return _page(problems, 400)
-    with ledger.transaction() as tx:
-        known = typed["scope"] != "subject" or tx.subject(typed["target"]) is not None
-        hold = place_hold(tx, typed["scope"], typed["target"], reason=typed["reason"], placed_by=_user_id(),
-                          ends_at=ends_at) if known else None
-    if hold is None:
-        problems.errors["target"] = "The ledger knows no subject with that ref."
-        return _page(problems, 400)
-    flash(f"Hold {hold.id} placed.", "info")
-    return redirect(url_for("holds.holds_page"), 303)
+    return problems, ends_at
 
 
 @bp.post("/holds/<hold_id>/release")
