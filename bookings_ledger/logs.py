@@ -29,6 +29,8 @@ from structlog.typing import EventDict, Processor
 
 # Request lines (werkzeug's development server) carry the client's address and the query string.
 QUIET_BELOW_WARNING = ("werkzeug",)
+# A line per Graph call and per scheduler tick: the metrics count those; shown at DEBUG only.
+QUIET_UNLESS_DEBUG = ("httpx", "apscheduler")
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -137,3 +139,5 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
     threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
     for name in QUIET_BELOW_WARNING:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in QUIET_UNLESS_DEBUG:
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
