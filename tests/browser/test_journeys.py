@@ -69,7 +69,7 @@ def test_a_hold_is_placed_on_a_subject_and_released(officer_page, live_service):
     ref = search_subject(page, live_service.subject_email)
     place_hold(page, "subject", ref, "Litigation notice received")
     expect(hold_row(page, ref).get_by_role("button", name="Release")).to_be_visible()
-    assert_accessible(page, "holds")
+    assert_accessible(page, "holds-active")
     release_hold(page, ref, "Litigation settled")
     expect(hold_row(page, ref).get_by_role("button", name="Release")).to_have_count(0)
 
