@@ -22,7 +22,8 @@ from ledger.holds import Hold, active_holds
 from ledger.statistics import records_by_state
 from state.leases import last_runs
 from state.officer_alerts import Alert, open_alerts
-from state.retention_summary import CategoryDues, dues_by_category
+from state.retention_dues import upcoming
+from state.retention_summary import held_by_category, overdue
 
 HORIZON = timedelta(days=30)
 VERIFY_EVERY = timedelta(days=7)        # a full verify at least weekly (docs/dashboard.md)
@@ -53,13 +54,13 @@ def shown(stamp: str | None) -> str:
 
 def ledger_blocks(now: datetime) -> list[Block]:
     """Records, data by category, legal holds, alerts and integrity."""
-    with read_only(context().engine) as connection:
+    with read_only(context().engine) as connection, Session(bind=connection) as session:
         records, proof = records_by_state(connection), evidence(connection)
-        session = Session(bind=connection)
-        dues = dues_by_category(session, now=format_time(now), horizon=format_time(now + HORIZON))
+        held, late = held_by_category(session), overdue(session, format_time(now))
+        due_soon = upcoming(session, since=format_time(now), until=format_time(now + HORIZON))
         holds, alerts = active_holds(session, now), open_alerts(session)
-    return [records_block(records), categories_block(dues), holds_block(holds, now), alerts_block(alerts),
-            integrity_block(proof, now)]
+    return [records_block(records), categories_block(held, due_soon, late), holds_block(holds, now),
+            alerts_block(alerts), integrity_block(proof, now)]
 
 
 def records_block(records: list[tuple[str, str, int]]) -> Block:
@@ -73,15 +74,16 @@ def records_block(records: list[tuple[str, str, int]]) -> Block:
                  [(kind, state, str(count)) for kind, state, count in records])
 
 
-def categories_block(dues: list[CategoryDues]) -> Block:
-    overdue = sum(row.overdue for row in dues)
-    due_soon = sum(row.due_soon for row in dues)
-    summary = (f"{overdue} items are past their retention date and not yet marked expired: check that the "
-               "retention job runs (Job runs below)." if overdue else
-               f"{due_soon} items come due for retention in the next 30 days.")
-    return Block("Data held, by category", bool(overdue), summary,
-                 ("Category", "Held", "Due in 30 days", "Past due", "Expired, awaiting anonymisation"),
-                 [(row.category, str(row.held), str(row.due_soon), str(row.overdue), str(row.expired)) for row in dues])
+def categories_block(held: dict[str, int], due_soon: list[tuple[str, str, int]], late: int) -> Block:
+    """`due_soon` is `retention_dues.upcoming`'s (category, day, count) of the next 30 days."""
+    soon: Counter[str] = Counter()
+    for category, _day, count in due_soon:
+        soon[category] += count
+    summary = (f"{late} items are past their retention date and not yet marked expired: check that the "
+               "retention job runs (Job runs below)." if late else
+               f"{sum(soon.values())} items come due for retention in the next 30 days.")
+    return Block("Data held, by category", bool(late), summary, ("Category", "Held", "Due in 30 days"),
+                 [(category, str(count), str(soon[category])) for category, count in held.items()])
 
 
 def holds_block(holds: list[Hold], now: datetime) -> Block:

@@ -41,12 +41,14 @@ def records_by_state(connection: Connection) -> list[tuple[str, str, int]]:
 
 def entries_by_day(connection: Connection, kinds: Iterable[str], since: str) -> list[tuple[str, str, int]]:
     """(UTC day, kind, count) of the entries of `kinds` at or after `since` (ledger time text)."""
+    wanted = set(kinds)
     day = func.substr(EntryIndex.time, 1, 10)
+    # Every kind is counted and the unwanted dropped here: with a kind filter in SQL the planner
+    # walks the kind index through the whole chain instead of the window's seq range.
     query = select(day, EntryIndex.kind, func.count()).where(
         EntryIndex.seq >= _first_seq_near(connection, _earlier(since)), EntryIndex.time >= since,
-        EntryIndex.kind.in_(list(kinds)),
     ).group_by(day, EntryIndex.kind).order_by(day, EntryIndex.kind)
-    return [(when, kind, count) for when, kind, count in connection.execute(query)]
+    return [(when, kind, count) for when, kind, count in connection.execute(query) if kind in wanted]
 
 
 def requests(connection: Connection) -> list[RequestRow]:

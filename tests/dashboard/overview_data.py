@@ -3,14 +3,34 @@ way the worker ingests them, and a page's tables read back as text."""
 from __future__ import annotations
 
 import re
+import secrets
+import sys
 from datetime import datetime, timedelta, timezone
 from html import unescape
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from connector.models import Appointment, CustomerInfo
 from jobs.ingest import Ingestor
+from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint
+from ledger.integrity import verify_with_settings
+from state import inbox, leases, subscriptions, watermarks
+from state.client_states import ClientStateKeys
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "ledger"))
+from tampering import without_triggers  # noqa: E402  (tests/ledger/tampering.py: the ledger tests' tampering)
 
 CLINIC = "clinic@contoso.com"
+NOW = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)   # the clock of conftest's dashboard_app
 OURS = ("overview", "charts", "integrity", "frame")
+
+
+def prepare(app, dashboard) -> None:
+    """What every test of these pages needs: the other areas' links, and the clock it counts on."""
+    assert dashboard.clock() == NOW
+    link_pages_not_yet_built(app)
 
 
 def link_pages_not_yet_built(app) -> None:
@@ -48,15 +68,6 @@ def utc(*parts: int) -> datetime:
 def in_order(dashboard, now: datetime) -> None:
     """A service in good health at `now`: a live subscription for CLINIC that was just heard from, a
     fresh watermark, a successful job run, a checkpoint and a successful verify."""
-    import secrets
-
-    from sqlalchemy.orm import Session
-
-    from ledger.checkpoint_store import CheckpointSigner, publish_checkpoint
-    from ledger.integrity import verify_with_settings
-    from state import inbox, leases, subscriptions, watermarks
-    from state.client_states import ClientStateKeys
-
     with Session(dashboard.engine) as session, session.begin():
         subscriptions.save_subscription(
             session, ClientStateKeys(secrets.token_bytes(32)), subscription_id="sub-1", business_id=CLINIC,
@@ -73,14 +84,6 @@ def in_order(dashboard, now: datetime) -> None:
 
 def tamper_body(engine, seq: int) -> None:
     """Rewrite one entry's body behind the triggers, its stored hash kept (tests/ledger/tampering.py)."""
-    import sys
-    from pathlib import Path
-
-    from sqlalchemy import text
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "ledger"))
-    from tampering import without_triggers
-
     with without_triggers(engine) as connection:
         body = connection.execute(text("SELECT body FROM ledger_entries WHERE seq = :seq"), {"seq": seq}).scalar()
         connection.execute(text("UPDATE ledger_entries SET body = :body WHERE seq = :seq"),

@@ -9,10 +9,9 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy.orm import Session
 
-from conftest import NOW
 from dashboard.chart_data import one_month_after
 from ledger.transactions import Ledger
-from overview_data import CLINIC, ingest, link_pages_not_yet_built, table_rows, utc
+from overview_data import NOW, CLINIC, ingest, prepare, table_rows, utc
 from state.retention_dues import Clock, set_due_dates
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -20,8 +19,8 @@ CHARTS = ("record-changes", "expiries", "requests")
 
 
 @pytest.fixture(autouse=True)
-def _other_parts(dashboard_app):
-    link_pages_not_yet_built(dashboard_app)
+def _prepared(dashboard_app, dashboard):
+    prepare(dashboard_app, dashboard)
 
 
 def svg(client, name: str) -> ElementTree.Element:

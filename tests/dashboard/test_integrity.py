@@ -7,15 +7,14 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import NOW
 from ledger.checkpoint_store import CheckpointSigner, check_note, publish_checkpoint
-from overview_data import ingest, link_pages_not_yet_built, tamper_body, utc
+from overview_data import NOW, ingest, prepare, tamper_body, utc
 from state.leases import last_runs
 
 
 @pytest.fixture(autouse=True)
-def _other_parts(dashboard_app):
-    link_pages_not_yet_built(dashboard_app)
+def _prepared(dashboard_app, dashboard):
+    prepare(dashboard_app, dashboard)
 
 
 def token(client) -> str:

@@ -8,9 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from conftest import NOW
 from ledger.holds import place_hold
-from overview_data import CLINIC, in_order, ingest, link_pages_not_yet_built, table_rows, utc
+from overview_data import NOW, CLINIC, in_order, ingest, prepare, table_rows, utc
 from state import leases, officer_alerts, retention_dues, subscriptions, watermarks
 
 
@@ -20,8 +19,8 @@ def dashboard_settings(dashboard_settings):
 
 
 @pytest.fixture(autouse=True)
-def _other_parts(dashboard_app):
-    link_pages_not_yet_built(dashboard_app)
+def _prepared(dashboard_app, dashboard):
+    prepare(dashboard_app, dashboard)
 
 
 def blocks(client) -> dict[str, str]:
