@@ -104,4 +104,4 @@ def _personal_data_page(ref: str, *, values: dict[str, str] | None, notice: str 
 def _purpose() -> str:
     user = current_user()
     assert user is not None, "the role guard ran first"
-    return PURPOSES[PRIVACY_OFFICER] if PRIVACY_OFFICER in user.roles else PURPOSES[AUDITOR]
+    return PURPOSES[PRIVACY_OFFICER if PRIVACY_OFFICER in user.roles else AUDITOR]
