@@ -29,8 +29,9 @@ from structlog.typing import EventDict, Processor
 
 # Request lines (werkzeug's development server) carry the client's address and the query string.
 QUIET_BELOW_WARNING = ("werkzeug",)
-# A line per Graph call and per scheduler tick: the metrics count those; shown at DEBUG only.
-QUIET_UNLESS_DEBUG = ("httpx", "apscheduler")
+# A line per Graph call and per scheduler tick (the metrics count those), and alembic's on every
+# schema check of every command, which would bury a command's own answer: shown at DEBUG only.
+QUIET_UNLESS_DEBUG = ("httpx", "apscheduler", "alembic")
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
