@@ -5,9 +5,11 @@ path: Playwright never downloads a browser here. Without /usr/bin/chromium these
 the reason, except under CI=true, where they fail: CI must never pass by skipping them (the rule
 tests/conftest.py applies to PostgreSQL).
 
-One service and one browser serve every test of this directory: the tests carry
-`xdist_group("browser")`, so `make test`'s xdist run keeps them on one worker. Each test gets a
-fresh browser context; signed-in contexts start from a session's cookies saved once per role, so
+One service and one browser serve each test module, no longer: Playwright's sync API keeps an
+asyncio loop running in the thread while it is open, and a later test on the same worker that
+calls asyncio.run() (the Graph SDK's) would fail. The tests carry `xdist_group("browser")`, so
+`make test`'s xdist run keeps them on one worker. Each test gets a
+fresh browser context; signed-in contexts start from a session's cookies saved once a module, so
 the tests do not spend the sign-in rate limit.
 """
 from __future__ import annotations
@@ -39,7 +41,7 @@ def chromium_path() -> Path:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
     executable = chromium_path()
     from playwright.sync_api import sync_playwright
@@ -50,7 +52,7 @@ def browser() -> Iterator:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_service(browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
     with running_service(tmp_path_factory.mktemp("live-service")) as service:
         yield service
@@ -97,7 +99,7 @@ def new_page(browser, live_service: LiveService, console_errors: ConsoleErrors) 
         context.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def officer_state(browser, live_service: LiveService) -> dict:
     """The cookies of one officer's sign-in, for contexts that start signed in."""
     context = browser.new_context(base_url=live_service.base_url)
