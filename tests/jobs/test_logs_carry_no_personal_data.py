@@ -21,9 +21,10 @@ from ingestion_pipeline import wait_delivered
 ROOT = Path(__file__).parents[2]
 pytestmark = pytest.mark.parametrize("database_factory", ["sqlite"], indirect=True)
 FAULTS = {
-    # Shares a retrying client gets through (a run that gives up fails the test, not the point).
-    "requests": [{"status": 429, "share": 0.1, "retry_after": 0}, {"status": 503, "share": 0.05, "retry_after": 0},
-                 {"status": 504, "share": 0.03, "latency_s": 0.05}],
+    # Shares a retrying client gets through (a run that gives up fails the test, not the point). No
+    # 504: its outcome is unknown, so a POST /subscriptions answered 504 is rightly not re-sent and
+    # `subscribe` exits 1, which is not what this test is about.
+    "requests": [{"status": 429, "share": 0.1, "retry_after": 0}, {"status": 503, "share": 0.05, "retry_after": 0}],
     "notifications": {"duplicate": 0.3, "reorder": 0.3},
 }
 
