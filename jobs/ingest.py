@@ -51,7 +51,7 @@ from ledger.identifiers import IdentifierError
 from ledger.entries import lock_head
 from ledger.transactions import Clock, Ledger, LedgerTransaction
 from state import bookings_mirror, business_time_zones, retention_dues
-from state.bookings_mirror import ACTIVE, Digests
+from state.bookings_mirror import ACTIVE, CANCELLED, Digests
 
 Outcome = Literal["collected", "updated", "unchanged", "tombstoned"]
 GoneOutcome = Literal["cancelled", "unchanged"]
@@ -87,6 +87,10 @@ class Ingestor:
             if tx.is_tombstoned("appointment", appointment.id):
                 return "tombstoned"
             known = bookings_mirror.appointment(tx.session, appointment.id)
+            if known is not None and known.state == CANCELLED:
+                # Graph answered that it is gone (Bookings never reuses an appointment id): this is a
+                # read taken before the cancellation, committed after it, and must not collect again.
+                return "unchanged"
             live = known is not None and known.state == ACTIVE
             previous = known.digests if live else {}
             persons = [p for p in classify.people(appointment, self.ledger.keys.phone_region)

@@ -94,6 +94,15 @@ def test_gone_is_recorded_once_and_known_appointments_sees_only_active_ones(inge
     assert ingestor.known_appointments("clinic@contoso.com", START, START + timedelta(hours=1)) == set()
 
 
+def test_a_read_taken_before_a_cancellation_and_committed_after_it_collects_nothing(ingestor):
+    """Two workers: one fetched the appointment, the other recorded Graph's cancellation first."""
+    stale = booking()
+    ingestor.ingest_appointment(stale)
+    ingestor.record_gone("clinic@contoso.com", "a-1", reason="cancelled")
+    assert ingestor.ingest_appointment(stale) == "unchanged"
+    assert [e["kind"] for e in entries(ingestor)] == ["collected", "cancelled"]
+
+
 def test_one_customer_keeps_one_subject_within_a_business_only(ingestor):
     """By customer id, or by email through the blind index, in the same business; never across."""
     ingestor.ingest_appointment(booking("a-1"))
