@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 DEFAULT_RETENTION_POLICY = Path(__file__).with_name("retention.toml")
 DEFAULT_PROCESSING_RECORD = Path(__file__).with_name("processing-record.toml")
 DEFAULT_PRIVACY_NOTICE = Path(__file__).with_name("privacy-notice.txt")
+DEFAULT_MAIL_TEMPLATES = Path(__file__).with_name("mail-templates")
 REAL_GRAPH = "https://graph.microsoft.com/v1.0"
 CONFIG_FILE_VARIABLE = "BOOKINGS_LEDGER_CONFIG"
 DEFAULT_CHECKPOINT_ORIGIN = "bookings-ledger.local/ledger"
@@ -150,6 +151,26 @@ class Settings(BaseSettings):
     FILLED_GAP_RETENTION_DAYS: int = Field(default=90, ge=1)
     RETENTION_INTERVAL_MINUTES: int = Field(default=1440, ge=1)
     ANONYMISE_INTERVAL_MINUTES: int = Field(default=15, ge=1)
+    # Data-subject requests (issue 13; docs/requests.md). The regime a request is answered under
+    # unless it names its own; each regime's working days are those of a holidays-library
+    # calendar ("IE", "US-CA": country, then an optional subdivision), in REQUEST_TIME_ZONE.
+    REQUEST_REGIME: Literal["gdpr", "ccpa"] = "gdpr"
+    REQUEST_TIME_ZONE: str = "Europe/Dublin"
+    REQUEST_HOLIDAYS_GDPR: str = "IE"
+    REQUEST_HOLIDAYS_CCPA: str = "US-CA"
+    REQUEST_ALERT_DAYS: int = Field(default=7, ge=1, le=60)
+    REQUEST_DUPLICATE_WINDOW_DAYS: int = Field(default=30, ge=0, le=365)
+    REQUEST_CONTACT_DAYS: int = Field(default=30, ge=0, le=365)
+    REQUEST_DIGEST_TO: str | None = None
+    REQUEST_LINK_HOURS: int = Field(default=72, ge=1, le=720)
+    REQUEST_INTERVAL_MINUTES: int = Field(default=5, ge=1)
+    VERIFICATION_CODE_MINUTES: int = Field(default=15, ge=5, le=60)
+    VERIFICATION_ATTEMPTS: int = Field(default=3, ge=1, le=10)
+    PORTAL_RATE_LIMIT: str = "5 per minute"
+    API_TOKEN_DAYS: int = Field(default=90, ge=1, le=730)
+    MAIL_TEMPLATES_DIR: Path = DEFAULT_MAIL_TEMPLATES
+    EXPORT_DIR: Path = Path("var/exports")
+    NOTICE_BATCH_SIZE: int = Field(default=100, ge=1, le=1000)
 
     @classmethod
     def settings_customise_sources(
@@ -206,6 +227,29 @@ class Settings(BaseSettings):
         if value is not None:
             for key in _split(value.get_secret_value()):
                 _decode_key(key)
+        return value
+
+    @field_validator("REQUEST_TIME_ZONE")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name") from None
+        return value
+
+    @field_validator("REQUEST_HOLIDAYS_GDPR", "REQUEST_HOLIDAYS_CCPA")
+    @classmethod
+    def _holiday_calendar(cls, value: str) -> str:
+        import holidays
+
+        country, _, subdivision = value.partition("-")
+        try:
+            holidays.country_holidays(country, subdiv=subdivision or None)
+        except NotImplementedError:
+            raise ValueError("must be a country code the holidays library knows, with an optional -SUBDIVISION") from None
         return value
 
     @field_validator("DEFAULT_PHONE_REGION")

@@ -8,7 +8,7 @@ invented to fill an empty chart: with no data it says so, in words, and draws no
 """
 from __future__ import annotations
 
-import calendar
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,6 +19,7 @@ from dashboard.context import context
 from database.engine import read_only
 from database.times import format_time, parse_time
 from ledger.projections import RECORD_STATES
+from ledger.requests import CLOSED_STATES
 from ledger.statistics import entries_by_day, requests
 from state.retention_dues import upcoming
 
@@ -90,21 +91,14 @@ def expiries() -> Chart:
 
 def request_deadlines() -> Chart:
     """Each open data-subject request and the days left before its deadline (negative: overdue)."""
-    today = context().clock().date()
+    now = context().clock()
     with read_only(context().engine) as connection:
-        open_requests = [row for row in requests(connection) if row.state != "completed"]
-    left = tuple((one_month_after(parse_time(row.received_at).date()) - today).days for row in open_requests)
+        open_requests = [row for row in requests(connection) if row.state not in CLOSED_STATES and row.due_at]
+    left = tuple(math.floor((parse_time(row.due_at) - now) / timedelta(days=1)) for row in open_requests)
     return Chart("requests", "Open data-subject requests: days left before the deadline", REQUESTS,
                  tuple(row.request_id for row in open_requests), (Series("Days left", left),), "Request", "Days left",
                  "No data-subject request is open.",
-                 note="Deadline: one calendar month from receipt (GDPR Art. 12(3)); negative days are overdue.")
-
-
-def one_month_after(received: date) -> date:
-    """The same day of the next month, or that month's last day when it has no such day
-    (Regulation 1182/71 Art. 3(2)(c): received 31 January, due 28 or 29 February)."""
-    year, month = (received.year + 1, 1) if received.month == 12 else (received.year, received.month + 1)
-    return date(year, month, min(received.day, calendar.monthrange(year, month)[1]))
+                 note="Deadline: GDPR one month from receipt (Reg. 1182/71), CCPA 45 days; negative days are overdue.")
 
 
 CHARTS: dict[str, Callable[[], Chart]] = {

@@ -29,6 +29,10 @@ ENTRY_KINDS = frozenset({
     "child-flagged",
     "anonymisation-verified",
     "policy-changed",
+    # Data-subject requests (ledger/requests.py): ids, types, states and dates only, never a value.
+    "request-confirmed", "request-discarded", "request-verified", "request-linked", "request-extended",
+    "request-started", "request-refused", "rectified", "restricted", "restriction-lifted", "objected",
+    "message-sent", "certificate-issued",
 })
 RESERVED_KEYS = frozenset({"v", "seq", "time", "kind"})
 STREAM_BATCH = 10_000  # rows per fetch when streaming the chain: flat memory, few round trips

@@ -141,13 +141,31 @@ class RecordProjection(Base):
 
 
 class RequestProjection(Base):
-    """Current state of one data-subject request."""
+    """Current state of one data-subject request (ledger/requests.py says what each column means).
+
+    `subject_ref` is the subject the request is about once it ran (the first of `subjects`);
+    `requester_ref` the subject under whose keys the requester's contact details are kept."""
 
     __tablename__ = "requests"
     request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     subject_ref: Mapped[str | None] = mapped_column(REF, index=True)
     request_type: Mapped[str | None] = mapped_column(String(40))
-    state: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(32), index=True)
     received_at: Mapped[str] = mapped_column(TIME)
     completed_at: Mapped[str | None] = mapped_column(TIME)
     last_seq: Mapped[int] = mapped_column(BigInteger)
+    regime: Mapped[str | None] = mapped_column(String(8))
+    channel: Mapped[str | None] = mapped_column(String(20))
+    requester_ref: Mapped[str | None] = mapped_column(REF, index=True)
+    due_at: Mapped[str | None] = mapped_column(TIME)              # the deadline in force (extended or not)
+    first_due_at: Mapped[str | None] = mapped_column(TIME)        # the first period's end: an extension is noticed before it
+    confirm_by: Mapped[str | None] = mapped_column(TIME)          # CCPA: receipt confirmed by then (10 business days)
+    extended_at: Mapped[str | None] = mapped_column(TIME)
+    verification: Mapped[str | None] = mapped_column(String(20))  # the degree reached: ledger.requests.LEVELS
+    verified_at: Mapped[str | None] = mapped_column(TIME)
+    verification_wait_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    duplicate_of: Mapped[str | None] = mapped_column(String(64))
+    subjects: Mapped[str | None] = mapped_column(Text)            # JSON list of the subject refs it covers
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    certificate_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[str | None] = mapped_column(TIME)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ledger.core.canonical import parse_entry
 from ledger.entries import stream_rows
 from ledger.models import RecordProjection, RequestProjection, SubjectProjection
+from ledger.request_projection import apply_request_entry
 
 RECORD_TYPES = ("appointment", "customer")
 RECORD_STATES = {
@@ -28,8 +29,8 @@ def apply_entry(session: Session, entry: dict[str, Any]) -> None:
         _apply_to_subject(session, entry)
     if entry["kind"] in RECORD_STATES:
         _apply_to_records(session, entry)
-    if entry["kind"] in ("request-received", "request-completed") and "request" in entry.get("refs", {}):
-        _apply_to_request(session, entry)
+    if "request" in entry.get("refs", {}):
+        apply_request_entry(session, entry)
     session.flush()
 
 
@@ -60,19 +61,6 @@ def _apply_to_records(session: Session, entry: dict[str, Any]) -> None:
         record.subject_ref = entry.get("subject", record.subject_ref)
         record.state = RECORD_STATES[entry["kind"]]
         record.last_seq, record.updated_at = entry["seq"], entry["time"]
-
-
-def _apply_to_request(session: Session, entry: dict[str, Any]) -> None:
-    request_id = entry["refs"]["request"]
-    request = session.get(RequestProjection, request_id)
-    if request is None:
-        request = RequestProjection(request_id=request_id, state="received", received_at=entry["time"])
-        session.add(request)
-    request.subject_ref = entry.get("subject", request.subject_ref)
-    request.request_type = entry.get("request_type", request.request_type)
-    if entry["kind"] == "request-completed":
-        request.state, request.completed_at = "completed", entry["time"]
-    request.last_seq = entry["seq"]
 
 
 def rebuild_projections(session: Session) -> int:

@@ -29,6 +29,7 @@ class RequestRow:
     state: str
     received_at: str
     completed_at: str | None
+    due_at: str | None
 
 
 def records_by_state(connection: Connection) -> list[tuple[str, str, int]]:
@@ -54,7 +55,8 @@ def entries_by_day(connection: Connection, kinds: Iterable[str], since: str) -> 
 def requests(connection: Connection) -> list[RequestRow]:
     """Every data-subject request, oldest first."""
     table = RequestProjection
-    query = select(table.request_id, table.request_type, table.state, table.received_at, table.completed_at) \
+    query = select(table.request_id, table.request_type, table.state, table.received_at, table.completed_at,
+                   table.due_at) \
         .order_by(table.received_at, table.request_id)
     return [RequestRow(*row) for row in connection.execute(query)]
 

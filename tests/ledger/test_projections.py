@@ -4,8 +4,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from ledger import requests
 from ledger.projections import rebuild_projections
+from ledger.requests import Intake
 from test_personal_data import _collect
+from test_requests import RULES
 
 PROJECTIONS = ("subjects", "records", "requests")
 
@@ -27,16 +30,18 @@ def test_record_state_follows_its_entries(ledger):
 
 
 def test_request_states(ledger, clock):
-    subject = _collect(ledger)
     with ledger.transaction() as tx:
-        tx.append("request-received", subject=subject, refs={"request": "r-1"}, request_type="erasure")
+        request_id = requests.receive(tx, Intake("erasure", "cli", email="ada@example.org"), RULES).request_id
     clock.advance(days=3)
     with ledger.transaction() as tx:
-        request = tx.request("r-1")
-        assert (request.state, request.request_type, request.completed_at) == ("received", "erasure", None)
-        tx.append("request-completed", subject=subject, refs={"request": "r-1"})
-        assert tx.request("r-1").state == "completed"
-        assert tx.request("r-1").completed_at == "2024-02-29T09:00:00.000000Z"
+        request = tx.request(request_id)
+        assert (request.state, request.request_type, request.completed_at) == ("awaiting-verification", "erasure", None)
+        requests.verify(tx, request_id, method="officer", data_points=["email"], by="officer")
+        requests.start(tx, request_id, subjects=[], by="officer")
+        requests.complete(tx, request_id, outcome="done")
+        assert tx.request(request_id).state == "completed"
+        assert tx.request(request_id).completed_at == "2024-02-29T09:00:00.000000Z"
+        assert tx.request(request_id).verification_wait_seconds == 3 * 86400
 
 
 def test_a_rolled_back_transaction_leaves_neither_entry_nor_projection(ledger, db):
@@ -51,7 +56,7 @@ def test_a_rolled_back_transaction_leaves_neither_entry_nor_projection(ledger, d
 def test_projections_rebuild_from_the_chain(ledger, db):
     subject = _collect(ledger)
     with ledger.transaction() as tx:
-        tx.append("request-received", subject=subject, refs={"request": "r-1"}, request_type="access")
+        requests.receive(tx, Intake("access", "cli", email="ada@example.org"), RULES)
         tx.append("cancelled", subject=subject, refs={"appointment": "AAMk-1"})
     before = _snapshot(db)
     with ledger.transaction() as tx:
