@@ -195,15 +195,24 @@ def start(tx: LedgerTransaction, request_id: str, *, subjects: Iterable[str], by
     to the degree its type needs (an opt-out needs none); RequestError for any other state,
     a duplicate and a request already running included."""
     request = _locked(tx, request_id, *OPEN_STATES)
-    if request.state != "verified":
-        raise NotVerified(f"request {request_id} is {request.state}: only a verified request runs")
-    needed = required_level(request.regime, request.request_type)
-    if LEVELS.index(request.verification or "none") < LEVELS.index(needed):
-        raise NotVerified(f"request {request_id} is verified to {request.verification!r}; "
-                          f"a {request.regime} {request.request_type} request needs {needed!r}")
+    refusal = why_not_startable(request)
+    if refusal is not None:
+        raise NotVerified(refusal)
     chosen = sorted(set(subjects) - {request.requester_ref})
     tx.append("request-started", subject=request.requester_ref, refs={"request": request_id}, actor=by, subjects=chosen)
     return _require(tx, request_id)
+
+
+def why_not_startable(request: RequestProjection) -> str | None:
+    """Why the request may not start now (None: it may). The dashboard and the API ask it before
+    they queue a run; `start` asks it again under the chain's lock, which is what decides."""
+    if request.state != "verified":
+        return f"request {request.request_id} is {request.state}: only a verified request runs"
+    needed = required_level(request.regime, request.request_type)
+    if LEVELS.index(request.verification or "none") < LEVELS.index(needed):
+        return (f"request {request.request_id} is verified to {request.verification!r}; "
+                f"a {request.regime} {request.request_type} request needs {needed!r}")
+    return None
 
 
 def extend(tx: LedgerTransaction, request_id: str, *, reason: str, note: str | None, by: str,
