@@ -42,7 +42,7 @@ from ledger.entries import stream_rows
 from ledger.holds import Held, holds_covering
 from ledger.models import EntryIndex
 from ledger.personal_data import subject_categories
-from state import anonymisation, bookings_mirror
+from state import anonymisation, bookings_mirror, request_runs
 
 # Sent by Bookings to the customer and the staff: nothing of the person in it, and no reason given
 # beyond the person's own request (the completion mail says the rest).
@@ -93,6 +93,7 @@ def _plan(run: Run, subjects: list[str]) -> dict[str, tuple[str, str]]:
                 start, _end, _event = bookings_mirror.appointment_times(tx.session, appointment)
                 if start is not None and start > stamp:
                     future[appointment] = (business, run.choices.get(appointment, "keep"))
+        request_runs.settle_choices(tx.session, run.request_id, {a: c for a, (_b, c) in future.items()})
         run.steps.done("plan", {"future": {a: list(v) for a, v in future.items()}}, tx=tx)
     return future
 

@@ -82,8 +82,9 @@ class RequestRunner:
             if request is None:
                 raise requests.RequestError(f"no request {request_id} in the ledger")
             request_runs.set_state(tx.session, request_id, "running", self.clock())
-            run = Run(self.ledger, self.graph, self.policy, self.clock, request_id, request.request_type,
-                      request.requester_ref, RunSteps(self.ledger, request_id, self.clock), queued.choices)
+            request_type, requester = request.request_type, request.requester_ref
+        run = Run(self.ledger, self.graph, self.policy, self.clock, request_id, request_type, requester,
+                  RunSteps(self.ledger, request_id, self.clock), queued.choices)
         try:
             report = self._carry_out(run)
         except erasure.StillRunning:
