@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from anonymise_fixtures import Bookings, person
+from anonymise_fixtures import Bookings, entries, person
 from config.retention import load_policy
+from jobs.requests import handover
 from ledger.holds import place_hold
 from ledger.integrity import verify_ledger
 from request_fixtures import certificates, runner, settings_of, verified_request  # noqa: F401 (fixture)
@@ -119,3 +120,48 @@ def test_a_legal_hold_keeps_what_it_covers_and_the_outcome_is_partial(
     with bookings.ledger.transaction() as tx:
         assert tx.subject(subject).status != "erased"
         assert tx.request(request_id).outcome == "partial"
+
+
+class Killed(BaseException):
+    """The process dies here: nothing after this line of the run happens."""
+
+
+def test_a_run_killed_after_the_cancellation_left_resumes_without_a_second_mail_or_completion(
+        bookings: Bookings, service: Any, policy: Any, control: Any, certificates: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    ada = person(4)
+    ids = _booked(bookings, ada)
+    request_id = verified_request(bookings, service, "erasure", email=ada["emailAddress"],
+                                  choices={ids["cancel"]: "cancel"})
+    mailed = len(_mails_to(control, ada["emailAddress"]))
+    sent = bookings.graph.bookings.cancel_appointment
+
+    def cancel_then_die(*args: Any) -> None:
+        sent(*args)
+        raise Killed
+
+    monkeypatch.setattr(bookings.graph.bookings, "cancel_appointment", cancel_then_die)
+    with pytest.raises(Killed):
+        runner(bookings, service, policy).run_queued()
+    monkeypatch.setattr(bookings.graph.bookings, "cancel_appointment", sent)
+
+    def certify_then_die(*args: Any) -> str:
+        raise Killed     # killed after the completion committed, before the certificate
+
+    monkeypatch.setattr(handover, "certify", certify_then_die)
+    with pytest.raises(Killed):
+        runner(bookings, service, policy).run_queued()
+    monkeypatch.setattr(handover, "certify", certificates)
+
+    (report,) = runner(bookings, service, policy).run_queued()
+
+    assert (report.state, report.outcome) == ("done", "done")
+    assert len(_mails_to(control, ada["emailAddress"])) == mailed + 1     # cancelled once, by the first run
+    assert _live_hits(control, ada) == []
+    completions = [e for e in _entries(bookings, "request-completed") if e["refs"]["request"] == request_id]
+    assert len(completions) == 1 and list(certificates.issued) == [request_id]
+    assert verify_ledger(service.ledger.engine, verifier_key=None, origin=None, clock=service.ledger.clock).ok
+
+
+def _entries(bookings: Bookings, kind: str) -> list[dict[str, Any]]:
+    return entries(bookings.ledger, kind)
