@@ -144,6 +144,7 @@ def test_a_run_killed_after_the_cancellation_left_resumes_without_a_second_mail_
     with pytest.raises(Killed):
         runner(bookings, service, policy).run_queued()
     monkeypatch.setattr(bookings.graph.bookings, "cancel_appointment", sent)
+    control.call("DELETE", "/requests")
 
     def certify_then_die(*args: Any) -> str:
         raise Killed     # killed after the completion committed, before the certificate
@@ -157,6 +158,8 @@ def test_a_run_killed_after_the_cancellation_left_resumes_without_a_second_mail_
 
     assert (report.state, report.outcome) == ("done", "done")
     assert len(_mails_to(control, ada["emailAddress"])) == mailed + 1     # cancelled once, by the first run
+    resumed = control.call("GET", "/requests/log")
+    assert not [r for r in resumed if r["method"] == "POST" and r["path"].endswith("/cancel")], "cancel sent again"
     assert _live_hits(control, ada) == []
     completions = [e for e in _entries(bookings, "request-completed") if e["refs"]["request"] == request_id]
     assert len(completions) == 1 and list(certificates.issued) == [request_id]
