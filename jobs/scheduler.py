@@ -142,11 +142,12 @@ class JobSchedule:
     retention: WorkingStateRetention
     evaluate_retention: timedelta
     anonymise: timedelta
+    requests: timedelta
 
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
-    back-fills, checkpoints, retention evaluation, anonymisation and the working state's purge."""
+    back-fills, checkpoints, retention evaluation, anonymisation, queued requests and the working state's purge."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -174,6 +175,9 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def anonymise() -> Mapping[str, Any]:
         return services.retention.anonymiser.run()
 
+    def run_requests() -> Mapping[str, Any]:
+        return {"runs": [{"request": r.request_id, "state": r.state} for r in services.requests.run_queued()]}
+
     return {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
         "follow-calendars": (follow, schedule.delta),
@@ -183,4 +187,5 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "purge-working-state": (purge, PURGE_INTERVAL),
         "evaluate-retention": (evaluate_retention, schedule.evaluate_retention),
         "anonymise": (anonymise, schedule.anonymise),
+        "requests": (run_requests, schedule.requests),
     }

@@ -17,7 +17,7 @@ from config.retention import load_policy
 from jobs.requests import handover
 from ledger.holds import place_hold
 from ledger.integrity import verify_ledger
-from request_fixtures import certificates, runner, settings_of, verified_request  # noqa: F401 (fixture)
+from request_fixtures import runner, settings_of, verified_request
 from state import request_runs
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "ledger"))   # the carving tools live with the ledger's tests
