@@ -110,6 +110,16 @@ def set_state(session: Session, request_id: str, state: str, now: datetime, *, d
     session.flush()
 
 
+def settle_choices(session: Session, request_id: str, choices: Mapping[str, str]) -> None:
+    """Fix the run's choice for each of its future appointments (the officer's, or the default),
+    once its plan is made: the anonymiser reads them (`kept_appointments`) while the run is open."""
+    row = session.get(RequestRun, request_id)
+    if row is None:
+        raise LookupError(f"request {request_id} was not queued")
+    row.choices = json.dumps(dict(choices), sort_keys=True)
+    session.flush()
+
+
 def kept_appointments(session: Session, appointment_ids: list[str]) -> set[str]:
     """Of these appointments, those an officer chose to keep (anonymised in place) in an open run."""
     wanted = set(appointment_ids)

@@ -13,6 +13,7 @@ must itself hold nothing personal.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -90,5 +91,15 @@ class CertificateFacts:
         return tuple(sorted(seq for seq in cited if seq is not None))
 
     def as_dict(self) -> dict[str, Any]:
-        """The facts as plain JSON values (tuples as lists), with `seqs` included."""
-        return {**asdict(self), "seqs": list(self.seqs)}
+        """The facts as plain JSON values, with `seqs` included (`from_dict` reads them back)."""
+        return json.loads(json.dumps({**asdict(self), "seqs": list(self.seqs)}))
+
+
+def from_dict(data: dict[str, Any]) -> CertificateFacts:
+    """The facts `as_dict` wrote (a resumed run certifies exactly what its completion recorded)."""
+    subjects = tuple(SubjectFacts(**{**s, "surfaces": tuple(
+        SurfaceFact(**{**f, "graph": tuple(GraphEvidence(**g) for g in f["graph"]), "seqs": tuple(f["seqs"])})
+        for f in s["surfaces"])}) for s in data["subjects"])
+    kept = tuple(KeptItem(**{**k, "holds": tuple(k["holds"])}) for k in data["kept"])
+    plain = {k: v for k, v in data.items() if k not in ("subjects", "kept", "seqs")}
+    return CertificateFacts(**{**plain, "subjects": subjects, "kept": kept})
