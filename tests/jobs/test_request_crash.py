@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,9 +23,12 @@ DRIVER = Path(__file__).with_name("request_crash_driver.py")
 
 
 @pytest.fixture
-def bookings(control: Any, service: Any, graph: Any, ingestor: Any, emulator: Any) -> Bookings:
+def bookings(control: Any, service: Any, graph: Any, ingestor: Any, emulator: Any) -> Iterator[Bookings]:
+    size = control.call("GET", "/options")["request_log_size"]
+    control.call("POST", "/options", {"request_log_size": 20_000})    # every request of every run, logged
     business = control.seed(appointments=0, customers=0)[0]
-    return Bookings(emulator.graph_url, business, graph, ingestor, service.ledger, control)
+    yield Bookings(emulator.graph_url, business, graph, ingestor, service.ledger, control)
+    control.call("POST", "/options", {"request_log_size": size})
 
 
 def _run(settings: dict[str, str], mode: str, n: int) -> int:
@@ -42,6 +46,7 @@ def test_a_request_run_killed_anywhere_does_each_thing_once(bookings: Bookings, 
     request_id = verified_request(bookings, service, "erasure", email=ada["emailAddress"], choices={future: "cancel"})
     mailed = len(control.call("GET", f"/mail?recipient={ada['emailAddress']}"))
     settings = {**service.settings, "CHECKPOINT_DIR": str(tmp_path / "checkpoints"), "EXPORT_DIR": str(tmp_path / "x")}
+    control.call("DELETE", "/requests")
     kills = 0
     for n in range(1, 40):
         if _run(settings, "call" if n % 2 else "step", (n + 1) // 2) == 0:
@@ -51,6 +56,8 @@ def test_a_request_run_killed_anywhere_does_each_thing_once(bookings: Bookings, 
     assert _run(settings, "step", 10_000) == 0                     # one more run, to the end: nothing left to do
 
     assert len(control.call("GET", f"/mail?recipient={ada['emailAddress']}")) == mailed + 1
+    cancels = [r for r in control.call("GET", "/requests/log") if r["method"] == "POST" and r["path"].endswith("/cancel")]
+    assert len(cancels) == 1, cancels     # a lost answer is settled by reading the appointment, never re-sent
     assert bookings.appointment(future).status_code == 404 and bookings.appointment(past).status_code == 404
     hits = [h for v in (ada["name"], ada["emailAddress"], ada["phone"]) for h in control.call("GET", f"/search?text={v}")["hits"]
             if not h["recoverable"] and h["surface"] != "mail"]
