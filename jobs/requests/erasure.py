@@ -112,9 +112,10 @@ def _cancel(run: Run, business: str, appointment: str) -> None:
     run.steps.sending(name, {"business": business})
     try:
         run.graph.bookings.cancel_appointment(business, appointment, CANCELLATION_MESSAGE)
+        status = 204
     except NotFound:
-        pass     # gone already (deleted, or cancelled in Bookings meanwhile): nothing to cancel
-    run.steps.done(name, {"business": business, "status": 204})
+        status = 404     # gone already (deleted, or cancelled in Bookings meanwhile): nothing to cancel
+    run.steps.done(name, {"business": business, "status": status})
 
 
 def _operations(run: Run, subjects: list[str]) -> None:

@@ -37,6 +37,10 @@ class NothingToCorrect(ValueError):
     """The request names no field this service can correct (the officer refuses or asks again)."""
 
 
+class NotWritten(RuntimeError):
+    """Graph refused a correction (the step is `failed`, with its status, for the officer)."""
+
+
 def corrections(run: Run) -> dict[str, str]:
     """The requested corrections, decrypted (each read recorded as a `viewed` entry)."""
     with run.ledger.transaction() as tx:
@@ -98,7 +102,7 @@ def _appointment(run: Run, business: str, appointment: str, mine: set[str], fixe
             sent = answers(run.graph.bookings.update_appointments(business, {appointment: body}), [appointment])[appointment]
             if sent is None or sent.error is not None:
                 run.steps.failed(name, {"status": None if sent is None else sent.status})
-                raise RuntimeError(f"request {run.request_id}: the correction of appointment {appointment} was not written")
+                raise NotWritten(f"request {run.request_id}: the correction of appointment {appointment} was not written")
             run.steps.done(name, {"graph": [{"request_id": sent.request_id, "status": sent.status}], "action": "rectified"})
     evidence = run.steps.evidence(name)
     graph = tuple(GraphEvidence(g.get("request_id"), g.get("status")) for g in evidence.get("graph", []))

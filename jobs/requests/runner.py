@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from config.retention import RetentionPolicy
-from connector import GraphConnector
+from connector import GraphConnector, GraphError
 from jobs.requests import erasure, handover, locate, rectification, restriction
 from jobs.requests.facts import CertificateFacts, KeptItem, SubjectFacts, from_dict
 from jobs.requests.run import Run
@@ -67,7 +67,6 @@ class RequestRunner:
 
     def run_queued(self) -> list[RunReport]:
         """Every queued (or interrupted) run, oldest first."""
-        self.ledger.finish_erasures()
         with self.ledger.transaction() as tx:
             queued = request_runs.queued_runs(tx.session)
         return [self.run(run.request_id) for run in queued]
@@ -89,7 +88,12 @@ class RequestRunner:
             report = self._carry_out(run)
         except erasure.StillRunning:
             return RunReport(request_id, "running", detail="graph-work-open")
-        except (requests.RequestError, rectification.NothingToCorrect) as refused:
+        except GraphError as error:
+            # Graph unavailable or throttled past the retries: the run stays `running`, its steps
+            # say how far it got, and the next run settles any write whose answer was lost.
+            log.warning("request %s paused: Graph answered %s", request_id, type(error).__name__)
+            return RunReport(request_id, "running", detail=type(error).__name__)
+        except (requests.RequestError, rectification.NothingToCorrect, rectification.NotWritten) as refused:
             self._finish(request_id, "failed", type(refused).__name__)
             log.warning("request %s did not run: %s", request_id, type(refused).__name__)
             return RunReport(request_id, "failed", detail=type(refused).__name__)
@@ -101,8 +105,10 @@ class RequestRunner:
         if not run.steps.is_done("complete"):
             facts = self._facts(run, subjects)
             with self.ledger.transaction() as tx:
+                # What was kept and why, as codes and hold ids: the completion mail tells the subject.
                 completed = requests.complete(tx, run.request_id, outcome=facts.outcome, subjects=len(subjects),
-                                              kept=len(facts.kept))
+                                              kept=len(facts.kept), kept_reasons=sorted({k.reason for k in facts.kept}),
+                                              holds=sorted({h for k in facts.kept for h in k.holds}))
                 facts = replace(facts, completed_seq=completed.last_seq)
                 run.steps.done("complete", {"facts": facts.as_dict()}, tx=tx)
         facts = from_dict(run.steps.evidence("complete")["facts"])

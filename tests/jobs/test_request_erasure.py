@@ -117,6 +117,8 @@ def test_a_legal_hold_keeps_what_it_covers_and_the_outcome_is_partial(
     kept = certificates.issued[request_id].kept
     assert ("appointment", ids["past"], "legal-hold", (hold.id,)) in {(k.surface, k.object_id, k.reason, k.holds) for k in kept}
     assert ("ledger", "legal-hold") in {(k.surface, k.reason) for k in kept}
+    (completed,) = [e for e in entries(bookings.ledger, "request-completed") if e["refs"]["request"] == request_id]
+    assert completed["kept_reasons"] == ["legal-hold"] and completed["holds"] == [hold.id]
     assert bookings.appointment(ids["past"]).status_code == 200      # the held appointment is as it was
     assert bookings.appointment(ids["keep"]).status_code == 200      # default for a future one: kept, anonymised
     with bookings.ledger.transaction() as tx:
@@ -223,3 +225,26 @@ def test_a_run_refused_by_the_gate_runs_once_verified_and_queued_again(
         request_runs.queue_run(tx.session, request_id, by="officer", now=bookings.ledger.clock())
     (report,) = runner(bookings, service, policy).run_queued()
     assert (report.state, report.outcome) == ("done", "done") and _live_hits(control, ada) == []
+
+
+def test_a_cancellation_whose_answer_is_lost_pauses_the_run_and_is_settled_by_reading_back(
+        bookings: Bookings, service: Any, policy: Any, control: Any, certificates: Any) -> None:
+    ada = person(8)
+    ids = _booked(bookings, ada)
+    request_id = verified_request(bookings, service, "erasure", email=ada["emailAddress"],
+                                  choices={ids["cancel"]: "cancel"})
+    mailed = len(_mails_to(control, ada["emailAddress"]))
+    control.call("POST", "/faults", {"requests": [{"status": 504, "count": 1, "method": "POST", "route": "appointments"}]})
+    try:
+        (paused,) = runner(bookings, service, policy).run_queued()
+    finally:
+        control.call("DELETE", "/faults")
+    assert paused.state == "running" and paused.detail is not None, paused
+    with bookings.ledger.transaction() as tx:
+        assert request_runs.steps(tx.session, request_id)[f"cancel:{ids['cancel']}"][0] == "sending"
+
+    (report,) = runner(bookings, service, policy).run_queued()
+
+    assert (report.state, report.outcome) == ("done", "done"), report
+    assert len(_mails_to(control, ada["emailAddress"])) == mailed + 1
+    assert _live_hits(control, ada) == []
