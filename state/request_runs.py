@@ -66,7 +66,7 @@ class QueuedRun:
     choices: dict[str, str]
 
 
-def queue_run(session: Session, request_id: str, *, by: str, now: datetime,
+def queue_run(session: Session, request_id: str, by: str, now: datetime,
               choices: Mapping[str, str] | None = None) -> QueuedRun:
     """Queue the request to run (the caller asked `ledger.requests.why_not_startable` first); queuing
     again before it ran, or after it failed, replaces the choices; a done or running run is left as it is."""

@@ -5,6 +5,7 @@ the subject remains in Graph (the emulator's inspect API) or in the raw files of
 the chain verifies, and a legal hold keeps what it covers, with the outcome saying so."""
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -60,7 +61,8 @@ def _booked(bookings: Bookings, ada: dict[str, Any]) -> dict[str, str]:
 
 
 def test_an_erasure_request_leaves_nothing_of_the_subject_in_graph_or_the_ledger_files(
-        bookings: Bookings, service: Any, policy: Any, control: Any, certificates: Any) -> None:
+        bookings: Bookings, service: Any, policy: Any, control: Any, certificates: Any,
+        caplog: pytest.LogCaptureFixture) -> None:
     ada, grace = person(1), person(2)
     ids = _booked(bookings, ada)
     other = bookings.book(bookings.ledger.clock().replace(microsecond=0) - timedelta(days=5), [grace])
@@ -70,9 +72,12 @@ def test_an_erasure_request_leaves_nothing_of_the_subject_in_graph_or_the_ledger
                                   choices={ids["cancel"]: "cancel", ids["keep"]: "keep"})
     mailed = len(_mails_to(control, ada["emailAddress"]))
 
-    (report,) = runner(bookings, service, policy).run_queued()
+    with caplog.at_level(logging.DEBUG):
+        (report,) = runner(bookings, service, policy).run_queued()
 
     assert (report.state, report.outcome, report.subjects, report.kept) == ("done", "done", (subject,), 0), report
+    assert caplog.records and not [v for v in _values(ada) if v.casefold() in caplog.text.casefold()]
+    assert not [v for v in _values(ada) if v.casefold() in repr(report).casefold()]
     assert _live_hits(control, ada) == []
     assert len(_mails_to(control, ada["emailAddress"])) == mailed + 1      # the one cancellation, of `cancel`
     assert bookings.appointment(ids["cancel"]).status_code == 404
