@@ -1,6 +1,7 @@
 """Restriction, objection and opt-out: subject states every job honours (state/subject_restrictions.py).
 
     restrict(run, subjects) -> tuple[SubjectFacts, ...]
+    lift(ledger, subject, "restriction" | "objection", by="officer")   # -> the `restriction-lifted` seq, or None
 
 One transaction: the state set for each subject and its ledger entry appended (`restricted`,
 `objected`, `opted-out`, refs the request), so a resumed run finds it done and appends nothing
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 from jobs.requests.facts import SubjectFacts, SurfaceFact
 from jobs.requests.run import Run
+from ledger.entries import lock_head
+from ledger.transactions import Ledger
 from state import subject_restrictions
 
 KIND = {"restriction": ("restriction", "restricted", None), "objection": ("objection", "objected", None),
@@ -32,3 +35,13 @@ def restrict(run: Run, subjects: list[str]) -> tuple[SubjectFacts, ...]:
             run.steps.done("restrict", {"seqs": seqs}, tx=tx)
     seqs = run.steps.evidence("restrict")["seqs"]
     return tuple(SubjectFacts(s, (SurfaceFact("ledger", ACTION[run.request_type], seqs=(seqs[s],)),)) for s in subjects)
+
+
+def lift(ledger: Ledger, subject: str, kind: str, *, by: str) -> int | None:
+    """Lift a restriction or an objection (the officer, once its grounds are settled; Art. 18(3):
+    the subject is told before), with its `restriction-lifted` entry; None when none was in force."""
+    with ledger.transaction() as tx:
+        lock_head(tx.session)
+        if not subject_restrictions.lift(tx.session, subject, kind, now=tx.clock()):
+            return None
+        return tx.append("restriction-lifted", subject=subject, actor=by, restriction=kind).seq

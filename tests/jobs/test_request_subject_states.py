@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from anonymise_fixtures import ELEMENT, Bookings, entries, person
 from config.retention import load_policy
+from jobs.requests import restriction
 from jobs.retention import RetentionEvaluator
 from ledger.personal_data import read_values
 from request_fixtures import runner, settings_of, verified_request
@@ -108,7 +109,9 @@ def test_a_restricted_subject_is_recorded_without_its_new_values_and_its_due_dat
     with bookings.ledger.transaction() as tx:
         assert anonymisation.operations_for_subject(tx.session, subject) == []
         assert anonymisation.operations_for_subject(tx.session, other) != []
-        assert subject_restrictions.lift(tx.session, subject, "restriction", now=bookings.ledger.clock())
+    assert restriction.lift(bookings.ledger, subject, "restriction", by="officer") is not None
+    assert restriction.lift(bookings.ledger, subject, "restriction", by="officer") is None     # lifted once
+    assert [e["actor"] for e in entries(bookings.ledger, "restriction-lifted") if e["subject"] == subject] == ["officer"]
     assert {e.subject_ref for e in evaluator.evaluate().expired} == {subject}   # lifted: erased as due
 
 
