@@ -51,3 +51,13 @@ def test_bad_usage_exits_2(cli, certificate, tmp_path, monkeypatch, args):
     (tmp_path / "FILE").write_text(certificate.text)
     code, output = cli(*args)
     assert code == 2 and "Traceback" not in output, output
+
+
+def test_the_html_page_escapes_what_it_renders(certificate):
+    """A code in the facts cannot inject markup into the page."""
+    from ledger.certificate_html import render_html
+
+    document = certificate.document
+    document["certificate"]["facts"]["subjects"][0]["surfaces"][0]["detail"] = "<script>alert(1)</script>"
+    page = render_html(document)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
