@@ -183,3 +183,14 @@ def _requests(session: Session, closed_since: str, *conditions: Any) -> list[Req
     """Requests matching `conditions` that are open or closed since `closed_since`."""
     recent = RequestProjection.completed_at.is_(None) | (RequestProjection.completed_at >= closed_since)
     return list(session.scalars(select(RequestProjection).where(*conditions, recent)))
+
+
+def mail_pending(session: Session, request_id: str) -> bool:
+    """Whether mail to the request's requester is still to go: a message planned and not sent, or a
+    closed request whose closing message is not planned yet (jobs/request_contacts.py waits for both
+    before it erases an erasure's requester)."""
+    if outgoing_mail.has_pending(session, request_id):
+        return True
+    request = session.get(RequestProjection, request_id)
+    closing = {"completed": "completion", "refused": "refusal"}.get(request.state if request else "")
+    return closing is not None and request_id not in outgoing_mail.planned_for(session, closing, [request_id])

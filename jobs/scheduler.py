@@ -142,11 +142,13 @@ class JobSchedule:
     retention: WorkingStateRetention
     evaluate_retention: timedelta
     anonymise: timedelta
+    requests: timedelta = timedelta(minutes=5)
 
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
-    back-fills, checkpoints, retention evaluation, anonymisation and the working state's purge."""
+    back-fills, checkpoints, retention evaluation, anonymisation, the working state's purge, and
+    with a privacy mailbox the request mail and the notices."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -174,7 +176,7 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def anonymise() -> Mapping[str, Any]:
         return services.retention.anonymiser.run()
 
-    return {
+    jobs: dict[str, tuple[Job, timedelta]] = {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
         "follow-calendars": (follow, schedule.delta),
         "backfill-gaps": (backfill, BACKFILL_INTERVAL),
@@ -184,3 +186,8 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "evaluate-retention": (evaluate_retention, schedule.evaluate_retention),
         "anonymise": (anonymise, schedule.anonymise),
     }
+    if services.mail is not None:
+        # The mail requests are due (and the daily digest), and material-change notices, batch by batch.
+        jobs["request-mail"] = (services.mail.requests.run, schedule.requests)
+        jobs["notices"] = (services.mail.notices.run, schedule.requests)
+    return jobs
