@@ -45,8 +45,8 @@ REQUEST_PAGES = {
                              "included; an objection to marketing is honoured for good."),
     "opt-out": RequestPage("Opt out of marketing and sale", "Stop marketing to you and any sale or sharing of "
                            "your data. An opt-out needs no verification."),
-    "child-erasure": RequestPage("Delete your child's data", "As a parent or guardian, ask us to delete your "
-                                 "child's data. Our privacy officer checks with you that you are the parent."),
+    "child-erasure": RequestPage("Delete your child’s data", "As a parent or guardian, ask us to delete your "
+                                 "child’s data. Our privacy officer checks with you that you are the parent."),
 }
 
 
