@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_verification"
-down_revision = "0018_requests"
+down_revision = "0024_exports"  # comms re-chains locally; the lead re-chains at merge
 branch_labels = None
 depends_on = None
 
