@@ -14,7 +14,7 @@ from jobs.request_mail import RequestMailer, mail_pending
 from ledger import requests
 from ledger.requests import Intake, RequestRules
 from mail_double import MailDouble
-from state import portal_links, request_runs, verification
+from state import outgoing_mail, portal_links, request_runs, verification
 
 MAILBOX = "privacy@contoso.com"
 ADDRESS = "ada@example.org"
@@ -161,3 +161,17 @@ def test_the_digest_lists_requests_near_their_deadline_once_a_day(service, maile
     control.advance(hours=24)
     mailer.run()
     assert len(messages(double, "Privacy requests due")) == 2
+
+
+def test_another_job_sends_a_message_once_and_a_context_that_does_not_fit_fails_it(service, mailer, double, receive):
+    request_id = receive()
+    with service.ledger.transaction() as tx:
+        requester = requests.get(tx, request_id).requester_ref
+    first = mailer.send(request_id, "refusal", requester, {"reason": "excessive"})
+    assert mailer.send(request_id, "refusal", requester, {"reason": "excessive"}) == first
+    [refusal] = double.sent
+    assert "excessive" in refusal.text
+    mailer.send(request_id, "extension", requester, {"no_such_placeholder": "x"})
+    assert len(double.sent) == 1
+    with service.ledger.transaction() as tx:
+        assert outgoing_mail.by_purpose(tx.session, f"extension:{request_id}:{requester}").detail == "template-context"
