@@ -153,3 +153,17 @@ def test_the_command_registers_the_file_stores_the_text_and_refuses_another_text
     assert "--version" in capsys.readouterr().err
     assert len(entries(service, "notice-changed")) == 1
     assert main(["notice", "register", str(Path(tmp_path / "missing.txt"))]) == 2
+
+
+def test_a_broken_template_stops_a_material_registration_before_anything_is_planned(service, monkeypatch, tmp_path,
+                                                                                    capsys, people):
+    for name, value in service.settings.items():
+        monkeypatch.setenv(name, value)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    monkeypatch.setenv("MAIL_TEMPLATES_DIR", str(templates))
+    notice = tmp_path / "notice.txt"
+    notice.write_text(NOTICE, encoding="utf-8")
+    assert main(["notice", "register", str(notice), "--material"]) == 2
+    assert "MAIL_TEMPLATES_DIR" in capsys.readouterr().err
+    assert entries(service, "notice-changed") == []
