@@ -175,3 +175,21 @@ def test_another_job_sends_a_message_once_and_a_context_that_does_not_fit_fails_
     assert len(double.sent) == 1
     with service.ledger.transaction() as tx:
         assert outgoing_mail.by_purpose(tx.session, f"extension:{request_id}:{requester}").detail == "template-context"
+
+
+def test_the_digest_lists_a_ccpa_draft_whose_receipt_confirmation_is_near(service, settings, mailer, double, receive,
+                                                                       control):
+    """A mailed CCPA request still a draft cannot be acknowledged; its 10-business-day confirmation
+    deadline is alerted, and no longer once the acknowledgement went."""
+    request_id = receive(regime="ccpa", channel="email", draft=True)
+    control.advance(hours=24 * 7)
+    mailer.run()
+    [digest] = messages(double, "Privacy requests due")
+    assert request_id in digest.text and "receipt-not-confirmed" in digest.text
+    with service.ledger.transaction() as tx:
+        requests.confirm(tx, request_id, RequestRules.from_settings(settings), by="officer")
+    mailer.run()
+    assert messages(double, "We received")
+    control.advance(hours=24)
+    mailer.run()
+    assert len(messages(double, "Privacy requests due")) == 1      # nothing else near: no digest the next day
