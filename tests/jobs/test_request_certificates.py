@@ -10,16 +10,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from anonymise_fixtures import Bookings, person
 from config import load_settings
 from config.retention import load_policy
+from jobs.requests.export import destroy_expired_exports
 from jobs.requests.runner import RequestRunner
 from ledger.certificates import stored_certificate
 from ledger.checkpoint_store import verifier_key_from_settings
 from ledger.core.certificates import verify_certificate
 from request_fixtures import verified_request
-from state.exports import open_export
+from state.exports import ExportGone, ExportRow, open_export
 
 
 @pytest.fixture
@@ -72,3 +74,22 @@ def test_an_access_requests_export_and_certificate(bookings, service, settings):
         document = json.loads(archive.read("export.json"))
     assert document["export_id"] == export_id
     assert ada["emailAddress"] in json.dumps(document)
+
+
+def test_erasing_the_person_later_ends_their_earlier_export(bookings, service, settings):
+    """The archive holds the erased subject's data: the erasure's own transaction ends its link, and
+    `expire-exports` then destroys its key (the access request's contact subject, kept as the
+    request's record, is not erased, so its keys alone would not take the archive's)."""
+    ada = person(1)
+    bookings.book(bookings.ledger.clock().replace(microsecond=0) + timedelta(days=3), [ada])
+    access = verified_request(bookings, service, "access", email=ada["emailAddress"])
+    _run(bookings, settings, access)
+    assert open_export(bookings.ledger, access)
+    erasure = verified_request(bookings, service, "erasure", email=ada["emailAddress"])
+    _run(bookings, settings, erasure)
+    with pytest.raises(ExportGone):
+        open_export(bookings.ledger, access)
+    assert destroy_expired_exports(bookings.ledger, bookings.ledger.clock) == 1
+    with bookings.ledger.transaction() as tx:
+        row = tx.session.scalars(select(ExportRow).where(ExportRow.request_id == access)).one()
+        assert row.destroyed_at and row.key_category not in bookings.ledger.keystore.existing_keys(row.key_subject)

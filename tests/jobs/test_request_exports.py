@@ -160,3 +160,21 @@ def test_erasing_the_requester_destroys_the_archives_key(booked, service, graph,
 def _entries(ledger):
     with ledger.engine.connect() as connection:
         return [parse_entry(body) for _seq, body, _hash in stream_rows(connection)]
+
+
+def test_an_export_under_throttling_logs_no_personal_data(booked, service, graph, control, tmp_path, caplog):
+    """Every log record of building and opening an export, at DEBUG, with Graph throttling and failing
+    now and then: ids only, none of the values the archive holds."""
+    ledger = service.ledger
+    request, subjects = _started(ledger)
+    control.call("POST", "/faults", {"requests": [{"status": 429, "share": 0.3, "retry_after": 0},
+                                                  {"status": 503, "share": 0.1, "retry_after": 0}]})
+    with caplog.at_level("DEBUG"):
+        build_export(ledger, graph, request, subjects, ledger.clock, settings=_settings(tmp_path))
+        archive = open_export(ledger, request.request_id)
+    control.call("DELETE", "/faults")
+    assert ADA in _files(archive)["graph_appointments.csv"]
+    logged = "\n".join(f"{record.getMessage()} {record.__dict__}" for record in caplog.records)
+    assert caplog.records, "the connector logs its retries: the capture is looking in the right place"
+    for value in (ADA, "Ada Lovelace", "Allergic to latex.", "+44 20 7946 0018", "+442079460018", "First visit."):
+        assert value not in logged
