@@ -41,6 +41,7 @@ def test_an_arrival_is_notified_with_graphs_message_resource(client: httpx.Clien
     assert note["resource"] == f"Users/{user_id}/Messages/{message['id']}"
     assert note["changeType"] == "created" and note["clientState"] == "s3cret"
     assert note["resourceData"]["id"] == message["id"] and note["resourceData"]["@odata.type"] == "#Microsoft.Graph.Message"
+    assert client.get(f"/users/{PRIVACY}", params={"$select": "id"}).json()["id"] == user_id
     read = client.get(f"/users/{user_id}/messages/{note['resourceData']['id']}")  # the user id names the same mailbox
     assert read.status_code == 200 and read.json()["body"]["content"] == "Please erase my data"
 
@@ -109,3 +110,13 @@ def test_lifecycle_events_reach_a_message_subscription(client: httpx.Client, con
 def test_unknown_folders_and_filters_are_refused(client: httpx.Client, receiver: Receiver) -> None:
     for resource in (f"users/{PRIVACY}/mailFolders('Archive')/messages", INBOX + "?$filter=subject eq 'x'", f"users/{PRIVACY}/contacts"):
         assert subscribe(client, receiver, resource).status_code == 400, resource
+
+
+def test_a_business_mailbox_gets_messages_under_its_own_user_id(client: httpx.Client, control: httpx.Client,
+                                                                receiver: Receiver, business: str) -> None:
+    """The scheduling mailbox is a mailbox too: its notifications name the business's user id."""
+    subscribe(client, receiver, f"users/{business}/mailFolders('Inbox')/messages").raise_for_status()
+    control.post(f"/mailboxes/{business}/messages", json={"text": "hi"}).raise_for_status()
+    assert receiver.wait_for(lambda r: r.notifications())
+    user_id = client.get(f"/users/{business}", params={"$select": "id"}).json()["id"]
+    assert receiver.notifications()[0]["resource"].startswith(f"Users/{user_id}/Messages/")
