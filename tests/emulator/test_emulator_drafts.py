@@ -122,3 +122,12 @@ def test_sendmail_also_files_sent_items_unless_asked_not_to_and_bounces(client: 
     assert len(client.get(f"/users/{PRIVACY}/mailFolders/SentItems/messages").json()["value"]) == 1
     assert [m["subject"] for m in client.get(f"/users/{PRIVACY}/mailFolders/Inbox/messages").json()["value"]] == ["Undeliverable: code"] * 2
     assert [e["saveToSentItems"] for e in control.get("/mail", params={"kind": "sendMail"}).json()] == [False, True]
+
+
+def test_the_search_finds_an_address_in_every_mail_folder(client: httpx.Client, control: httpx.Client) -> None:
+    """A deleted draft still holds its recipient in Deleted Items; a sent one in Sent Items and the outbox."""
+    client.delete(f"/users/{PRIVACY}/messages/{draft(client, 'grace@example.com').json()['id']}").raise_for_status()
+    client.post(f"/users/{PRIVACY}/messages/{draft(client, 'grace@example.com').json()['id']}/send").raise_for_status()
+    hits = control.get("/search", params={"text": "GRACE@example.com"}).json()["hits"]
+    assert sorted((h["surface"], h.get("folder")) for h in hits) == [("mail", None), ("messages", "deleteditems"), ("messages", "sentitems")]
+    assert control.get("/search", params={"text": "never-used@example.com"}).json()["hits"] == []
