@@ -19,6 +19,7 @@ from flask import Blueprint, Response
 from . import identity
 from .errors import bad_request
 from .identity import requires
+from .message_input import RECIPIENT_LISTS, body_fields, custom_headers, no_recipients, recipient_list
 from .responses import emulator, json_body
 from .transport import send
 
@@ -60,25 +61,21 @@ def send_mail(user: str) -> Response:
     if not isinstance(save, bool):
         raise bad_request("saveToSentItems must be a boolean.", "ErrorInvalidRequest")
     core = emulator()
-    headers = [dict(h) for h in message.get("internetMessageHeaders") or [] if isinstance(h, dict)]
+    headers = custom_headers(message.get("internetMessageHeaders"))
     send(core, core.mail.address(core.mailboxes.mailbox_key(user)), message, headers, kind="sendMail", draft_id=None, save=save)
     return Response(status=202)
 
 
 def _validated(message: object) -> dict:
-    """The message, or Graph's 400 for a malformed one."""
+    """The message, or Graph's 400 for a malformed one (no recipients is checked first)."""
     if not isinstance(message, dict):
         raise bad_request("The message is required.", "ErrorInvalidRequest")
-    recipients = message.get("toRecipients")
-    if not recipients:  # Graph's answer to {"message": {}} (php-connect-rest-sample#39, msgraph-sdk-dotnet#1891)
-        raise bad_request("At least one recipient isn't valid., A message can't be sent because it contains no recipients.",
-                          "ErrorInvalidRecipients")
-    if not isinstance(recipients, list) or not all(
-            isinstance(r, dict) and "@" in str((r.get("emailAddress") or {}).get("address", "")) for r in recipients):
-        raise bad_request("At least one recipient is not valid., Recipient is missing.", "ErrorInvalidRecipients")
-    content = message.get("body", {})
-    if not isinstance(content, dict) or str(content.get("contentType", "text")).lower() not in ("text", "html"):
-        raise bad_request("The message body contentType must be text or html.", "ErrorInvalidRequest")
+    if not message.get("toRecipients"):  # Graph's answer to {"message": {}}
+        raise no_recipients()
+    for part in RECIPIENT_LISTS:
+        recipient_list(message.get(part))
+    body_fields(message.get("body"))
+    custom_headers(message.get("internetMessageHeaders"))
     if not isinstance(message.get("subject", ""), str):
         raise bad_request("The message subject must be a string.", "ErrorInvalidRequest")
     return message

@@ -6,7 +6,7 @@ without Mail.Read(Write) ``body``, ``bodyPreview`` and ``uniqueBody`` are left o
 selected; ``internetMessageHeaders`` only when ``$select``ed; ``Prefer:
 outlook.body-content-type="text"`` (or ``"html"``) converts the body and is echoed in
 ``Preference-Applied``. Drafts need Mail.ReadWrite, sending Mail.Send. A draft's custom
-``internetMessageHeaders`` must be named ``x-…`` (400 ``InvalidInternetMessageHeader``, as Graph).
+``internetMessageHeaders`` must be named ``x-…`` (message_input.py).
 Sending moves the draft to Sent Items under a new id (202); its old id is then unknown, so a
 second send is 404 ``ErrorItemNotFound``. DELETE moves a message to Deleted Items (one there is
 removed).
@@ -20,11 +20,12 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request
 
 from . import identity, mail_query
-from .errors import GraphError, bad_request
+from .errors import bad_request
 from .identity import requires
-from .messages import StoredMessage, preview, render
+from .message_input import RECIPIENT_LISTS, body_fields, custom_headers, no_recipients, recipient_list
+from .messages import StoredMessage, render
 from .responses import collection, context, emulator, graph_json, json_body, no_content
-from .transport import send
+from .transport import new_message, send
 
 bp = Blueprint("messages", __name__, url_prefix="/v1.0/users/<user>")
 DRAFT_FIELDS = {"subject", "body", "toRecipients", "ccRecipients", "bccRecipients", "replyTo", "importance",
@@ -70,15 +71,14 @@ def create_draft(user: str) -> Response:
     core, mailbox = emulator(), _mailbox(user)
     body = json_body()
     _check_draft_fields(body, DRAFT_FIELDS)
-    headers = _custom_headers(body.get("internetMessageHeaders"))
-    draft = {"receivedDateTime": None, "sentDateTime": None, "hasAttachments": False,
-             "internetMessageId": f"<{core.ids.token(16)}@{mailbox.rpartition('@')[2]}>",
-             "subject": str(body.get("subject") or ""), "importance": str(body.get("importance") or "normal"),
-             "conversationId": core.ids.token(24), "isReadReceiptRequested": bool(body.get("isReadReceiptRequested")),
-             "isDeliveryReceiptRequested": bool(body.get("isDeliveryReceiptRequested")), "isRead": True, "isDraft": True,
-             "inferenceClassification": "focused", "sender": None, "from": None, "replyTo": [],
-             "flag": {"flagStatus": "notFlagged"}, "categories": list(body.get("categories") or []),
-             **_content(body), **{part: _recipients(body, part) for part in ("toRecipients", "ccRecipients", "bccRecipients")}}
+    headers = custom_headers(body.get("internetMessageHeaders"))
+    draft = {**new_message(core, subject=str(body.get("subject") or ""), body=body.get("body"), sender=mailbox,
+                           to=recipient_list(body.get("toRecipients"))),
+             "receivedDateTime": None, "sentDateTime": None, "sender": None, "from": None, "isRead": True, "isDraft": True,
+             "importance": str(body.get("importance") or "normal"), "categories": list(body.get("categories") or []),
+             "isReadReceiptRequested": bool(body.get("isReadReceiptRequested")),
+             "isDeliveryReceiptRequested": bool(body.get("isDeliveryReceiptRequested")),
+             "ccRecipients": recipient_list(body.get("ccRecipients")), "bccRecipients": recipient_list(body.get("bccRecipients"))}
     stored = core.mail.add(mailbox, "drafts", draft, headers)
     return _answer({"@odata.context": context(f"users('{quote(user, safe='@')}')/messages/$entity"), **_render(stored)}, 201)
 
@@ -93,11 +93,11 @@ def update_message(user: str, message_id: str) -> Response:
     _check_draft_fields(body, DRAFT_FIELDS | ANY_MESSAGE_FIELDS if stored.data["isDraft"] else ANY_MESSAGE_FIELDS)
     changes = {name: body[name] for name in body if name in ANY_MESSAGE_FIELDS}
     if stored.data["isDraft"]:
-        changes |= {part: _recipients(body, part) for part in ("toRecipients", "ccRecipients", "bccRecipients") if part in body}
+        changes |= {part: recipient_list(body[part]) for part in RECIPIENT_LISTS if part in body}
         changes |= {"subject": str(body["subject"])} if "subject" in body else {}
-        changes |= _content(body) if "body" in body else {}
+        changes |= body_fields(body["body"]) if "body" in body else {}
         if "internetMessageHeaders" in body:
-            stored.headers = _custom_headers(body["internetMessageHeaders"])
+            stored.headers = custom_headers(body["internetMessageHeaders"])
     return _answer({"@odata.context": context(f"users('{quote(user, safe='@')}')/messages/$entity"),
                     **_render(core.mail.update(mailbox, message_id, changes))})
 
@@ -123,9 +123,8 @@ def send_draft(user: str, message_id: str) -> Response:
     stored = core.mail.get(mailbox, message_id)
     if not stored.data["isDraft"]:
         raise bad_request("Only a draft can be sent.", "ErrorInvalidRequest")
-    if not stored.data["toRecipients"] and not stored.data["ccRecipients"] and not stored.data["bccRecipients"]:
-        raise bad_request("At least one recipient isn't valid., A message can't be sent because it contains no recipients.",
-                          "ErrorInvalidRecipients")
+    if not any(stored.data[part] for part in RECIPIENT_LISTS):
+        raise no_recipients()
     send(core, mailbox, dict(stored.data), stored.headers, kind="send", draft_id=message_id)
     return Response(status=202)
 
@@ -160,35 +159,3 @@ def _check_draft_fields(body: dict, allowed: set[str]) -> None:
     if unknown:
         raise bad_request(f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.message' or cannot be set here.",
                           "ErrorInvalidProperty")
-
-
-def _content(body: dict) -> dict:
-    content = body.get("body") or {}
-    if not isinstance(content, dict) or str(content.get("contentType", "text")).lower() not in ("text", "html"):
-        raise bad_request("The message body contentType must be text or html.", "ErrorInvalidRequest")
-    normal = {"contentType": str(content.get("contentType", "text")).lower(), "content": str(content.get("content") or "")}
-    return {"body": normal, "bodyPreview": preview(normal)}
-
-
-def _recipients(body: dict, part: str) -> list[dict]:
-    given = body.get(part) or []
-    if not isinstance(given, list) or not all(isinstance(r, dict) and "@" in str((r.get("emailAddress") or {}).get("address", ""))
-                                              for r in given):
-        raise bad_request("At least one recipient is not valid., Recipient is missing.", "ErrorInvalidRecipients")
-    return [{"emailAddress": {"name": r["emailAddress"].get("name") or r["emailAddress"]["address"],
-                              "address": r["emailAddress"]["address"]}} for r in given]
-
-
-def _custom_headers(given: object) -> list[dict]:
-    """The draft's internet headers: a list of {name, value}, every name ``x-…`` (Graph's rule)."""
-    if given is None:
-        return []
-    if not isinstance(given, list) or not all(isinstance(h, dict) and isinstance(h.get("name"), str) for h in given):
-        raise bad_request("internetMessageHeaders must be a list of {name, value}.", "ErrorInvalidRequest")
-    for header in given:
-        if not header["name"].lower().startswith("x-"):
-            # Graph's wording (terminal42/contao-notification_center#436).
-            raise GraphError(400, "InvalidInternetMessageHeader",
-                             f"The internet message header name '{header['name']}' should start with 'x-' or 'X-'.")
-    return [{"name": h["name"], "value": str(h.get("value") or "")} for h in given]
-

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .messages import StoredMessage, addresses, converted, instant, preview, recipients
+from .message_input import body_fields, recipient_list
+from .messages import StoredMessage, addresses, converted, instant, recipients
 
 if TYPE_CHECKING:
     from .core import Emulator
@@ -36,7 +37,7 @@ def deliver(core: Emulator, mailbox: str, *, sender: str, subject: str, body: di
                {"name": "MIME-Version", "value": "1.0"}]
     if not any(h["name"].lower() == "content-type" for h in headers or []):
         written.append({"name": "Content-Type", "value": content_type})
-    data = _message(core, subject=subject, body=body, sender=sender, to=recipients(to), internet_id=internet_id,
+    data = new_message(core, subject=subject, body=body, sender=sender, to=recipients(to), internet_id=internet_id,
                     conversation_id=conversation_id)
     return core.mail.add(mailbox, "inbox", {**data, "isRead": False, "isDraft": False}, written + list(headers or []))
 
@@ -53,10 +54,10 @@ def send(core: Emulator, mailbox: str, message: dict, headers: list[dict], *, ki
     if draft_id is not None:
         stored = core.mail.move(mailbox, draft_id, "sentitems", sent_fields)
     elif save:
-        stored = core.mail.add(mailbox, "sentitems", {**_message(core, subject=str(message.get("subject", "")), body=message.get("body") or {},
-                                                                 sender=mailbox, to=message.get("toRecipients") or []),
-                                                      "ccRecipients": message.get("ccRecipients") or [],
-                                                      "bccRecipients": message.get("bccRecipients") or [], **sent_fields}, headers)
+        copy = new_message(core, subject=str(message.get("subject") or ""), body=message.get("body"), sender=mailbox,
+                           to=recipient_list(message.get("toRecipients")))
+        copy |= {"ccRecipients": recipient_list(message.get("ccRecipients")), "bccRecipients": recipient_list(message.get("bccRecipients"))}
+        stored = core.mail.add(mailbox, "sentitems", copy | sent_fields, headers)
     else:
         stored = None
     to = addresses(message, *ALL_RECIPIENTS)
@@ -76,16 +77,16 @@ def preview_text(body: dict) -> str:
     return converted(body, "text")["content"] if body else ""
 
 
-def _message(core: Emulator, *, subject: str, body: dict, sender: str, to: list[dict], internet_id: str | None = None,
-             conversation_id: str | None = None) -> dict:
+def new_message(core: Emulator, *, subject: str, body: object, sender: str, to: list[dict], internet_id: str | None = None,
+                conversation_id: str | None = None) -> dict:
+    """A message's Graph JSON from ``sender`` to ``to``, stamped now (the store adds id and folder)."""
     now = instant(core.clock.now())
-    body = {"contentType": str(body.get("contentType", "text")).lower(), "content": str(body.get("content", ""))}
     who = {"emailAddress": {"name": sender, "address": sender}}
     return {"receivedDateTime": now, "sentDateTime": now, "hasAttachments": False,
             "internetMessageId": internet_id or f"<{core.ids.token(16)}@{_domain(sender)}>", "subject": subject,
-            "bodyPreview": preview(body), "importance": "normal", "conversationId": conversation_id or core.ids.token(24),
+            **body_fields(body), "importance": "normal", "conversationId": conversation_id or core.ids.token(24),
             "isReadReceiptRequested": False, "isDeliveryReceiptRequested": False, "inferenceClassification": "focused",
-            "body": body, "sender": who, "from": who, "toRecipients": to, "ccRecipients": [], "bccRecipients": [],
+            "sender": who, "from": who, "toRecipients": to, "ccRecipients": [], "bccRecipients": [],
             "replyTo": [], "flag": {"flagStatus": "notFlagged"}, "categories": []}
 
 

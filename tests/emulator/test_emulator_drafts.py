@@ -131,3 +131,12 @@ def test_the_search_finds_an_address_in_every_mail_folder(client: httpx.Client, 
     hits = control.get("/search", params={"text": "GRACE@example.com"}).json()["hits"]
     assert sorted((h["surface"], h.get("folder")) for h in hits) == [("mail", None), ("messages", "deleteditems"), ("messages", "sentitems")]
     assert control.get("/search", params={"text": "never-used@example.com"}).json()["hits"] == []
+
+
+def test_sendmail_refuses_a_header_not_named_x_and_sends_nothing(client: httpx.Client, control: httpx.Client) -> None:
+    """The same rule on sendMail (where the report came from: a Symfony Graph mailer)."""
+    message = {"subject": "s", "toRecipients": [{"emailAddress": {"address": "ada@example.com"}}],
+               "internetMessageHeaders": [{"name": "Notification-Center-Parcel-ID", "value": "1"}]}
+    response = client.post(f"/users/{PRIVACY}/sendMail", json={"message": message})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "InvalidInternetMessageHeader"
+    assert control.get("/outbox").json() == []
