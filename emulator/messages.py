@@ -120,12 +120,13 @@ class MailStore:
         self._tell("deleted", mailbox, stored)
         return self.add(mailbox, folder, {**stored.data, **(changes or {})}, stored.headers)
 
-    def remove(self, mailbox: str, message_id: str) -> None:
-        """Take a message out of the mailbox for good."""
+    def remove(self, mailbox: str, message_id: str) -> StoredMessage:
+        """Take a message out of the mailbox's folders (Recoverable Items is the caller's)."""
         with self._lock:
             stored = self.get(mailbox, message_id)
             del self._mailboxes[mailbox][message_id]
         self._tell("deleted", mailbox, stored)
+        return stored
 
     def update(self, mailbox: str, message_id: str, changes: dict) -> StoredMessage:
         """Change properties in place (a new change key) and tell the listeners."""

@@ -8,8 +8,8 @@ outlook.body-content-type="text"`` (or ``"html"``) converts the body and is echo
 ``Preference-Applied``. Drafts need Mail.ReadWrite, sending Mail.Send. A draft's custom
 ``internetMessageHeaders`` must be named ``x-…`` (message_input.py).
 Sending moves the draft to Sent Items under a new id (202); its old id is then unknown, so a
-second send is 404 ``ErrorItemNotFound``. DELETE moves a message to Deleted Items (one there is
-removed).
+second send is 404 ``ErrorItemNotFound``. DELETE moves a message to Deleted Items, and from there
+to Recoverable Items; ``permanentDelete`` purges it (still kept there for the retention).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .errors import bad_request
 from .identity import requires
 from .message_input import RECIPIENT_LISTS, body_fields, custom_headers, no_recipients, recipient_list
 from .messages import StoredMessage, render
+from .recoverable import DELETIONS, PURGES
 from .responses import collection, context, emulator, graph_json, json_body, no_content
 from .transport import new_message, send
 
@@ -105,14 +106,28 @@ def update_message(user: str, message_id: str) -> Response:
 @bp.delete("/messages/<message_id>")
 @requires(identity.WRITE_MAIL)
 def delete_message(user: str, message_id: str) -> Response:
-    """204: into Deleted Items under a new id (out of the mailbox when it was there already)."""
+    """204: into Deleted Items under a new id; from Deleted Items into Recoverable Items > Deletions."""
     core, mailbox = emulator(), _mailbox(user)
-    stored = core.mail.get(mailbox, message_id)
-    if stored.folder == "deleteditems":
-        core.mail.remove(mailbox, message_id)
+    if core.mail.get(mailbox, message_id).folder == "deleteditems":
+        _keep_recoverable(mailbox, core.mail.remove(mailbox, message_id), DELETIONS)
     else:
         core.mail.move(mailbox, message_id, "deleteditems")
     return no_content()
+
+
+@bp.post("/messages/<message_id>/permanentDelete")
+@requires(identity.WRITE_MAIL)
+def permanently_delete_message(user: str, message_id: str) -> Response:
+    """204: out of every folder into Recoverable Items > Purges (message-permanentdelete)."""
+    mailbox = _mailbox(user)
+    _keep_recoverable(mailbox, emulator().mail.remove(mailbox, message_id), PURGES)
+    return no_content()
+
+
+def _keep_recoverable(mailbox: str, stored: StoredMessage, folder: str) -> None:
+    """Exchange keeps a message deleted from Deleted Items, or purged, for the retention (privacy-facts §2.6)."""
+    item = {**stored.data, "internetMessageHeaders": stored.headers}
+    emulator().mailboxes.recoverable.keep(mailbox, "message", stored.data["id"], item, folder)
 
 
 @bp.post("/messages/<message_id>/send")

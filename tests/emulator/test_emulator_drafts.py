@@ -140,3 +140,20 @@ def test_sendmail_refuses_a_header_not_named_x_and_sends_nothing(client: httpx.C
     response = client.post(f"/users/{PRIVACY}/sendMail", json={"message": message})
     assert response.status_code == 400 and response.json()["error"]["code"] == "InvalidInternetMessageHeader"
     assert control.get("/outbox").json() == []
+
+
+def test_deleting_twice_or_purging_leaves_the_message_in_recoverable_items(client: httpx.Client, control: httpx.Client) -> None:
+    """Graph cannot read it any more; Exchange keeps it for the retention (Deletions, or Purges after permanentDelete)."""
+    first = draft(client, "grace@example.com").json()["id"]
+    client.delete(f"/users/{PRIVACY}/messages/{first}").raise_for_status()
+    [in_bin] = client.get(f"/users/{PRIVACY}/mailFolders/deleteditems/messages").json()["value"]
+    assert client.delete(f"/users/{PRIVACY}/messages/{in_bin['id']}").status_code == 204
+    second = draft(client, "grace@example.com").json()["id"]
+    assert client.post(f"/users/{PRIVACY}/messages/{second}/permanentDelete").status_code == 204
+    assert client.get(f"/users/{PRIVACY}/messages").json()["value"] == []
+    kept = control.get("/recoverable", params={"mailbox": PRIVACY}).json()[PRIVACY]
+    assert [(e["kind"], e["folder"]) for e in kept] == [("message", "deletions"), ("message", "purges")]
+    hits = control.get("/search", params={"text": "grace@example.com"}).json()["hits"]
+    assert {(h["surface"], h["recoverable"]) for h in hits} == {("messages", True)}
+    control.post("/clock", json={"advanceMinutes": 15 * 24 * 60}).raise_for_status()
+    assert control.get("/search", params={"text": "grace@example.com"}).json()["hits"] == []
