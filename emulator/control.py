@@ -10,6 +10,7 @@ from .messages import render
 from .responses import emulator, graph_json, no_content
 from .seed import seed as seed_data
 from .seed import set_mailbox_zone
+from .seed_mail import seed_privacy_mail
 from .timefmt import iso_utc, parse_instant, zone
 from .transport import deliver
 
@@ -29,14 +30,19 @@ def reset() -> Response:
 
 @bp.post("/seed")
 def seed() -> Response:
-    """Seed businesses: {seed, businesses, appointmentsPerBusiness, customersPerBusiness, daysBack, daysAhead, timeZones}."""
+    """Seed businesses: {seed, businesses, appointmentsPerBusiness, customersPerBusiness, daysBack, daysAhead, timeZones,
+    privacyMailbox?, privacyRequests? (request mails from seeded customers delivered to that mailbox, 5 by default)}."""
     body = _body()
     core = emulator()
     ids = seed_data(core.store, seed=int(body.get("seed", core.seed or 0)), businesses=int(body.get("businesses", 1)),
                     appointments=int(body.get("appointmentsPerBusiness", 50)), customers=int(body.get("customersPerBusiness", 20)),
                     days_back=int(body.get("daysBack", 90)), days_ahead=int(body.get("daysAhead", 30)),
                     time_zones=body.get("timeZones"))
-    return graph_json({"businesses": ids}, 201)
+    answer: dict = {"businesses": ids}
+    if body.get("privacyMailbox"):
+        answer["privacyMessages"] = seed_privacy_mail(core, str(body["privacyMailbox"]), seed=int(body.get("seed", core.seed or 0)),
+                                                      requests=int(body.get("privacyRequests", 5)))
+    return graph_json(answer, 201)
 
 
 @bp.post("/businesses")
