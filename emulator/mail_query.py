@@ -11,7 +11,9 @@ default (``$top`` up to 1,000) and, unlike Bookings, a ``$top`` page still has a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from .errors import GraphError, bad_request
@@ -27,6 +29,7 @@ _OPERATORS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda
 _CLAUSE = re.compile(r"^\s*(\w+)\s+(eq|ne|gt|ge|lt|le)\s+(\S+)\s*$", re.IGNORECASE)
 
 Clause = tuple[str, str, object]
+T = TypeVar("T")
 
 
 def parse_filter(text: str) -> list[Clause]:
@@ -71,16 +74,16 @@ def parse_orderby(text: str, clauses: list[Clause]) -> list[tuple[str, bool]]:
     return order
 
 
-def sort(items: list[dict], order: list[tuple[str, bool]]) -> list[dict]:
-    """Items (in arrival order) sorted by several keys; ties keep arrival order, reversed when descending,
-    so the newest of messages received in the same second comes first."""
+def sort(items: list[T], order: list[tuple[str, bool]], data_of: Callable[[T], dict]) -> list[T]:
+    """Items (in arrival order) sorted by several keys of their JSON; ties keep arrival order, reversed
+    when descending, so the newest of messages received in the same second comes first."""
     ranked = list(enumerate(items))
     for name, descending in reversed(order):
-        ranked.sort(key=lambda pair: (str(pair[1].get(name) or ""), pair[0]), reverse=descending)
-    return [data for _, data in ranked]
+        ranked.sort(key=lambda pair: (str(data_of(pair[1]).get(name) or ""), pair[0]), reverse=descending)
+    return [item for _, item in ranked]
 
 
-def page(items: list[dict], args: dict[str, str], base_url: str) -> tuple[list[dict], str | None]:
+def page(items: list[T], args: dict[str, str], base_url: str) -> tuple[list[T], str | None]:
     """One page and the absolute link to the next (``$skip`` advanced), None on the last page."""
     size, skip = _number(args, "$top", DEFAULT_PAGE), _number(args, "$skip", 0)
     if size < 1 or size > MAX_PAGE:

@@ -47,8 +47,7 @@ def list_messages(user: str, folder: str | None = None) -> Response:
     clauses = mail_query.parse_filter(args.get("$filter", ""))
     order = mail_query.parse_orderby(args.get("$orderby", ""), clauses)
     found = [m for m in core.mail.listed(mailbox, chosen) if mail_query.matches(m.data, clauses)]
-    by_data = {id(m.data): m for m in found}
-    ranked = [by_data[id(data)] for data in mail_query.sort([m.data for m in found], order)]
+    ranked = mail_query.sort(found, order, lambda m: m.data)
     shown, next_link = mail_query.page(ranked, args, request.base_url)
     fragment = f"users('{quote(user, safe='@')}')/" + (f"mailFolders('{folder}')/messages" if folder else "messages")
     return _answer(collection(fragment, [_render(m) for m in shown], next_link))
@@ -62,7 +61,7 @@ def get_message(user: str, message_id: str, folder: str | None = None) -> Respon
     """One message (404 ErrorItemNotFound when unknown or in another folder)."""
     core, mailbox = emulator(), _mailbox(user)
     stored = core.mail.get(mailbox, message_id, core.mail.folder(mailbox, folder) if folder else None)
-    return _answer({"@odata.context": context(f"users('{quote(user, safe='@')}')/messages/$entity"), **_render(stored)})
+    return _answer({**_entity(user), **_render(stored)})
 
 
 @bp.post("/messages")
@@ -81,7 +80,7 @@ def create_draft(user: str) -> Response:
              "isDeliveryReceiptRequested": bool(body.get("isDeliveryReceiptRequested")),
              "ccRecipients": recipient_list(body.get("ccRecipients")), "bccRecipients": recipient_list(body.get("bccRecipients"))}
     stored = core.mail.add(mailbox, "drafts", draft, headers)
-    return _answer({"@odata.context": context(f"users('{quote(user, safe='@')}')/messages/$entity"), **_render(stored)}, 201)
+    return _answer({**_entity(user), **_render(stored)}, 201)
 
 
 @bp.patch("/messages/<message_id>")
@@ -99,8 +98,7 @@ def update_message(user: str, message_id: str) -> Response:
         changes |= body_fields(body["body"]) if "body" in body else {}
         if "internetMessageHeaders" in body:
             stored.headers = custom_headers(body["internetMessageHeaders"])
-    return _answer({"@odata.context": context(f"users('{quote(user, safe='@')}')/messages/$entity"),
-                    **_render(core.mail.update(mailbox, message_id, changes))})
+    return _answer({**_entity(user), **_render(core.mail.update(mailbox, message_id, changes))})
 
 
 @bp.delete("/messages/<message_id>")
@@ -148,6 +146,11 @@ def _mailbox(user: str) -> str:
     """The mailbox key of ``{user}``: an address, a business mailbox's user id or a mail user's id."""
     core = emulator()
     return core.mail.address(core.mailboxes.mailbox_key(user))
+
+
+def _entity(user: str) -> dict:
+    """The ``@odata.context`` of one message."""
+    return {"@odata.context": context(f"users('{quote(user, safe='@')}')/messages/$entity")}
 
 
 def _render(stored: StoredMessage) -> dict:
