@@ -4,7 +4,8 @@ privacy-facts §1.4–1.8. Any SMTP address is a mailbox (there is no user direc
 scheduling mailbox is the same mailbox under its user id. The folders are the well-known Inbox,
 Drafts, Sent Items and Deleted Items, named in URLs case-insensitively or by their id. An item
 moved between folders gets a **new id**, as Outlook's default ids do (graph-facts §2.2): a sent
-draft's id, or a deleted one's, is then unknown (404). ``listeners`` hear ``created`` (arrival in
+draft's id, or a deleted one's, is then unknown (404). Its **immutable id** (answered under
+``Prefer: IdType="ImmutableId"``, accepted in URLs always) stays for the item's life in the mailbox. ``listeners`` hear ``created`` (arrival in
 a folder), ``updated`` and ``deleted`` (leaving a folder) with the mailbox, its user id and the message,
 for the subscriptions.
 """
@@ -39,6 +40,7 @@ class StoredMessage:
     folder: str
     data: dict
     headers: list[dict] = field(default_factory=list)
+    immutable_id: str = ""
 
 
 class MailStore:
@@ -83,21 +85,23 @@ class MailStore:
         raise not_found()
 
     # Items ------------------------------------------------------------------------------------------
-    def add(self, mailbox: str, folder: str, data: dict, headers: list[dict]) -> StoredMessage:
-        """File a new message (id, change key and folder given here) and tell the listeners."""
+    def add(self, mailbox: str, folder: str, data: dict, headers: list[dict], immutable_id: str | None = None) -> StoredMessage:
+        """File a message (id, change key and folder given here; a new immutable id unless moved) and tell the listeners."""
         now = instant(self.clock.now())
         stored = StoredMessage(folder, {**data, "id": self.ids.exchange_id(), "createdDateTime": data.get("createdDateTime", now),
                                         "lastModifiedDateTime": now, "changeKey": self.ids.token(12),
-                                        "parentFolderId": self.folder_id(mailbox, folder)}, list(headers))
+                                        "parentFolderId": self.folder_id(mailbox, folder)}, list(headers),
+                               immutable_id or "AAkALg" + self.ids.exchange_id()[6:])
         with self._lock:
             self._mailboxes.setdefault(mailbox, {})[stored.data["id"]] = stored
         self._tell("created", mailbox, stored)
         return stored
 
     def get(self, mailbox: str, message_id: str, folder: str | None = None) -> StoredMessage:
-        """One message (in ``folder`` when given); 404 ErrorItemNotFound otherwise."""
+        """One message by its id or immutable id (in ``folder`` when given); 404 ErrorItemNotFound otherwise."""
         with self._lock:
-            found = self._mailboxes.get(mailbox, {}).get(message_id)
+            items = self._mailboxes.get(mailbox, {})
+            found = items.get(message_id) or next((m for m in items.values() if m.immutable_id == message_id), None)
         if found is None or (folder is not None and found.folder != folder):
             raise not_found()
         return found
@@ -116,15 +120,15 @@ class MailStore:
         """Move a message to ``folder`` under a new id (the old id is then unknown)."""
         with self._lock:
             stored = self.get(mailbox, message_id)
-            del self._mailboxes[mailbox][message_id]
+            del self._mailboxes[mailbox][stored.data["id"]]
         self._tell("deleted", mailbox, stored)
-        return self.add(mailbox, folder, {**stored.data, **(changes or {})}, stored.headers)
+        return self.add(mailbox, folder, {**stored.data, **(changes or {})}, stored.headers, stored.immutable_id)
 
     def remove(self, mailbox: str, message_id: str) -> StoredMessage:
         """Take a message out of the mailbox's folders (Recoverable Items is the caller's)."""
         with self._lock:
             stored = self.get(mailbox, message_id)
-            del self._mailboxes[mailbox][message_id]
+            del self._mailboxes[mailbox][stored.data["id"]]
         self._tell("deleted", mailbox, stored)
         return stored
 
@@ -153,11 +157,15 @@ def instant(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def render(stored: StoredMessage, *, with_bodies: bool, select: list[str], body_type: str | None) -> dict:
+def render(stored: StoredMessage, *, with_bodies: bool, select: list[str], body_type: str | None,
+           immutable: bool = False) -> dict:
     """The message as Graph answers it: ``$select`` honoured (id and etag always), bodies only with
     Mail.Read, ``uniqueBody``/``internetMessageHeaders`` only when selected, the body converted
-    to ``body_type`` (the ``Prefer: outlook.body-content-type`` value) when asked."""
+    to ``body_type`` (the ``Prefer: outlook.body-content-type`` value) when asked, the immutable id
+    as ``id`` when ``immutable``."""
     data = dict(stored.data)
+    if immutable:
+        data["id"] = stored.immutable_id
     data["@odata.etag"] = f'W/"{data["changeKey"]}"'
     data["uniqueBody"] = data["body"]
     data["internetMessageHeaders"] = [dict(h) for h in stored.headers] or None

@@ -8,7 +8,8 @@ outlook.body-content-type="text"`` (or ``"html"``) converts the body and is echo
 ``Preference-Applied``. Drafts need Mail.ReadWrite, sending Mail.Send. A draft's custom
 ``internetMessageHeaders`` must be named ``x-…`` (message_input.py).
 Sending moves the draft to Sent Items under a new id (202); its old id is then unknown, so a
-second send is 404 ``ErrorItemNotFound``. DELETE moves a message to Deleted Items, and from there
+second send is 404 ``ErrorItemNotFound``; named by its immutable id, it is no draft any more:
+404 as well (UNCONFIRMED). DELETE moves a message to Deleted Items, and from there
 to Recoverable Items; ``permanentDelete`` purges it (still kept there for the retention).
 """
 
@@ -20,7 +21,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, request
 
 from . import identity, mail_query
-from .errors import bad_request
+from .errors import bad_request, not_found
 from .identity import requires
 from .message_input import RECIPIENT_LISTS, body_fields, custom_headers, no_recipients, recipient_list
 from .messages import StoredMessage, render
@@ -33,6 +34,7 @@ DRAFT_FIELDS = {"subject", "body", "toRecipients", "ccRecipients", "bccRecipient
                 "internetMessageHeaders", "categories", "isReadReceiptRequested", "isDeliveryReceiptRequested"}
 ANY_MESSAGE_FIELDS = {"isRead", "categories", "flag", "importance", "inferenceClassification"}
 _BODY_TYPE = re.compile(r'outlook\.body-content-type\s*=\s*"?(text|html)"?', re.IGNORECASE)
+_IMMUTABLE = re.compile(r'IdType\s*=\s*"?ImmutableId"?', re.IGNORECASE)
 
 
 @bp.get("/messages")
@@ -134,8 +136,8 @@ def send_draft(user: str, message_id: str) -> Response:
     """202 with no body: the draft leaves Drafts for Sent Items and the outbox."""
     core, mailbox = emulator(), _mailbox(user)
     stored = core.mail.get(mailbox, message_id)
-    if not stored.data["isDraft"]:
-        raise bad_request("Only a draft can be sent.", "ErrorInvalidRequest")
+    if not stored.data["isDraft"]:  # e.g. a sent draft named by its immutable id (UNCONFIRMED: taken as not found)
+        raise not_found()
     if not any(stored.data[part] for part in RECIPIENT_LISTS):
         raise no_recipients()
     send(core, mailbox, dict(stored.data), stored.headers, kind="send", draft_id=message_id)
@@ -157,7 +159,8 @@ def _render(stored: StoredMessage) -> dict:
     core = emulator()
     select = [name.strip() for name in request.args.get("$select", "").split(",") if name.strip()]
     with_bodies = bool(set(identity.READ_MAIL_BODIES) & set(core.options.granted_permissions))
-    return render(stored, with_bodies=with_bodies, select=select, body_type=_body_type())
+    immutable = bool(_IMMUTABLE.search(request.headers.get("Prefer", "")))
+    return render(stored, with_bodies=with_bodies, select=select, body_type=_body_type(), immutable=immutable)
 
 
 def _body_type() -> str | None:

@@ -208,7 +208,6 @@ class Subscriptions:
         """Queue message notifications: created on arrival in a watched folder, deleted on leaving it,
         updated on a change. With ``isRead eq false`` only unread messages count, so a message read
         is a ``deleted`` one (privacy-facts §1.2)."""
-        path = f"Users/{user_id}/Messages/{stored.data['id']}"
         by_url: dict[str, list[dict]] = {}
         with self.lock:
             for subscription in self.items.values():
@@ -223,13 +222,15 @@ class Subscriptions:
                     seen = "deleted"
                 if seen not in subscription.change_types:
                     continue
+                message_id = stored.immutable_id if subscription.immutable_ids else stored.data["id"]
+                path = f"Users/{user_id}/Messages/{message_id}"
                 by_url.setdefault(subscription.notification_url, []).append({
                     "id": self.ids.token(12), "subscriptionId": subscription.id,
                     "subscriptionExpirationDateTime": iso_utc(subscription.expiration),
                     "changeType": seen, "resource": path, "clientState": subscription.client_state,
                     "tenantId": self.tenant_id,
                     "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "@odata.id": path,
-                                     "@odata.etag": f'W/"{stored.data["changeKey"]}"', "id": stored.data["id"]}})
+                                     "@odata.etag": f'W/"{stored.data["changeKey"]}"', "id": message_id}})
         for url, items in by_url.items():
             self.dispatcher.submit(url, items, "change")
 

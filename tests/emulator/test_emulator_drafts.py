@@ -157,3 +157,25 @@ def test_deleting_twice_or_purging_leaves_the_message_in_recoverable_items(clien
     assert {(h["surface"], h["recoverable"]) for h in hits} == {("messages", True)}
     control.post("/clock", json={"advanceMinutes": 15 * 24 * 60}).raise_for_status()
     assert control.get("/search", params={"text": "grace@example.com"}).json()["hits"] == []
+
+
+IMMUTABLE = {"Prefer": 'IdType="ImmutableId"'}
+
+
+def test_an_immutable_id_survives_the_send_and_names_the_sent_item(client: httpx.Client, control: httpx.Client) -> None:
+    """With Prefer IdType="ImmutableId" the draft's id stays through the move to Sent Items (graph-facts §2.2):
+    GET finds the sent item, Drafts no longer lists it, a second send is 404 (UNCONFIRMED), nothing is sent twice."""
+    created = client.post(f"/users/{PRIVACY}/messages", headers=IMMUTABLE, json={
+        "subject": "Your request", "toRecipients": [{"emailAddress": {"address": "ada@example.com"}}],
+        "internetMessageHeaders": [{"name": MARKER, "value": "m-9"}]}).json()
+    immutable_id = created["id"]
+    default_id = client.get(f"/users/{PRIVACY}/messages/{immutable_id}").json()["id"]
+    assert default_id != immutable_id
+    assert client.post(f"/users/{PRIVACY}/messages/{immutable_id}/send").status_code == 202
+    after = client.get(f"/users/{PRIVACY}/messages/{immutable_id}", headers=IMMUTABLE).json()
+    assert after["id"] == immutable_id and after["isDraft"] is False
+    assert client.get(f"/users/{PRIVACY}/messages/{default_id}").status_code == 404  # the default id changed on the move
+    assert client.get(f"/users/{PRIVACY}/mailFolders/Drafts/messages", headers=IMMUTABLE).json()["value"] == []
+    again = client.post(f"/users/{PRIVACY}/messages/{immutable_id}/send")
+    assert again.status_code == 404 and again.json()["error"]["code"] == "ErrorItemNotFound"
+    assert len(control.get("/outbox").json()) == 1

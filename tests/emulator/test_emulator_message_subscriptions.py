@@ -120,3 +120,15 @@ def test_a_business_mailbox_gets_messages_under_its_own_user_id(client: httpx.Cl
     assert receiver.wait_for(lambda r: r.notifications())
     user_id = client.get(f"/users/{business}", params={"$select": "id"}).json()["id"]
     assert receiver.notifications()[0]["resource"].startswith(f"Users/{user_id}/Messages/")
+
+
+def test_an_immutable_id_subscription_names_messages_by_their_immutable_ids(
+        client: httpx.Client, control: httpx.Client, receiver: Receiver) -> None:
+    body = {"changeType": "created", "notificationUrl": receiver.url, "resource": INBOX,
+            "expirationDateTime": (datetime.now(timezone.utc) + timedelta(minutes=600)).isoformat()}
+    assert client.post("/subscriptions", json=body, headers={"Prefer": 'IdType="ImmutableId"'}).status_code == 201
+    message = deliver(control)
+    assert receiver.wait_for(lambda r: r.notifications())
+    notified = receiver.notifications()[0]["resourceData"]["id"]
+    assert notified != message["id"]
+    assert client.get(f"/users/{PRIVACY}/messages/{notified}", headers={"Prefer": 'IdType="ImmutableId"'}).json()["id"] == notified
