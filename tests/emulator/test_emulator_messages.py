@@ -128,3 +128,13 @@ def test_mail_routes_take_faults_and_mailbox_limits_like_the_others(client: http
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "2"
     assert client.get(f"/users/{PRIVACY}/messages").status_code == 200
     assert PRIVACY in control.get("/requests/mailboxes").json()
+
+
+def test_prefer_takes_the_body_type_and_immutable_ids_together(client: httpx.Client, control: httpx.Client) -> None:
+    """One Prefer header with both preferences, as a reader of the privacy mailbox sends it."""
+    message = deliver(control, "both", html="<p>Erase me</p>")
+    got = client.get(f"/users/{PRIVACY}/mailFolders/Inbox/messages", params={"$select": "body"},
+                     headers={"Prefer": 'outlook.body-content-type="text", IdType="ImmutableId"'}).json()["value"]
+    assert [m["body"] for m in got] == [{"contentType": "text", "content": "Erase me"}]
+    assert got[0]["id"] != message["id"]
+    assert client.get(f"/users/{PRIVACY}/messages/{got[0]['id']}").json()["id"] == message["id"]
