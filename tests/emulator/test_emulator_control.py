@@ -127,3 +127,19 @@ def test_reads_stay_consistent_under_concurrent_traffic(server: EmulatorServer, 
         statuses = set().union(*pool.map(reader, range(3)))
     assert statuses == {200}
     assert eventually(lambda: not control.get("/traffic").json()["running"])
+
+
+def test_the_seed_fills_a_privacy_mailbox_with_requests_from_seeded_customers(client: httpx.Client, control: httpx.Client) -> None:
+    """privacyMailbox: five request mails from customers of the seeded business, plus one auto-reply; deterministic."""
+    def seeded() -> tuple[list[str], set[str]]:
+        control.post("/reset").raise_for_status()
+        answer = control.post("/seed", json={"seed": 9, "businesses": 1, "appointmentsPerBusiness": 3,
+                                             "customersPerBusiness": 4, "privacyMailbox": "Privacy@Contoso.example"}).json()
+        assert len(answer["privacyMessages"]) == 6
+        listed = client.get("/users/privacy@contoso.example/mailFolders/Inbox/messages",
+                            params={"$select": "subject,from,internetMessageHeaders", "$orderby": "receivedDateTime asc"}).json()["value"]
+        customers = {c["emailAddress"] for c in control.get("/state").json()["businesses"][0]["customers"]}
+        assert {m["from"]["emailAddress"]["address"] for m in listed[:5]} <= customers
+        assert {"name": "Auto-Submitted", "value": "auto-replied"} in listed[5]["internetMessageHeaders"]
+        return [m["subject"] for m in listed], {m["from"]["emailAddress"]["address"] for m in listed}
+    assert seeded() == seeded()

@@ -61,3 +61,61 @@ def test_the_sdk_pages_patches_and_maps_errors() -> None:
         assert len(ids) == 10 and len(set(ids)) == 10
         assert patched is None and code == "ErrorItemNotFound"
         assert server.emulator.store.appointment(business_id, ids[0])["serviceNotes"] == "via sdk"
+
+
+def test_the_sdk_drafts_sends_and_reads_the_privacy_mailbox() -> None:
+    """The mail calls a privacy-mailbox sender makes: create a draft with a marker header, find it by
+    $select=internetMessageHeaders, send it (202, None), read the Inbox through every page. Prefer is a
+    request header, not part of the nextLink: msgraph_core's PageIterator does not resend it, so
+    later pages come as HTML (a reader wanting text must ask on every page)."""
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.generated.models.body_type import BodyType
+    from msgraph.generated.models.email_address import EmailAddress
+    from msgraph.generated.models.internet_message_header import InternetMessageHeader
+    from msgraph.generated.models.item_body import ItemBody
+    from msgraph.generated.models.message import Message
+    from msgraph.generated.models.recipient import Recipient
+    from msgraph.generated.users.item.mail_folders.item.messages.messages_request_builder import MessagesRequestBuilder
+    from msgraph_core.tasks.page_iterator import PageIterator
+
+    privacy = "privacy@contoso.example"
+    with EmulatorServer(seed=3, **FAST) as server:
+        import httpx
+        for n in range(12):
+            httpx.post(f"{server.base_url}/_emulator/mailboxes/{privacy}/messages",
+                       json={"html": f"<p>request {n}</p>", "from": "ada@example.com", "subject": f"r{n}"}).raise_for_status()
+
+        async def scenario() -> tuple[str, list[str], object, list[str], list[str]]:
+            auth = AzureIdentityAuthenticationProvider(StaticCredential(), scopes=["https://graph.microsoft.com/.default"])
+            adapter = GraphRequestAdapter(auth)
+            adapter.base_url = server.graph_url
+            client = GraphServiceClient(request_adapter=adapter)
+            mailbox = client.users.by_user_id(privacy)
+            try:
+                draft = await mailbox.messages.post(Message(
+                    subject="Your request", body=ItemBody(content_type=BodyType.Text, content="Received."),
+                    to_recipients=[Recipient(email_address=EmailAddress(address="ada@example.com"))],
+                    internet_message_headers=[InternetMessageHeader(name="x-bookings-ledger-message", value="m-7")]))
+                query = MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(select=["internetMessageHeaders"])
+                drafts = await mailbox.mail_folders.by_mail_folder_id("drafts").messages.get(RequestConfiguration(query_parameters=query))
+                markers = [h.value for m in drafts.value for h in m.internet_message_headers or []]
+                sent = await mailbox.messages.by_message_id(draft.id).send.post()
+                config = RequestConfiguration(query_parameters=MessagesRequestBuilder.MessagesRequestBuilderGetQueryParameters(
+                    filter="receivedDateTime ge 2000-01-01T00:00:00Z", orderby=["receivedDateTime asc"], top=5))
+                config.headers.add("Prefer", 'outlook.body-content-type="text"')
+                page = await mailbox.mail_folders.by_mail_folder_id("inbox").messages.get(config)
+                texts: list[str] = []
+                await PageIterator(page, adapter).iterate(lambda m: texts.append(m.body.content) or True)
+                subjects = [m.subject for m in (await mailbox.mail_folders.by_mail_folder_id("sentitems").messages.get()).value]
+            finally:
+                await adapter._http_client.aclose()
+                await adapter._http_client._transport.transport.aclose()
+                await asyncio.sleep(0)
+            return draft.id, markers, sent, texts, subjects
+
+        draft_id, markers, sent, texts, subjects = asyncio.run(scenario())
+    assert draft_id and markers == ["m-7"] and sent is None
+    assert texts == [f"request {n}" for n in range(5)] + [f"<p>request {n}</p>" for n in range(5, 12)]
+    assert subjects == ["Your request"]
