@@ -142,11 +142,13 @@ class JobSchedule:
     retention: WorkingStateRetention
     evaluate_retention: timedelta
     anonymise: timedelta
+    privacy_mailbox: timedelta = timedelta(minutes=5)   # REQUEST_INTERVAL_MINUTES
 
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
-    back-fills, checkpoints, retention evaluation, anonymisation and the working state's purge."""
+    back-fills, checkpoints, retention evaluation, anonymisation, the working state's purge and,
+    with a PRIVACY_MAILBOX, its catch-up."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -174,6 +176,11 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def anonymise() -> Mapping[str, Any]:
         return services.retention.anonymiser.run()
 
+    def read_privacy_mailbox() -> Mapping[str, Any]:
+        # What notifications missed (or brought before a crash) is taken in here, and the gaps closed.
+        return services.mailbox.catch_up().as_dict()
+
+    mailbox_jobs = {"privacy-mailbox": (read_privacy_mailbox, schedule.privacy_mailbox)} if services.mailbox else {}
     return {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
         "follow-calendars": (follow, schedule.delta),
@@ -183,4 +190,5 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "purge-working-state": (purge, PURGE_INTERVAL),
         "evaluate-retention": (evaluate_retention, schedule.evaluate_retention),
         "anonymise": (anonymise, schedule.anonymise),
+        **mailbox_jobs,
     }
