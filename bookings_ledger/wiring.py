@@ -19,13 +19,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs.anonymise import Anonymiser
+from jobs.requests.runner import RequestRunner
 from jobs.delta import DeltaFollower
 from jobs.erasure import erase_working_state
 from jobs.holds_scope import subject_scope
 from jobs.ingest import Ingestor
 from jobs.lifecycle import LifecycleServices
+from jobs.notices import NoticeSender
 from jobs.privacy_mailbox import PrivacyMailbox
 from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
+from jobs.request_mail import RequestMailer
 from jobs.retention import BusinessZones, RetentionEvaluator
 from jobs.scheduler import JobSchedule
 from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, SubscriptionPolicy
@@ -59,6 +62,14 @@ class RetentionServices:
 
 
 @dataclass(frozen=True)
+class MailServices:
+    """The mail sent from PRIVACY_MAILBOX: what requests are due, and material-change notices."""
+
+    requests: RequestMailer
+    notices: NoticeSender
+
+
+@dataclass(frozen=True)
 class SyncServices:
     """Subscriptions, reconciliation, mailbox delta rounds and lifecycle handling over one ledger
     and one connector."""
@@ -69,6 +80,8 @@ class SyncServices:
     reconciler: Reconciler
     delta: DeltaFollower
     retention: RetentionServices
+    requests: RequestRunner
+    mail: MailServices | None = None
     mailbox: PrivacyMailbox | None = None   # the privacy mailbox's intake, when PRIVACY_MAILBOX is set
 
     @property
@@ -97,7 +110,7 @@ def schedule_from_settings(settings: Any) -> JobSchedule:
                        delta=timedelta(minutes=settings.DELTA_INTERVAL_MINUTES), retention=retention,
                        evaluate_retention=timedelta(minutes=settings.RETENTION_INTERVAL_MINUTES),
                        anonymise=timedelta(minutes=settings.ANONYMISE_INTERVAL_MINUTES),
-                       privacy_mailbox=timedelta(minutes=settings.REQUEST_INTERVAL_MINUTES))
+                       requests=timedelta(minutes=settings.REQUEST_INTERVAL_MINUTES))
 
 
 def build_ingestor(settings: Any, ledger: Ledger, *, on_child_flagged: Callable[[], None] | None = None) -> Ingestor:
@@ -120,7 +133,9 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
                                   privacy_mailbox=settings.PRIVACY_MAILBOX)
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
     return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler),
-                        retention_services(ledger, graph, ingestor), privacy_mailbox(settings, ledger, graph))
+                        retention_services(ledger, graph, ingestor),
+                        RequestRunner(ledger, graph, ingestor.policy, settings, ledger.clock),
+                        mail_services(settings, ledger, graph), privacy_mailbox(settings, ledger, graph))
 
 
 def privacy_mailbox(settings: Any, ledger: Ledger, graph: Any) -> PrivacyMailbox | None:
@@ -128,6 +143,18 @@ def privacy_mailbox(settings: Any, ledger: Ledger, graph: Any) -> PrivacyMailbox
     if not settings.PRIVACY_MAILBOX:
         return None
     return PrivacyMailbox(ledger, graph.mail, mailbox=settings.PRIVACY_MAILBOX, rules=RequestRules.from_settings(settings))
+
+
+def mail_services(settings: Any, ledger: Ledger, graph: Any) -> MailServices | None:
+    """The request mailer and the notice sender over PRIVACY_MAILBOX, their templates checked now
+    (a broken template stops the start: config/mail_templates.py); None without a privacy mailbox."""
+    if not settings.PRIVACY_MAILBOX:
+        return None
+    from config.mail_templates import load_templates
+
+    templates = load_templates(settings.MAIL_TEMPLATES_DIR)
+    return MailServices(RequestMailer(ledger, graph, settings, templates=templates),
+                        NoticeSender(ledger, graph, settings, templates=templates))
 
 
 def retention_services(ledger: Ledger, graph: Any, ingestor: Ingestor) -> RetentionServices:
