@@ -53,3 +53,13 @@ def auditor(dashboard_app: Flask) -> FlaskClient:
 @pytest.fixture
 def admin(dashboard_app: Flask) -> FlaskClient:
     return signed_in(dashboard_app, ADMIN)
+
+
+@pytest.fixture
+def portal_app(dashboard_settings, database_url, keystore_url, clock) -> Iterator[Flask]:
+    """The dashboard app over a database of the parametrized backend, on the tests' `clock` (codes and
+    links expire by it), with a rate limit no test reaches unless it sets its own."""
+    app = started_app({**dashboard_settings, "DATABASE_URL": database_url, "KEYSTORE_URL": keystore_url,
+                       "PORTAL_RATE_LIMIT": "1000 per minute"}, clock=clock)
+    yield app
+    close_app(app)
