@@ -138,10 +138,14 @@ def plan_operation(
     return _plain(row)
 
 
-def open_operations(session: Session, *, limit: int | None = None) -> list[PlannedOperation]:
-    """Operations not yet done or failed, oldest first (held ones included: the executor re-checks)."""
+def open_operations(session: Session, *, limit: int | None = None,
+                    subjects: Iterable[str] | None = None) -> list[PlannedOperation]:
+    """Operations not yet done or failed (of `subjects` only, when given), oldest first (held ones
+    included: the executor re-checks)."""
     query = select(AnonymisationOperation).where(AnonymisationOperation.state.in_(OPEN_STATES)).order_by(
         AnonymisationOperation.created_at, AnonymisationOperation.id)
+    if subjects is not None:
+        query = query.where(AnonymisationOperation.subject_ref.in_(list(subjects)))
     if limit is not None:
         query = query.limit(limit)
     return [_plain(row) for row in session.scalars(query)]

@@ -21,7 +21,7 @@ from ledger import personal_data
 from ledger.holds import holds_covering
 from ledger.models import PersonalData
 from ledger.transactions import Ledger, LedgerTransaction
-from state import anonymisation, bookings_mirror, retention_dues
+from state import anonymisation, bookings_mirror, request_runs, retention_dues
 from state.anonymisation import PlannedOperation, Step
 
 APPOINTMENT_STEPS = ("appointment", "appointment-delete", "event", "readback", "keys")
@@ -113,6 +113,8 @@ def appointment_needs(tx: LedgerTransaction, op: PlannedOperation, subjects: set
     others = subjects - {op.subject_ref}
     if any(holds_covering(tx.session, now, subject=other) for other in others):
         reasons.append("other-customer-held")
+    if request_runs.kept_appointments(tx.session, [op.object_id]):
+        reasons.append("kept-by-officer")   # a future appointment the erasure keeps: anonymised in place
     return sorted(set(reasons))
 
 

@@ -15,7 +15,7 @@ MAX_ATTEMPTS times fails, with its evidence, for a person to look at.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -51,11 +51,12 @@ class Anonymiser:
         self.ledger, self.graph, self.policy, self.clock = ledger, connector, policy, clock
         self.journal = Journal(ledger, clock)
 
-    def run(self, limit: int | None = None) -> dict[str, int]:
-        """Take every open operation (at most `limit`) as far as it can go now; counts by outcome."""
+    def run(self, limit: int | None = None, *, subjects: Iterable[str] | None = None) -> dict[str, int]:
+        """Take every open operation (at most `limit`; of `subjects` only, for a request's run) as
+        far as it can go now; counts by outcome."""
         self.ledger.finish_erasures()   # an erasure a crash interrupted ends first: its keys may be half gone
         with self.ledger.transaction() as tx:
-            operations = anonymisation.open_operations(tx.session, limit=limit)
+            operations = anonymisation.open_operations(tx.session, limit=limit, subjects=subjects)
         by_business: dict[str, list[anonymisation.PlannedOperation]] = defaultdict(list)
         for op in operations:
             by_business[op.business_id].append(op)

@@ -1,0 +1,33 @@
+"""What exec-export does for a run: the access export and the certificate (its modules, called here).
+
+    export(run, subjects) -> export id         # access, portability: jobs/requests/export.build_export
+    certify(ledger, settings, request_id, facts) -> certificate id    # ledger/certificates.issue_certificate
+
+Imported when called, not at import time: the runner's other request types do not depend on
+them, and the scheduler process that runs only erasures need not load the export's archive code.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.requests.facts import CertificateFacts
+from jobs.requests.run import Run
+from ledger.transactions import Ledger
+
+
+def export(run: Run, subjects: list[str]) -> str:
+    """Build the subject's export (exec-export's `build_export`); its id."""
+    from jobs.requests.export import build_export
+
+    with run.ledger.transaction() as tx:
+        request = tx.request(run.request_id)
+    record = build_export(run.ledger, run.graph, request, subjects, run.clock)
+    return str(record.id)
+
+
+def certify(ledger: Ledger, settings: Any, request_id: str, facts: CertificateFacts) -> str:
+    """Issue the request's signed certificate (exec-export's `issue_certificate`); its id."""
+    from ledger.certificates import issue_certificate, signer_from_settings
+
+    certificate = issue_certificate(ledger, signer_from_settings(settings), request_id, facts)
+    return str(certificate.id)
