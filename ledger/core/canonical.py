@@ -67,8 +67,13 @@ class CanonicalError(ValueError):
 def canonical_bytes(entry: dict[str, Any]) -> bytes:
     """The canonical bytes of an entry object; raises CanonicalError on what its format version forbids."""
     check_members(entry)
-    _check(entry)
-    text = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return canonical_json(entry)
+
+
+def canonical_json(value: Any) -> bytes:
+    """The canonical bytes of any JSON value under the same rules as an entry (a certificate's body)."""
+    _check(value)
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: valid in a Python str, not in UTF-8

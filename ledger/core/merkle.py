@@ -138,6 +138,40 @@ def inclusion_proof(index: int, size: int, leaves: Iterable[bytes]) -> list[byte
     return [roots[lo] for lo, _hi in reversed(ranges)]  # collected top-down; the proof runs from the leaf up
 
 
+def inclusion_proofs(indexes: Iterable[int], size: int, leaves: Sequence[bytes]) -> dict[int, list[bytes]]:
+    """The audit paths of many leaves of the tree of the first `size` leaf hashes, by index.
+
+    Every subtree root is computed once and shared between the paths (RFC 6962 §2.1.1's PATH,
+    memoised), so a certificate citing hundreds of entries costs one pass over the tree."""
+    if len(leaves) < size:
+        raise ProofError(f"a tree of {size} needs {size} leaves")
+    roots: dict[tuple[int, int], bytes] = {}
+
+    def root(lo: int, hi: int) -> bytes:
+        if hi - lo == 1:
+            return leaves[lo]
+        if (lo, hi) not in roots:
+            split = lo + _split(hi - lo)
+            roots[lo, hi] = node_hash(root(lo, split), root(split, hi))
+        return roots[lo, hi]
+
+    def path(index: int) -> list[bytes]:
+        if not 0 <= index < size:
+            raise ProofError(f"no leaf {index} in a tree of {size}")
+        siblings, lo, hi = [], 0, size
+        while hi - lo > 1:
+            split = lo + _split(hi - lo)
+            if index < split:
+                siblings.append(root(split, hi))
+                hi = split
+            else:
+                siblings.append(root(lo, split))
+                lo = split
+        return siblings[::-1]
+
+    return {index: path(index) for index in sorted(set(indexes))}
+
+
 def consistency_proof(size1: int, size2: int, leaves: Sequence[bytes]) -> list[bytes]:
     """The RFC 6962 proof that the tree of `size1` leaves is a prefix of the one of `size2`."""
     if not 0 < size1 <= size2 <= len(leaves):
