@@ -60,6 +60,7 @@ def _verified(request: RequestProjection, entry: dict[str, Any]) -> None:
 
 def _linked(request: RequestProjection, entry: dict[str, Any]) -> None:
     request.state, request.duplicate_of = "duplicate", entry["refs"]["duplicate_of"]
+    request.completed_at, request.outcome = entry["time"], "duplicate"
 
 
 def _extended(request: RequestProjection, entry: dict[str, Any]) -> None:
