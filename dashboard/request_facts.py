@@ -18,6 +18,9 @@ from dashboard.request_deadlines import days_left, urgency
 from database.times import parse_time
 from ledger.models import RequestProjection
 from ledger.requests import OPEN_STATES, OPT_OUT, required_level, why_not_startable
+from state import request_runs
+from state.exports import ExportRow, latest_export
+from state.request_runs import QueuedRun
 
 # The states in which each decision is offered (ledger/requests.py decides; these mirror it).
 DECISIONS = {
@@ -40,6 +43,8 @@ class RequestFacts:
     why_not_startable: str | None
     timeline: list[EntryRow]
     appointments: list[FutureAppointment]
+    run: QueuedRun | None           # the officer's intent to run it, and how far the job got
+    export: ExportRow | None        # its live access or portability archive
     extendable: bool            # not an opt-out, not extended yet, and the first period still running
 
     def offers(self, decision: str) -> bool:
@@ -66,4 +71,5 @@ def request_facts(session: Session, request_id: str, now: datetime, alert_days: 
                   and now < parse_time(request.first_due_at))
     return RequestFacts(request, left, None if left is None else urgency(left, alert_days),
                         required_level(request.regime or "", request.request_type or ""), why_not_startable(request),
-                        timeline, appointments, extendable)
+                        timeline, appointments, request_runs.run(session, request_id),
+                        latest_export(session, request_id), extendable)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
-from dashboard import request_forms
+from dashboard import request_files, request_forms
 from dashboard.context import context
 from dashboard.request_deadlines import deadline_day
 from dashboard.request_facts import request_facts
@@ -36,8 +36,10 @@ from ledger.deadlines import REGIMES
 from ledger.requests import CHANNELS, REQUEST_TYPES, RequestError, RequestRules
 from ledger.transactions import LedgerTransaction
 from ledger.views import UnknownSubject, ViewRefused
+from state.request_runs import queue_run
 
 bp = Blueprint("requests", __name__)
+bp.register_blueprint(request_files.bp)     # the export and the certificate: requests.files.*
 REQUEST_ID = re.compile(r"^req_[0-9a-f]{16}$")
 # The purpose a view of a requester's contact details is recorded under: the officer answers the
 # request (the purpose the details were collected for), the auditor audits.
@@ -173,8 +175,6 @@ def reject(request_id: str) -> Response | tuple[str, int]:
 @allow(PRIVACY_OFFICER)
 def run(request_id: str) -> Response | tuple[str, int]:
     """Queue the request's run (with each future appointment's choice, for an erasure), if it may run."""
-    from state.request_runs import queue_run   # exec-erasure's; top-level once its branch is merged
-
     problems = Problems("run")
     dashboard = context()
     with dashboard.ledger.transaction() as tx:
@@ -185,7 +185,7 @@ def run(request_id: str) -> Response | tuple[str, int]:
         choices = None if refusal else request_forms.choices_from(request.form, problems,
                                                                   [a.appointment_id for a in facts.appointments])
         if choices is not None:
-            queue_run(tx.session, request_id, _user_id(), dashboard.clock(), choices)
+            queue_run(tx.session, request_id, by=_user_id(), now=dashboard.clock(), choices=choices)
     if refusal is not None:
         problems.errors["run"] = f"Not queued: {refusal}."
         return _page(request_id, problems, 409)
