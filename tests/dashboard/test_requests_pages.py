@@ -6,14 +6,23 @@ through an audited view; the overview's alerts and /metrics counting the same re
 never reaches a URL, the queue, the chain or the log."""
 from __future__ import annotations
 
+import io
+import json
 import re
+import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from jobs.requests.export import build_export
+from jobs.requests.facts import CertificateFacts
 from ledger import requests
+from ledger.certificates import issue_certificate
+from ledger.checkpoint_store import CheckpointSigner
+from ledger.core.certificates import verify_certificate
 from ledger.models import RequestProjection
 from ledger.requests import Intake, RequestRules
 from ledger.views import ViewAudit
@@ -24,10 +33,10 @@ EMAIL, PHONE, WORDS = "ann.example@example.org", "+353 1 555 0142", "Please dele
 
 
 @pytest.fixture
-def dashboard_settings(dashboard_settings, database_factory):
+def dashboard_settings(dashboard_settings, database_factory, tmp_path):
     """The dashboard's settings over a database of the parametrized backend."""
     return {**dashboard_settings, "DATABASE_URL": database_factory.new_url(),
-            "KEYSTORE_URL": database_factory.new_database_url()}
+            "KEYSTORE_URL": database_factory.new_database_url(), "EXPORT_DIR": str(tmp_path / "exports")}
 
 
 def csrf(client, url: str = "/requests/new") -> str:
@@ -287,3 +296,57 @@ def test_metrics_count_open_requests_by_state_and_those_due_soon_or_overdue(dash
                        'bl_requests_open{state="verified"}': "1.0", 'bl_requests_open{state="running"}': "0.0",
                        "bl_requests_due_soon": "1.0", "bl_requests_overdue": "1.0"}
     assert "req_" not in scraped and "example.org" not in scraped
+
+
+def completed_access_request(dashboard) -> tuple[str, int, int]:
+    """An access request of a requester the ledger holds nothing else of, run to completion: (id, started, completed)."""
+    request_id = received(dashboard, "access", email=EMAIL, text=WORDS)
+    with dashboard.ledger.transaction() as tx:
+        requests.verify(tx, request_id, method="officer", data_points=["email"], by="local:officer")
+        started = requests.start(tx, request_id, subjects=[], by="service:requests").last_seq
+        completed = requests.complete(tx, request_id, outcome="done").last_seq
+    return request_id, started, completed
+
+
+def exported_entries(dashboard) -> list[dict]:
+    return [json.loads(body) for body in chain_bodies(dashboard).split(b"\n") if b'"kind":"exported"' in body]
+
+
+def test_the_officer_downloads_the_export_only_with_the_download_on_the_record(dashboard, officer, auditor):
+    request_id, _started, _completed = completed_access_request(dashboard)
+    with dashboard.ledger.transaction() as tx:
+        request = requests.get(tx, request_id)
+    # The requester is the only person: the archive needs nothing from Graph.
+    record = build_export(dashboard.ledger, None, request, [], dashboard.clock, settings=dashboard.settings)
+    assert "Download the export" in officer.get(f"/requests/{request_id}").get_data(as_text=True)
+    assert "only the privacy officer downloads it" in auditor.get(f"/requests/{request_id}").get_data(as_text=True)
+    assert auditor.get(f"/requests/{request_id}/export.zip").status_code == 403
+    assert [entry["action"] for entry in exported_entries(dashboard)] == ["created"]
+
+    download = officer.get(f"/requests/{request_id}/export.zip")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{request_id}-export.zip"'
+    assert download.headers["Cache-Control"] == "no-store"
+    with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+        assert EMAIL in archive.read("export.json").decode()
+    created, downloaded = exported_entries(dashboard)
+    assert (downloaded["action"], downloaded["actor"], downloaded["refs"]) == (
+        "downloaded", "local:officer", {"request": request_id, "export": record.export_id})
+    Path(record.path).unlink()                  # the archive gone: nothing to hand out, nothing recorded
+    assert officer.get(f"/requests/{request_id}/export.zip").status_code == 410
+    assert len(exported_entries(dashboard)) == 2
+
+
+def test_the_signed_certificate_downloads_as_issued_and_verifies_offline(dashboard, officer, auditor):
+    request_id, started, completed = completed_access_request(dashboard)
+    assert officer.get(f"/requests/{request_id}/certificate.json").status_code == 404    # not issued yet
+    signer = CheckpointSigner.from_settings(dashboard.settings)
+    issued = issue_certificate(dashboard.ledger, signer, request_id,
+                               CertificateFacts(request_id, "access", "done", started_seq=started, completed_seq=completed))
+    assert "Download the certificate (JSON, signed)" in auditor.get(f"/requests/{request_id}").get_data(as_text=True)
+    for client in (officer, auditor):
+        download = client.get(f"/requests/{request_id}/certificate.json")
+        assert download.status_code == 200 and download.data.decode() == issued.text
+        assert download.headers["Content-Disposition"] == f'attachment; filename="{issued.certificate_id}.json"'
+    verify_certificate(download.data, signer.verifier_key)
+    assert EMAIL.encode() not in download.data
