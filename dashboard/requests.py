@@ -107,7 +107,7 @@ def reveal_contact(request_id: str) -> tuple[str, int]:
         problems.errors["reason"] = "Give a reason to see the requester's contact details."
         return _page(request_id, problems, 400)
     except (UnknownSubject, ErasedSubject, VaultError):
-        problems.errors["reason"] = "The requester's contact details are no longer held (erased with the request's records)."
+        problems.errors["reason"] = "The requester's contact details are no longer held: they were erased once the closed request no longer needed them."
         return _page(request_id, problems, 410)
     return _page(request_id, problems, 200, contact=shown.values)
 
