@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("db", "Database schema: `db upgrade` applies the migrations."),
     "verify": ("verify", "Check the ledger's hash chain and checkpoints."),
     "checkpoint": ("checkpoint", "Export or verify a signed checkpoint of the ledger."),
+    "certificate": ("certificate", "Verify a request's certificate offline, or show a stored one (`--html`)."),
     "export": ("export", "Export the ledger for an auditor (entries, checkpoints, public key, verifier)."),
     "keys": ("keys", "Generate keys, or re-wrap every data key under the current master key."),
     "subject": ("subject", "Find a data subject by email or phone, show (recorded) or erase one."),

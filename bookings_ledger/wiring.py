@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs.anonymise import Anonymiser
+from jobs.requests.runner import RequestRunner
 from jobs.delta import DeltaFollower
 from jobs.erasure import erase_working_state
 from jobs.holds_scope import subject_scope
@@ -67,6 +68,7 @@ class SyncServices:
     reconciler: Reconciler
     delta: DeltaFollower
     retention: RetentionServices
+    requests: RequestRunner
 
     @property
     def lifecycle(self) -> LifecycleServices:
@@ -93,7 +95,8 @@ def schedule_from_settings(settings: Any) -> JobSchedule:
     return JobSchedule(reconcile=timedelta(minutes=settings.RECONCILE_INTERVAL_MINUTES),
                        delta=timedelta(minutes=settings.DELTA_INTERVAL_MINUTES), retention=retention,
                        evaluate_retention=timedelta(minutes=settings.RETENTION_INTERVAL_MINUTES),
-                       anonymise=timedelta(minutes=settings.ANONYMISE_INTERVAL_MINUTES))
+                       anonymise=timedelta(minutes=settings.ANONYMISE_INTERVAL_MINUTES),
+                       requests=timedelta(minutes=settings.REQUEST_INTERVAL_MINUTES))
 
 
 def build_ingestor(settings: Any, ledger: Ledger, *, on_child_flagged: Callable[[], None] | None = None) -> Ingestor:
@@ -115,7 +118,8 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
                                   client_state_keys=ClientStateKeys.from_settings(settings))
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
     return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler),
-                        retention_services(ledger, graph, ingestor))
+                        retention_services(ledger, graph, ingestor),
+                        RequestRunner(ledger, graph, ingestor.policy, settings, ledger.clock))
 
 
 def retention_services(ledger: Ledger, graph: Any, ingestor: Ingestor) -> RetentionServices:

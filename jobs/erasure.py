@@ -13,14 +13,16 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ledger.entries import lock_head
-from state import bookings_mirror, officer_alerts, retention_dues
+from state import bookings_mirror, exports, officer_alerts, retention_dues
 
 
 def erase_working_state(session: Session, subject_ref: str, now: str) -> list[tuple[str, str]]:
-    """Reduce the subject's mirror rows to ids and `erased`, forget its due dates; the ids to tombstone."""
+    """Reduce the subject's mirror rows to ids and `erased`, forget its due dates, expire the export
+    archives holding its data; the ids to tombstone."""
     # Taken first, as ingestion does: no worker writes the subject's rows while they are erased.
     lock_head(session)
     erased = bookings_mirror.erase_subject_rows(session, subject_ref, now)
     retention_dues.forget_subject(session, subject_ref)
     officer_alerts.forget_notes(session, subject_ref)
+    exports.expire_covering(session, subject_ref, now)
     return erased.tombstones()

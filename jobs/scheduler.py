@@ -31,6 +31,7 @@ from structlog.contextvars import bound_contextvars
 
 from jobs import gaps
 from jobs.metrics import JobMetrics
+from jobs.requests.export import destroy_expired_exports
 from ledger.transactions import Ledger
 from state.leases import acquire_lease, finish_run, last_heartbeat, last_success, release_lease, start_run
 from state.working_state_retention import WorkingStateRetention, purge_working_state
@@ -45,6 +46,7 @@ RENEWAL_INTERVAL = timedelta(hours=1)       # far inside the renewal margin: a f
 CHECKPOINT_INTERVAL = timedelta(hours=1)
 BACKFILL_INTERVAL = timedelta(minutes=5)
 PURGE_INTERVAL = timedelta(hours=1)         # small, frequent purges: each deletes about an hour's rows
+EXPORT_EXPIRY_INTERVAL = timedelta(minutes=15)  # an expired archive's key outlives its link by at most this
 CATCH_UP_TICK = timedelta(minutes=5)        # the longest a due job waits after a takeover or a restart
 # First run one interval after start, not at once: a first round opens each business's delta link
 # with a sweep of its own, which must not compete with the `reconcile` sweep every start begins with.
@@ -142,11 +144,13 @@ class JobSchedule:
     retention: WorkingStateRetention
     evaluate_retention: timedelta
     anonymise: timedelta
+    requests: timedelta
 
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
-    back-fills, checkpoints, retention evaluation, anonymisation and the working state's purge."""
+    back-fills, checkpoints, retention evaluation, anonymisation, queued requests, the working state's purge
+    and expired exports."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -174,6 +178,12 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def anonymise() -> Mapping[str, Any]:
         return services.retention.anonymiser.run()
 
+    def run_requests() -> Mapping[str, Any]:
+        return {"runs": [{"request": r.request_id, "state": r.state} for r in services.requests.run_queued()]}
+
+    def expire_exports() -> Mapping[str, Any]:
+        return {"destroyed": destroy_expired_exports(services.ledger, services.ledger.clock)}
+
     return {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
         "follow-calendars": (follow, schedule.delta),
@@ -183,4 +193,6 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "purge-working-state": (purge, PURGE_INTERVAL),
         "evaluate-retention": (evaluate_retention, schedule.evaluate_retention),
         "anonymise": (anonymise, schedule.anonymise),
+        "requests": (run_requests, schedule.requests),
+        "expire-exports": (expire_exports, EXPORT_EXPIRY_INTERVAL),
     }

@@ -98,6 +98,18 @@ def due_for_destruction(session: Session, now: str) -> list[ExportRow]:
     return list(session.scalars(statement.order_by(ExportRow.expires_at, ExportRow.export_id)))
 
 
+def expire_covering(session: Session, subject: str, now: str) -> int:
+    """End now the link lifetime of every live archive that holds `subject`'s data (its erasure):
+    nothing opens it from this transaction on, and `expire-exports` destroys its key at its next run."""
+    # Subject refs are hex, so the quoted ref matches exactly one element of the JSON list.
+    rows = session.scalars(select(ExportRow).where(ExportRow.subjects.like(f'%"{subject}"%'), ExportRow.expires_at > now,
+                                                   ExportRow.destroyed_at.is_(None)))
+    expired = 0
+    for row in rows:
+        row.expires_at, expired = now, expired + 1
+    return expired
+
+
 def open_export(ledger: Any, request_id: str, *, by: str = "subject") -> bytes:
     """The request's archive, decrypted, once an `exported` entry (action `downloaded`, actor `by`) committed.
 

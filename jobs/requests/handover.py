@@ -1,6 +1,6 @@
 """What exec-export does for a run: the access export and the certificate (its modules, called here).
 
-    export(run, subjects) -> export id         # access, portability: jobs/requests/export.build_export
+    export(run, subjects, settings) -> export id   # access, portability: jobs/requests/export.build_export
     certify(ledger, settings, request_id, facts) -> certificate id    # ledger/certificates.issue_certificate
 
 Imported when called, not at import time: the runner's other request types do not depend on
@@ -15,19 +15,20 @@ from jobs.requests.run import Run
 from ledger.transactions import Ledger
 
 
-def export(run: Run, subjects: list[str]) -> str:
-    """Build the subject's export (exec-export's `build_export`); its id."""
+def export(run: Run, subjects: list[str], settings: Any) -> str:
+    """Build the subject's export (exec-export's `build_export`, into EXPORT_DIR); its id."""
     from jobs.requests.export import build_export
 
     with run.ledger.transaction() as tx:
         request = tx.request(run.request_id)
-    record = build_export(run.ledger, run.graph, request, subjects, run.clock)
-    return str(record.id)
+    return build_export(run.ledger, run.graph, request, subjects, run.clock, settings=settings).export_id
 
 
 def certify(ledger: Ledger, settings: Any, request_id: str, facts: CertificateFacts) -> str:
     """Issue the request's signed certificate (exec-export's `issue_certificate`); its id."""
-    from ledger.certificates import issue_certificate, signer_from_settings
+    from ledger.certificates import issue_certificate
+    from ledger.checkpoint_store import CheckpointSigner
 
-    certificate = issue_certificate(ledger, signer_from_settings(settings), request_id, facts)
-    return str(certificate.id)
+    certificate = issue_certificate(ledger, CheckpointSigner.from_settings(settings), request_id, facts,
+                                    checkpoint_dir=settings.CHECKPOINT_DIR)
+    return certificate.certificate_id

@@ -140,7 +140,7 @@ class RequestRunner:
             found = restriction.restrict(run, subjects)
         else:
             if not run.steps.is_done("export"):
-                run.steps.done("export", {"export": handover.export(run, subjects)})
+                run.steps.done("export", {"export": handover.export(run, subjects, self.settings)})
             export_id, found = run.steps.evidence("export")["export"], ()
         return CertificateFacts(run.request_id, run.request_type, "partial" if kept else "done", found, kept,
                                 started_seq=run.steps.evidence("start")["seq"], export_id=export_id,

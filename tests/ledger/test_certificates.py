@@ -6,54 +6,22 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobs.requests.facts import CertificateFacts, GraphEvidence, KeptItem, SubjectFacts, SurfaceFact
+from certified_requests import RULES, erased_request
+from jobs.requests.facts import CertificateFacts
 from ledger import requests
 from ledger.certificates import issue_certificate, stored_certificate
 from ledger.checkpoint_store import CheckpointSigner
 from ledger.core import certificates as core
 from ledger.core.signed_notes import sign_checkpoint, verifier_key
-from ledger.deadlines import Calendar, Calendars
-from ledger.requests import Intake, RequestRules
-
-RULES = RequestRules(Calendars(ZoneInfo("Europe/Dublin"), Calendar("IE"), Calendar("US", "CA")), "gdpr", timedelta(days=30))
-
-
-def _erased_request(ledger):
-    """An erasure request run to completion over one subject with data: (request id, facts)."""
-    with ledger.transaction() as tx:
-        subject = tx.new_subject()
-        tx.collect(subject, {"email": "ada@example.org"}, categories={"email": "contact"}, purpose="appointment",
-                   refs={"appointment": "appt-1"})
-        request = requests.receive(tx, Intake("erasure", "dashboard", email="ada@example.org"), RULES)
-        requests.verify(tx, request.request_id, method="email-code", data_points=["email"], by="subject")
-        started = tx.append("viewed", subject=subject, actor="x", purpose="test").seq  # an entry before the start
-        requests.start(tx, request.request_id, subjects=[subject], by="officer")
-        started = started + 1
-        anonymised = tx.append("anonymised", subject=subject, refs={"appointment": "appt-1"}, surface="appointment").seq
-    receipt = ledger.erase_subject(subject, reason="erasure-request")
-    with ledger.transaction() as tx:
-        requests.complete(tx, request.request_id, outcome="partial")
-        completed = requests.get(tx, request.request_id).last_seq
-    facts = CertificateFacts(
-        request.request_id, "erasure", "partial", started_seq=started, completed_seq=completed,
-        subjects=(SubjectFacts(subject, surfaces=(
-            SurfaceFact("appointment", "anonymised", business="biz-1", object_id="appt-1",
-                        graph=(GraphEvidence("graph-req-1", 204),), seqs=(anonymised,), detail="rewritten"),),
-            erased_seq=receipt.erased_seq, key_destroyed_seq=receipt.key_destroyed_seq,
-            keys_destroyed_at=receipt.keys_destroyed_at, final_everywhere_at=receipt.final_everywhere_at),),
-        kept=(KeptItem(subject, "customer", "cust-1", "legal-hold", holds=("hold-1",)),),
-        counts={"appointment": 1})
-    return request.request_id, facts
+from ledger.requests import Intake
 
 
 @pytest.fixture
 def issued(ledger, signer):
-    request_id, facts = _erased_request(ledger)
+    request_id, facts = erased_request(ledger)
     return issue_certificate(ledger, signer, request_id, facts), facts
 
 
@@ -210,3 +178,20 @@ def test_a_checkpoint_note_does_not_pass_for_a_certificate(ledger, signer, issue
         core.verify_certificate(json.dumps({"certificate": certificate.document["certificate"], "signature": signature}),
                                 signer.verifier_key)
     assert failure.value.reason == core.SIGNATURE
+
+
+def test_the_auditors_copy_of_the_verifier_checks_a_certificate_on_its_own(issued, signer, tmp_path):
+    """`verifier/certificates.py` in an export bundle, run by a bare interpreter from the bundle."""
+    import subprocess
+    import sys
+
+    from ledger.core.auditor_verifier import copy_verifier
+
+    copy_verifier(tmp_path / "verifier")
+    certificate, _facts = issued
+    (tmp_path / "certificate.json").write_text(certificate.text, encoding="utf-8")
+    script = ("import sys; from verifier.certificates import verify_certificate; "
+              "print(verify_certificate(open('certificate.json', 'rb').read(), sys.argv[1]).certificate_id)")
+    done = subprocess.run([sys.executable, "-c", script, signer.verifier_key], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == certificate.certificate_id, done.stderr

@@ -13,6 +13,7 @@ from ledger.core.merkle import (
     ProofError,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     leaf_hash,
     node_hash,
     root_of_leaves,
@@ -77,3 +78,24 @@ def test_compact_range_refuses_peaks_that_do_not_fit_the_size() -> None:
     """A size and a list of subtree roots must agree (one root per set bit)."""
     with pytest.raises(ValueError):
         CompactRange(3, [bytes(32)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(min_value=1, max_value=300), data=st.data())
+def test_many_inclusion_proofs_at_once_are_the_single_proofs(size: int, data: st.DataObject) -> None:
+    """`inclusion_proofs` (one pass, shared subtrees: certificates) gives each leaf the path `inclusion_proof` gives."""
+    leaves = [leaf_hash(hashlib.sha256(str(i).encode()).digest()) for i in range(size)]
+    indexes = data.draw(st.lists(st.integers(min_value=0, max_value=size - 1), min_size=1, max_size=12))
+    paths = inclusion_proofs(indexes, size, leaves)
+    assert sorted(paths) == sorted(set(indexes))
+    for index, path in paths.items():
+        assert path == inclusion_proof(index, size, leaves)
+        verify_inclusion(index, size, leaves[index], path, root_of_leaves(leaves))
+
+
+def test_many_inclusion_proofs_refuse_a_leaf_outside_the_tree() -> None:
+    leaves = [leaf_hash(bytes(32))] * 4
+    with pytest.raises(ProofError):
+        inclusion_proofs([4], 4, leaves)
+    with pytest.raises(ProofError):
+        inclusion_proofs([0], 5, leaves)
