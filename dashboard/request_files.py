@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from dashboard.context import context
 from dashboard.roles import AUDITOR, PRIVACY_OFFICER, allow
 from dashboard.sessions import current_user
+from ledger.certificate_html import render_html
 from ledger.certificates import Certificate, stored_certificate
 from ledger.models import RequestProjection
 from state.exports import ExportGone, open_export
@@ -28,7 +29,7 @@ def export(request_id: str) -> Response:
     """The request's archive, decrypted, once its download is on the record; 410 when it is gone."""
     user = current_user()
     assert user is not None, "the role guard ran first"
-    _request(request_id)
+    known_request(request_id)
     try:
         archive = open_export(context().ledger, request_id, by=user.id)
     except ExportGone:
@@ -44,8 +45,18 @@ def certificate_json(request_id: str) -> Response:
     return _attachment(certificate.text.encode("utf-8"), "application/json", f"{certificate.certificate_id}.json")
 
 
+@bp.get("/requests/<request_id>/certificate.html")
+@allow(PRIVACY_OFFICER, AUDITOR)
+def certificate_html(request_id: str) -> Response:
+    """The certificate as a page for the file (`certificate show --html`'s), the signed JSON embedded.
+    An attachment: its own inline style would break the dashboard's policy if rendered here."""
+    certificate = _certificate(request_id)
+    return _attachment(render_html(certificate.document).encode("utf-8"), "text/html",
+                       f"{certificate.certificate_id}.html")
+
+
 def _certificate(request_id: str) -> Certificate:
-    request = _request(request_id)
+    request = known_request(request_id)
     with Session(context().engine) as session:
         certificate = stored_certificate(session, request.certificate_id) if request.certificate_id else None
     if certificate is None:
@@ -53,7 +64,8 @@ def _certificate(request_id: str) -> Certificate:
     return certificate
 
 
-def _request(request_id: str) -> RequestProjection:
+def known_request(request_id: str) -> RequestProjection:
+    """The request's projection; 404 when the ledger knows no such request."""
     with Session(context().engine) as session:
         found = session.get(RequestProjection, request_id)
     if found is None:

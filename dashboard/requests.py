@@ -235,11 +235,7 @@ def _new_page(problems: Problems, status: int) -> tuple[str, int]:
 
 
 def _known(request_id: str) -> RequestProjection:
-    with Session(context().engine) as session:
-        found = session.get(RequestProjection, _checked_id(request_id))
-    if found is None:
-        abort(404)
-    return found
+    return request_files.known_request(_checked_id(request_id))
 
 
 def _checked_id(request_id: str) -> str:

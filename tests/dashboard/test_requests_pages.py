@@ -350,3 +350,7 @@ def test_the_signed_certificate_downloads_as_issued_and_verifies_offline(dashboa
         assert download.headers["Content-Disposition"] == f'attachment; filename="{issued.certificate_id}.json"'
     verify_certificate(download.data, signer.verifier_key)
     assert EMAIL.encode() not in download.data
+    page = auditor.get(f"/requests/{request_id}/certificate.html")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert page.headers["Content-Disposition"] == f'attachment; filename="{issued.certificate_id}.html"'
+    assert f"Certificate of request {request_id}" in page.get_data(as_text=True)
