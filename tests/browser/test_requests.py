@@ -1,16 +1,22 @@
 """A privacy officer's request errands in a real browser, against the live service and its emulator:
-a telephone erasure recorded, its requester's details seen with a reason (recorded), the identity
-check recorded, and the run queued with a choice for each future appointment of the requester;
+an access request run and its export downloaded (recorded); a telephone erasure recorded, its
+requester's details seen with a reason (recorded), the identity check recorded, the run queued with
+a choice for each future appointment of the requester, run, and its certificate verified offline;
 an access request extended and another refused; the queue, the intake form and the request page
 checked by axe-core, and at phone width none of them scrolls sideways."""
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 import pytest
 from playwright.sync_api import expect
 
 from browser_checks import assert_accessible, horizontal_overflow, screenshot
+from config import load_settings
+from ledger.checkpoint_store import CheckpointSigner
+from ledger.core.certificates import verify_certificate
 from conftest import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -27,6 +33,33 @@ def record_request(page, request_type: str, email: str, words: str = "") -> str:
     page.get_by_role("button", name="Record request").click()
     page.wait_for_url(re.compile(r"/requests/req_[0-9a-f]{16}$"))
     return page.url.rsplit("/", 1)[1]
+
+
+def downloaded(page, link: str, suffix: str) -> bytes:
+    """The bytes of the file a link on the page downloads."""
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name=link).click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(suffix), download.suggested_filename
+    return download.path().read_bytes()
+
+
+def test_an_access_request_runs_and_the_officer_downloads_its_export(officer_page, live_service):
+    page = officer_page
+    request_id = record_request(page, "access", live_service.subject_email)
+    page.get_by_label("email", exact=True).check()
+    page.get_by_role("button", name="Record verification").click()
+    page.get_by_role("button", name="Run request").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Request {request_id} is queued to run")
+    live_service.run_queued_requests()
+    page.goto(f"/requests/{request_id}")
+    expect(page.locator("main")).to_contain_text("completed")
+    downloads_before = live_service.entries_of_kind("exported")
+    archive = downloaded(page, "Download the export", ".zip")
+    assert live_service.entries_of_kind("exported") == downloads_before + 1, "the download is not on the record"
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        assert live_service.subject_email.lower() in opened.read("export.json").decode().lower()
+    assert_accessible(page, "request-access-completed")
 
 
 def test_a_telephone_erasure_is_verified_and_queued_with_a_choice_per_future_appointment(officer_page, live_service):
@@ -66,6 +99,14 @@ def test_a_telephone_erasure_is_verified_and_queued_with_a_choice_per_future_app
     expect(row.locator(".badge")).to_have_text(re.compile(r"^\d+ days left$"))
     assert live_service.subject_email not in page.content(), "the queue shows who asked"
     assert_accessible(page, "requests-queue")
+
+    live_service.run_queued_requests()          # the scheduler's `requests` job
+    page.goto(f"/requests/{request_id}")
+    expect(page.locator("main")).to_contain_text("completed")
+    document = downloaded(page, "Download the certificate (JSON, signed)", ".json")
+    verify_certificate(document, CheckpointSigner.from_settings(load_settings(live_service.overrides)).verifier_key)
+    assert live_service.subject_email.encode() not in document
+    assert_accessible(page, "request-completed")
 
 
 def test_an_access_request_is_extended_and_another_refused(officer_page, console_errors):
