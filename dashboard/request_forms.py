@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from ledger.deadlines import REGIMES
 from ledger.requests import CHANNELS, REQUEST_TYPES, Intake
+from state.request_runs import CHOICES     # a future appointment of an erasure: cancelled with a message, or kept
 
 # What the officer types in: a call, a letter, a mail forwarded by hand, or in person. The portal,
 # the API and the CLI record their own channels.
@@ -27,7 +28,6 @@ CORRECTABLE = ("name", "email", "phone")
 # What an officer can check a requester's answers against in what the service holds (privacy-facts
 # 4.6: CCPA counts matched points; the names go in the ledger, never the answers).
 DATA_POINTS = ("email", "phone", "name", "appointment", "address")
-CHOICES = ("cancel", "keep")      # a future appointment of an erasure: cancelled with a message, or kept anonymised
 TEXT_LIMIT = 4000
 
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import MetaData, select, text
 from sqlalchemy.orm import Session
 
 from jobs.requests.export import build_export
@@ -354,3 +354,22 @@ def test_the_signed_certificate_downloads_as_issued_and_verifies_offline(dashboa
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert page.headers["Content-Disposition"] == f'attachment; filename="{issued.certificate_id}.html"'
     assert f"Certificate of request {request_id}" in page.get_data(as_text=True)
+
+
+def test_no_table_holds_the_requesters_details_in_the_clear(dashboard, officer):
+    """Carve every row of every table, on both backends, after a request went through each form
+    that takes free text: the values are only ever ciphertext (and digests)."""
+    request_id = recorded_id(record(officer, request_type="rectification", phone=PHONE,
+                                    **{"correction.name": "Ann Exemplar"}))
+    decide(officer, request_id, "extend", reason="complexity", note="Ann's records span three clinics")
+    decide(officer, request_id, "reject", reason="excessive", note="Ann asked twelve times")
+    decide(officer, request_id, "contact", reason="Reading Ann's words back")
+    metadata = MetaData()
+    metadata.reflect(dashboard.engine)
+    with dashboard.engine.connect() as connection:
+        cells = [str(value) for table in metadata.sorted_tables for row in connection.execute(select(table))
+                 for value in row if value is not None]
+    assert any(request_id in cell for cell in cells) and any("local:officer" in cell for cell in cells)   # it reads them all
+    for secret in ("ann.example", "5550142", "555 0142", "Ann Example", "Ann Exemplar", "three clinics", "twelve times",
+                   "Reading Ann"):
+        assert not [cell for cell in cells if secret in cell], secret
