@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_api_tokens"
-down_revision = "0024_exports"   # 0018_requests by the contract; chained after exec-erasure's and exec-export's (merged here) so one head stays; the lead re-chains
+down_revision = "0021_verification"   # 0018_requests by the contract; chained after exec-erasure's and exec-export's (merged here) so one head stays; the lead re-chains
 branch_labels = None
 depends_on = None
 
