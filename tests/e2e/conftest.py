@@ -10,7 +10,7 @@ _JOBS = Path(__file__).resolve().parent.parent / "jobs"
 sys.path.insert(0, str(_JOBS))   # the jobs' helper modules (anonymise_fixtures, request_fixtures)
 _spec = importlib.util.spec_from_file_location("jobs_fixtures", _JOBS / "conftest.py")
 assert _spec is not None and _spec.loader is not None
-jobs_fixtures = importlib.util.module_from_spec(_spec)
+jobs_fixtures = sys.modules["jobs_fixtures"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(jobs_fixtures)
 
 from jobs_fixtures import (  # noqa: E402 - after the path it needs
