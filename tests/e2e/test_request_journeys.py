@@ -79,6 +79,12 @@ def mailed_draft(tenant: dict[str, Any], control: Any, service: Any, request_typ
     return draft
 
 
+def mails_to_ada(control: Any, tenant: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the emulator delivered to Ada's address (sent from the privacy mailbox)."""
+    address = tenant["ada"]["emailAddress"].lower()
+    return [m for m in control.call("GET", "/outbox") if address in (r.lower() for r in m["recipients"])]
+
+
 def _inbox(service: Any) -> list[InboxRow]:
     with Session(service.ledger.engine) as session:
         return list(session.scalars(select(InboxRow).where(InboxRow.kind == "change")))
@@ -111,11 +117,23 @@ def test_a_mailed_request_ends_in_a_certificate_that_verifies_offline(request_ty
 
     draft = mailed_draft(tenant, control, service, request_type)
     assert (draft.state, draft.channel, draft.request_type) == ("draft", "email", request_type)
+    mailer = tenant["services"].mail.requests
+    mailer.run()
+    assert mails_to_ada(control, tenant) == []   # a draft is the officer's to confirm: nobody is written to yet
     confirmed_and_verified(service, settings, draft.request_id)
+    mailer.run()
+    acknowledged = mails_to_ada(control, tenant)
     runner = RequestRunner(service.ledger, tenant["bookings"].graph, tenant["bookings"].ingestor.policy, settings,
                            service.ledger.clock)
     (report,) = runner.run_queued()
     assert report.state == "done" and report.certificate_id, report
+    mailer.run()
+    answered = mails_to_ada(control, tenant)
+    assert len(answered) > len(acknowledged) and all(m["from"].lower() == MAILBOX for m in answered)
+    # Our own answers came back to nobody's Inbox as requests: one request, the mailed one.
+    tenant["services"].mailbox.catch_up()
+    with Session(service.ledger.engine) as session:
+        assert session.scalars(select(RequestProjection.request_id)).all() == [draft.request_id]
     with service.ledger.transaction() as tx:
         certificate = stored_certificate(tx.session, report.certificate_id)
         assert tx.request(draft.request_id).state == "completed"

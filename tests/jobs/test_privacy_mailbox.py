@@ -2,6 +2,7 @@
 the worker turning each new mail into one draft request, and the `privacy-mailbox` catch-up."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -78,11 +79,14 @@ def test_the_privacy_mailbox_inbox_is_subscribed_for_new_mail_only(intake, contr
     assert len(live) == len(intake["businesses"]) + 1
 
 
-def test_a_mail_becomes_one_draft_request_with_its_sender_and_text_encrypted(intake, control, service):
+def test_a_mail_becomes_one_draft_request_with_its_sender_and_text_encrypted(intake, control, service, caplog):
+    caplog.set_level(logging.DEBUG)
     sent = deliver(control)
     rows = wait_rows(service, 1)
     assert rows[-1].resource_id == sent["id"]
     intake["worker"].run_once()
+    assert sent["id"] in caplog.text   # the log names the message, and nothing of what it says
+    assert PERSON not in caplog.text and "Quixotic" not in caplog.text and "My data" not in caplog.text
     [request] = requests(service)
     assert (request.state, request.channel, request.request_type) == ("draft", "email", "erasure")
     # The legal clock runs from the mail's arrival, not from when the worker read it.
