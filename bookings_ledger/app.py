@@ -107,15 +107,18 @@ def _guarded(check: Callable[[], str | None]) -> str | None:
 
 
 def register_dashboard(app: Flask, settings: Settings, clock: Callable[[], datetime]) -> None:
-    """The dashboard over a ledger of its own (with the key store), closed by `close_app`."""
+    """The dashboard over a ledger of its own (with the key store), closed by `close_app`, and the
+    request gauges on /metrics (read from the ledger's projection, which the webhooks may not import)."""
     import dashboard
     from bookings_ledger.wiring import opened_ledger
     from config.retention import load_policy
     from dashboard import admin
     from dashboard.context import DashboardContext
+    from dashboard.request_metrics import RequestGauges
 
     app.extensions[admin.READINESS] = app.extensions[health.READINESS]   # the admin page runs /readyz's checks
     ledger = app.extensions[CLOSERS].enter_context(opened_ledger(settings, clock=clock))
+    app.extensions[health.METRICS].registry.register(RequestGauges(ledger.engine, clock, settings.REQUEST_ALERT_DAYS))
     dashboard.register(app, DashboardContext(settings, ledger, load_policy(settings.RETENTION_POLICY_FILE), clock))
 
 

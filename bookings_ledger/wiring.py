@@ -26,12 +26,14 @@ from jobs.holds_scope import subject_scope
 from jobs.ingest import Ingestor
 from jobs.lifecycle import LifecycleServices
 from jobs.notices import NoticeSender
+from jobs.privacy_mailbox import PrivacyMailbox
 from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
 from jobs.request_mail import RequestMailer
 from jobs.retention import BusinessZones, RetentionEvaluator
 from jobs.scheduler import JobSchedule
 from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, SubscriptionPolicy
 from jobs.worker import Worker
+from ledger.requests import RequestRules
 from ledger.transactions import Clock, Ledger, utc_now
 from state.client_states import ClientStateKeys
 from state.working_state_retention import WorkingStateRetention
@@ -80,11 +82,12 @@ class SyncServices:
     retention: RetentionServices
     requests: RequestRunner
     mail: MailServices | None = None
+    mailbox: PrivacyMailbox | None = None   # the privacy mailbox's intake, when PRIVACY_MAILBOX is set
 
     @property
     def lifecycle(self) -> LifecycleServices:
         """What `jobs.lifecycle.handle` needs."""
-        return LifecycleServices(self.ledger, self.subscriptions, self.reconciler)
+        return LifecycleServices(self.ledger, self.subscriptions, self.reconciler, self.mailbox)
 
 
 def policy_from_settings(settings: Any) -> SubscriptionPolicy:
@@ -126,12 +129,20 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
     bookings: BookingsReader = graph.bookings
     manager = SubscriptionManager(ledger, subscriptions_api, businesses=businesses,
                                   public_base_url=settings.PUBLIC_BASE_URL, policy=policy_from_settings(settings),
-                                  client_state_keys=ClientStateKeys.from_settings(settings))
+                                  client_state_keys=ClientStateKeys.from_settings(settings),
+                                  privacy_mailbox=settings.PRIVACY_MAILBOX)
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
     return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler),
                         retention_services(ledger, graph, ingestor),
                         RequestRunner(ledger, graph, ingestor.policy, settings, ledger.clock),
-                        mail_services(settings, ledger, graph))
+                        mail_services(settings, ledger, graph), privacy_mailbox(settings, ledger, graph))
+
+
+def privacy_mailbox(settings: Any, ledger: Ledger, graph: Any) -> PrivacyMailbox | None:
+    """The privacy mailbox's intake; None when PRIVACY_MAILBOX is unset (then nothing of it runs)."""
+    if not settings.PRIVACY_MAILBOX:
+        return None
+    return PrivacyMailbox(ledger, graph.mail, mailbox=settings.PRIVACY_MAILBOX, rules=RequestRules.from_settings(settings))
 
 
 def mail_services(settings: Any, ledger: Ledger, graph: Any) -> MailServices | None:
@@ -203,4 +214,4 @@ def build_worker(process: Process, services: SyncServices, **options: Any) -> Wo
 
     return Worker(process.ledger, process.ingestor, process.graph, clock=process.ledger.clock,
                   lifecycle=partial(lifecycle.handle, services=services.lifecycle),
-                  horizon=services.reconciler.horizon, **options)
+                  horizon=services.reconciler.horizon, mailbox=services.mailbox, **options)

@@ -8,7 +8,6 @@ invented to fill an empty chart: with no data it says so, in words, and draws no
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,11 +15,11 @@ from datetime import date, timedelta
 from sqlalchemy.orm import Session
 
 from dashboard.context import context
+from dashboard.request_deadlines import deadline_summary
 from database.engine import read_only
-from database.times import format_time, parse_time
+from database.times import format_time
 from ledger.projections import RECORD_STATES
-from ledger.requests import CLOSED_STATES
-from ledger.statistics import entries_by_day, requests
+from ledger.statistics import entries_by_day
 from state.retention_dues import upcoming
 
 WINDOW_DAYS = 30
@@ -49,6 +48,9 @@ class Chart:
     value_label: str
     empty_text: str
     note: str = ""
+    # A word about each position ("" for none), shown as one more column and beside its bar.
+    position_notes: tuple[str, ...] = ()
+    position_notes_label: str = ""
 
     @property
     def empty(self) -> bool:
@@ -56,13 +58,23 @@ class Chart:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return (self.position_label, *(series.label for series in self.series))
+        notes = (self.position_notes_label,) if self.position_notes else ()
+        return (self.position_label, *(series.label for series in self.series), *notes)
 
     @property
     def rows(self) -> list[tuple[str, ...]]:
-        """One row per position that has any value: the table of what the chart draws."""
-        return [(position, *(str(series.values[index]) for series in self.series))
-                for index, position in enumerate(self.positions) if any(s.values[index] for s in self.series)]
+        """One row per position that has any value (every request, 0 days left too): the table of
+        what the chart draws."""
+        return [(position, *(str(series.values[index]) for series in self.series), *self._note(index))
+                for index, position in enumerate(self.positions)
+                if self.layout == REQUESTS or any(s.values[index] for s in self.series)]
+
+    def note_of(self, index: int) -> str:
+        """The word about the position at `index`, "" for none."""
+        return self.position_notes[index] if self.position_notes else ""
+
+    def _note(self, index: int) -> tuple[str, ...]:
+        return (self.note_of(index),) if self.position_notes else ()
 
 
 def record_changes() -> Chart:
@@ -90,15 +102,20 @@ def expiries() -> Chart:
 
 
 def request_deadlines() -> Chart:
-    """Each open data-subject request and the days left before its deadline (negative: overdue)."""
+    """Each open data-subject request and the days left before its deadline in force (extended or
+    not; negative: overdue), the nearest deadline first."""
     now = context().clock()
-    with read_only(context().engine) as connection:
-        open_requests = [row for row in requests(connection) if row.state not in CLOSED_STATES and row.due_at]
-    left = tuple(math.floor((parse_time(row.due_at) - now) / timedelta(days=1)) for row in open_requests)
+    with Session(context().engine) as session:
+        summary = deadline_summary(session, now, context().settings.REQUEST_ALERT_DAYS)
+    open_requests = summary.requests
     return Chart("requests", "Open data-subject requests: days left before the deadline", REQUESTS,
-                 tuple(row.request_id for row in open_requests), (Series("Days left", left),), "Request", "Days left",
+                 tuple(row.request_id for row in open_requests),
+                 (Series("Days left", tuple(row.days_left for row in open_requests)),), "Request", "Days left",
                  "No data-subject request is open.",
-                 note="Deadline: GDPR one month from receipt (Reg. 1182/71), CCPA 45 days; negative days are overdue.")
+                 note="Deadline: GDPR one month from receipt (Reg. 1182/71), CCPA 45 days, or the extended one "
+                      "(GDPR two further months, CCPA 45 more days); negative days are overdue.",
+                 position_notes=tuple("extended" if row.extended else "" for row in open_requests),
+                 position_notes_label="Extension")
 
 
 CHARTS: dict[str, Callable[[], Chart]] = {

@@ -86,7 +86,9 @@ def _request_bars(axes: Axes, chart: Chart) -> None:
     (series,) = chart.series
     for index, value in enumerate(series.values):
         axes.barh(index, value, color=COLOURS[3] if value < 0 else COLOURS[0], gid=f"bar-0-{index}")
-        axes.annotate(str(value), (value, index), ha="left" if value >= 0 else "right", va="center", fontsize=7)
+        note = chart.note_of(index)
+        axes.annotate(f"{value} ({note})" if note else str(value), (value, index), ha="left" if value >= 0 else "right",
+                      va="center", fontsize=7)
     axes.set_yticks(range(len(chart.positions)), [position[:12] for position in chart.positions])
     axes.axvline(0, color="#1b1f24", linewidth=0.8)
     axes.set_xlabel(chart.value_label)

@@ -7,7 +7,7 @@ and the single-use status and export links. Anyone may use it; nothing on it nee
     GET  /privacy/verify/<challenge>       the code form;   POST: check the code
     GET  /privacy/v/<token>                the emailed link's page;  POST: check the link
     GET  /privacy/status/<token>           the status link's page;   POST: open it once
-    GET  /privacy/export/<token>           the export link's page;   POST: download once
+    GET  /privacy/export/<token>           the export link's page;   POST: download once (state.exports)
 
 The same answer, the same work: every submission is received as a request (ledger.requests) and
 gets a challenge, whatever the address; who its subjects are is found only when it runs. So the
@@ -33,6 +33,7 @@ from database.engine import read_only
 from ledger import requests
 from ledger.requests import NEEDS_NO_VERIFICATION, OFFICER_VERIFIED, RequestRules
 from ledger.transactions import LedgerTransaction
+from state.exports import ExportGone, open_export
 from state.portal_links import create_link, redeem_link
 from state.verification import CheckResult, check_code, check_link, want_challenge
 
@@ -170,6 +171,32 @@ def open_status(token: str) -> tuple[str, int]:
         return _refused_link()
     return render_template("portal/status.html", request=found, page=REQUEST_PAGES[found.request_type],
                            state=STATUS_WORDS[found.state]), 200
+
+
+@bp.get("/export/<token>")
+@public
+def export_page(token: str) -> str:
+    """The export link's page: a button that downloads the archive once."""
+    return _link_page("portal.download_export", token, "Your data", "This link downloads the archive of your "
+                      "data once: keep the file somewhere safe.", "Download my data")
+
+
+@bp.post("/export/<token>")
+@public
+@portal_limit
+def download_export(token: str) -> Response | tuple[str, int]:
+    """The request's export archive, once per link; the download is recorded (`exported`) before it is sent."""
+    dashboard = context()
+    with dashboard.ledger.transaction() as tx:
+        request_id = redeem_link(tx.session, token, "export", dashboard.clock())
+    if request_id is None:
+        return _refused_link()
+    try:
+        archive = open_export(dashboard.ledger, request_id, by="subject")
+    except ExportGone:
+        return _refused_link()
+    return Response(archive, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{request_id}-export.zip"'})
 
 
 def _verify_requester(tx: LedgerTransaction, result: CheckResult, method: str) -> str | None:

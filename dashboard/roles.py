@@ -8,6 +8,15 @@ The guard runs before every request. An anonymous visitor is sent to sign in (a 
 (401); a signed-in user with no app role sees the page that says so and nothing else; a user
 without one of the view's roles gets 403. Roles come from the session (Entra's `roles` claim, or
 the local account), never from the request.
+
+The JSON API's views declare token scopes instead (state/api_tokens.SCOPES):
+
+    @scoped(READ)
+    def list_requests(): ...
+
+Those are answered by a bearer token alone (dashboard/api/auth.py): no session, no cookie, so no
+CSRF token either; a missing, unknown, expired or revoked token gets 401, a token without one of
+the view's scopes 403, both as problem details.
 """
 from __future__ import annotations
 
@@ -28,6 +37,13 @@ ACCESS = "dashboard_access"
 PERSONAL_DATA = "shows_personal_data"
 
 View = TypeVar("View", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class TokenScopes:
+    """A view of the JSON API: callers whose bearer token holds any of `scopes` may use it."""
+
+    scopes: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -69,12 +85,22 @@ def shows_personal_data(view: View) -> View:
     return view
 
 
-def access_of(view: Callable[..., Any]) -> frozenset[str] | str | None:
-    """What the view declared: roles, PUBLIC, SIGNED_IN, or None (refused to everyone)."""
+def scoped(*scopes: str) -> Callable[[View], View]:
+    """Let API callers whose bearer token holds any of `scopes` use the view."""
+    from state.api_tokens import SCOPES
+
+    unknown = set(scopes) - set(SCOPES)
+    if unknown or not scopes:
+        raise ValueError(f"unknown token scopes {sorted(unknown)}")
+    return _marked(TokenScopes(frozenset(scopes)))
+
+
+def access_of(view: Callable[..., Any]) -> frozenset[str] | str | TokenScopes | None:
+    """What the view declared: roles, PUBLIC, SIGNED_IN, token scopes, or None (refused to everyone)."""
     return getattr(view, ACCESS, None)
 
 
-def _marked(access: frozenset[str] | str) -> Callable[[View], View]:
+def _marked(access: frozenset[str] | str | TokenScopes) -> Callable[[View], View]:
     def mark(view: View) -> View:
         setattr(view, ACCESS, access)
         return view
@@ -92,9 +118,13 @@ def _guard() -> Response | tuple[str, int] | None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or outside_dashboard(request.blueprint):
         return None          # a 404, or the webhooks' and health endpoints, which guard themselves
+    access = PUBLIC if request.endpoint == "frame.static" else access_of(view)   # the stylesheet
+    if isinstance(access, TokenScopes):
+        from dashboard.api.auth import authorise
+
+        return authorise(access.scopes)   # the bearer token alone: the session is never read
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         current_app.extensions[CSRF_EXTENSION].protect()   # 400 on a missing or forged token
-    access = PUBLIC if request.endpoint == "frame.static" else access_of(view)   # the stylesheet
     if access == PUBLIC:
         return None
     user = current_user()

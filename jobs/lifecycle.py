@@ -23,6 +23,9 @@ is coalesced (jobs/coalescing.py, turns kept in the database):
     missed                   nothing if a full sweep started since it arrived; else, in the
                              business's SWEEP turn, record the gap (once, however often the row
                              is retried) and sweep the business now (the back-fill)
+
+For the privacy mailbox's Inbox subscription the same holds, with its catch-up
+(jobs/privacy_mailbox.py) as the sweep.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from sqlalchemy.orm import Session
 from database.times import parse_time
 from jobs import gaps
 from jobs.coalescing import RECHECK, Deferred, Rule, already_done, in_turn
+from jobs.privacy_mailbox import PrivacyMailbox
 from jobs.subscriptions import SubscriptionManager, SubscriptionsBusy
 from ledger.transactions import Ledger
 from state.subscriptions import RETIRING, GraphSubscription, subscription_row
@@ -74,6 +78,11 @@ class LifecycleServices:
     ledger: Ledger
     subscriptions: SubscriptionManager
     reconciler: BusinessReconciler
+    mailbox: PrivacyMailbox | None = None
+
+    def sweeper(self, business_id: str) -> BusinessReconciler:
+        """What sweeps a watched mailbox: the privacy mailbox's catch-up, or a business's reconciliation."""
+        return self.mailbox if self.mailbox is not None and self.mailbox.watches(business_id) else self.reconciler
 
 
 def handle(row: LifecycleRow, services: LifecycleServices) -> str:
@@ -125,7 +134,7 @@ def _missed(services: LifecycleServices, stored: GraphSubscription, arrived: dat
 
     def back_fill() -> None:
         _record_missed(services.ledger, stored, arrived, since=since)
-        services.reconciler.reconcile_business(stored.business_id)
+        services.sweeper(stored.business_id).reconcile_business(stored.business_id)
 
     # Deferred while another sweep of the business runs or cools down; when the row comes back,
     # that sweep has usually covered it (the check above), and no gap is recorded for it.
@@ -135,7 +144,7 @@ def _missed(services: LifecycleServices, stored: GraphSubscription, arrived: dat
 
 def _sweep(services: LifecycleServices, business_id: str) -> None:
     in_turn(services.ledger.engine, services.ledger.clock, SWEEP, business_id,
-            lambda: services.reconciler.reconcile_business(business_id))
+            lambda: services.sweeper(business_id).reconcile_business(business_id))
 
 
 def _record_missed(ledger: Ledger, stored: GraphSubscription, arrived: datetime, *, since: str | None) -> None:

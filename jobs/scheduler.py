@@ -150,7 +150,7 @@ class JobSchedule:
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
     back-fills, checkpoints, retention evaluation, anonymisation, queued requests, the working state's purge,
-    expired exports, and with a privacy mailbox the request mail and the notices."""
+    expired exports, and with a privacy mailbox its catch-up, the request mail and the notices."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -178,6 +178,10 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def anonymise() -> Mapping[str, Any]:
         return services.retention.anonymiser.run()
 
+    def read_privacy_mailbox() -> Mapping[str, Any]:
+        # What notifications missed (or brought before a crash) is taken in here, and the gaps closed.
+        return services.mailbox.catch_up().as_dict()
+
     def run_requests() -> Mapping[str, Any]:
         return {"runs": [{"request": r.request_id, "state": r.state} for r in services.requests.run_queued()]}
 
@@ -196,6 +200,8 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "requests": (run_requests, schedule.requests),
         "expire-exports": (expire_exports, EXPORT_EXPIRY_INTERVAL),
     }
+    if services.mailbox is not None:
+        jobs["privacy-mailbox"] = (read_privacy_mailbox, schedule.requests)
     if services.mail is not None:
         # The mail requests are due (and the daily digest), and material-change notices, batch by batch.
         jobs["request-mail"] = (services.mail.requests.run, schedule.requests)

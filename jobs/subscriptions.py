@@ -1,4 +1,6 @@
-"""Keeping one Graph subscription alive per booking business (graph-facts.md §2.2, §2.7, §7.4).
+"""Keeping one Graph subscription alive per booking business (graph-facts.md §2.2, §2.7, §7.4),
+and one on the privacy mailbox's Inbox when PRIVACY_MAILBOX is set (`created` only, the same
+lifetime: 4,230 minutes is also the documented maximum for messages, privacy-facts §1.3).
 
 `SubscriptionManager.ensure_all()` is both `bookings-ledger subscribe` and the scheduled renewal
 job. It works from the database alone, under the `subscriptions` lease, so a restart or a second
@@ -50,6 +52,10 @@ LEASE = "subscriptions"
 LEASE_TTL = timedelta(minutes=5)   # far longer than a pass takes; a crashed holder frees it after this
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 CLIENT_STATE_GRACE = timedelta(hours=4, minutes=10)   # Graph retries a delivery for up to 4 hours (§2.6)
+# What each kind of watched mailbox subscribes to: a business's calendar changes in full; the
+# privacy mailbox's arrivals only (reading or filing a mail is no news to the service).
+EVENTS_CHANGES = "created,updated,deleted"
+INBOX_CHANGES = "created"
 
 
 class SubscriptionsBusy(Exception):
@@ -60,7 +66,7 @@ class GraphSubscriptions(Protocol):
     """The part of `connector.subscriptions.Subscriptions` this module uses."""
 
     def create(self, *, resource: str, notification_url: str, lifecycle_notification_url: str, client_state: str,
-               expiration: datetime) -> Subscription: ...
+               expiration: datetime, change_type: str = EVENTS_CHANGES) -> Subscription: ...
     def renew(self, subscription_id: str, expiration: datetime) -> Subscription: ...
     def reauthorize(self, subscription_id: str) -> None: ...
     def delete(self, subscription_id: str) -> None: ...
@@ -113,13 +119,24 @@ def resource_for(business_id: str) -> str:
     return f"users/{business_id}/events"
 
 
+def inbox_resource_for(mailbox: str) -> str:
+    """The Graph resource watched for the privacy mailbox: new mail in its Inbox (privacy-facts §1.1)."""
+    return f"users/{mailbox}/mailFolders('Inbox')/messages"
+
+
+
 class SubscriptionManager:
     """Creates, renews and recreates the service's subscriptions; all state in the database."""
 
     def __init__(self, ledger: Ledger, graph: GraphSubscriptions, *, businesses: Sequence[str], public_base_url: str,
                  client_state_keys: ClientStateKeys, policy: SubscriptionPolicy | None = None,
-                 holder: str | None = None) -> None:
+                 holder: str | None = None, privacy_mailbox: str | None = None) -> None:
         self.ledger, self.graph, self.businesses = ledger, graph, list(businesses)
+        # Every watched mailbox -> (resource, change types): the businesses, and the privacy
+        # mailbox's Inbox when one is set. A subscription row names its mailbox as `business_id`.
+        self.watched = {business_id: (resource_for(business_id), EVENTS_CHANGES) for business_id in self.businesses}
+        if privacy_mailbox:
+            self.watched[privacy_mailbox] = (inbox_resource_for(privacy_mailbox), INBOX_CHANGES)
         self.client_state_keys = client_state_keys
         self.urls = webhook_urls(public_base_url)
         self.policy = policy or SubscriptionPolicy()
@@ -130,7 +147,7 @@ class SubscriptionManager:
         """One pass over every business: create, renew or recreate what needs it."""
         def ensure(report: SubscriptionReport) -> None:
             self._resume_replacements()
-            for business_id in self.businesses:
+            for business_id in self.watched:
                 self._ensure(business_id, report)
 
         return self._pass(ensure)
@@ -271,13 +288,14 @@ class SubscriptionManager:
     def _create(self, business_id: str) -> str:
         client_state = new_client_state()
         owner_id = self.graph.mailbox_owner_id(business_id)
+        resource, change_type = self.watched.get(business_id) or (resource_for(business_id), EVENTS_CHANGES)
         with self.ledger.transaction() as tx:
             pending_id = save_pending(tx.session, self.client_state_keys, business_id=business_id,
-                                      resource=resource_for(business_id), client_state=client_state, now=self.clock(),
+                                      resource=resource, client_state=client_state, now=self.clock(),
                                       mailbox_user_id=owner_id)
         try:
             created = self.graph.create(
-                resource=resource_for(business_id), notification_url=self.urls[0],
+                resource=resource, notification_url=self.urls[0], change_type=change_type,
                 lifecycle_notification_url=self.urls[1], client_state=client_state,
                 expiration=self.clock() + self.policy.lifetime,
             )

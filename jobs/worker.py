@@ -14,6 +14,8 @@ backoff and parked with its reason (exception class and ids, never personal data
 `state.inbox.fail`. A row whose work is another row's turn (jobs/coalescing.py: a lifecycle
 event or a horizon read coalesced with others) is deferred: put back, no attempt counted.
 Lifecycle rows go to `lifecycle` (jobs.lifecycle.handle); without one they are not claimed.
+Rows of the privacy mailbox's Inbox subscription go to `mailbox` (jobs/privacy_mailbox.py), one
+message at a time: each becomes a draft request in the transaction that marks its rows done.
 The worker reaches the inbox and the subscriptions only through `state.inbox` and
 `state.subscriptions`.
 """
@@ -32,6 +34,7 @@ from connector import GraphConnector
 from jobs.coalescing import Deferred
 from jobs.ingest import Ingestor
 from jobs.metrics import JobMetrics
+from jobs.privacy_mailbox import PrivacyMailbox
 from jobs.reconcile import Horizon
 from jobs.reread import Change, Truth, end_horizon_read, failure_reason, reread
 from ledger.transactions import Clock, Ledger
@@ -50,9 +53,10 @@ class Worker:
     def __init__(
         self, ledger: Ledger, ingestor: Ingestor, graph: GraphConnector, *, clock: Clock,
         lifecycle: LifecycleHandler | None = None, batch_size: int = 500, metrics: JobMetrics | None = None,
-        horizon: Horizon | None = None,
+        horizon: Horizon | None = None, mailbox: PrivacyMailbox | None = None,
     ) -> None:
         self.ledger, self.ingestor, self.graph, self.clock = ledger, ingestor, graph, clock
+        self.mailbox = mailbox
         self.lifecycle, self.batch_size = lifecycle, batch_size
         self.metrics = metrics or JobMetrics()
         self.horizon = horizon or Horizon()
@@ -80,7 +84,9 @@ class Worker:
         for business_id, mine in by_business.items():
             # Every line logged while these rows are worked on names them (ids, never contents).
             with bound_contextvars(inbox_rows=[r.id for r in mine]):
-                if business_id:
+                if self.mailbox is not None and business_id and self.mailbox.watches(business_id):
+                    self._take_mail(mine)
+                elif business_id:
                     self._process(business_id, mine)
                 else:
                     self._commit_nothing(mine)  # not one of our subscriptions (any more): nothing to read
@@ -158,6 +164,21 @@ class Worker:
         for row_id in row_ids:
             log.debug("inbox row %d done", row_id)
         log.info("business %s: %d rows done, %s", business_id, len(row_ids), dict(outcomes) or "nothing to write")
+
+    def _take_mail(self, rows: list[ClaimedRow]) -> None:
+        assert self.mailbox is not None
+        by_message: dict[str | None, list[ClaimedRow]] = defaultdict(list)
+        for row in rows:
+            # Only arrivals are news: an `updated` or `deleted` (the subscription asks for neither) is done at once.
+            by_message[row.resource_id if row.event == "created" else None].append(row)
+        for message_id, mine in by_message.items():
+            try:
+                outcome = self.mailbox.take_notified(message_id, [r.id for r in mine])
+            except Exception as exc:  # Graph or the database out of reach: retried with backoff, then parked
+                self._fail([r.id for r in mine], failure_reason(exc, "taking in mail"))
+                continue
+            self.metrics.inbox_rows.labels("done").inc(len(mine))
+            log.info("inbox rows %s done: privacy mailbox %s", _ids(mine), outcome)
 
     def _commit_alone(self, business_id: str, truth: Truth, row_id: int) -> None:
         with bound_contextvars(inbox_rows=[row_id]):

@@ -1,4 +1,4 @@
-"""Counts the dashboard shows of the ledger: records by state, entries by kind and day, requests.
+"""Counts the dashboard shows of the ledger: records by state, entries by kind and day.
 
 Each is one grouped SQL count over a projection or the entry index, never a decode of entry bodies,
 so the overview stays fast however long the chain grows.
@@ -6,30 +6,17 @@ so the overview stays fast however long the chain grows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Connection, func, select
 
 from database.times import format_time, parse_time
-from ledger.models import EntryIndex, RecordProjection, RequestProjection
+from ledger.models import EntryIndex, RecordProjection
 
 # Entry times follow seq only nearly: a writer reads the clock before it takes the chain's lock,
 # so two appends can swap by a moment. The search for a window's first seq starts this far
 # earlier (an hour dwarfs any lock wait), and the exact time filter then does the rest.
 _TIME_DISORDER_MARGIN_HOURS = 1
-
-
-@dataclass(frozen=True)
-class RequestRow:
-    """One data-subject request as the deadline chart needs it (ids and times only)."""
-
-    request_id: str
-    request_type: str | None
-    state: str
-    received_at: str
-    completed_at: str | None
-    due_at: str | None
 
 
 def records_by_state(connection: Connection) -> list[tuple[str, str, int]]:
@@ -50,15 +37,6 @@ def entries_by_day(connection: Connection, kinds: Iterable[str], since: str) -> 
         EntryIndex.seq >= _first_seq_near(connection, _earlier(since)), EntryIndex.time >= since,
     ).group_by(day, EntryIndex.kind).order_by(day, EntryIndex.kind)
     return [(when, kind, count) for when, kind, count in connection.execute(query) if kind in wanted]
-
-
-def requests(connection: Connection) -> list[RequestRow]:
-    """Every data-subject request, oldest first."""
-    table = RequestProjection
-    query = select(table.request_id, table.request_type, table.state, table.received_at, table.completed_at,
-                   table.due_at) \
-        .order_by(table.received_at, table.request_id)
-    return [RequestRow(*row) for row in connection.execute(query)]
 
 
 def _first_seq_near(connection: Connection, moment: str) -> int:

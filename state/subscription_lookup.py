@@ -43,6 +43,7 @@ class KnownSubscription:
     client_state_hash: bytes
     client_state_key_id: str
     accept_until: str | None   # a rotated row's deadline (stored time text); None while active
+    resource: str = ""          # what it watches: a mailbox's events, or the privacy mailbox's Inbox
 
     def accepted_at(self, now: datetime) -> bool:
         """Still to be accepted at `now` (a rotated row only until its deadline)."""
@@ -51,7 +52,7 @@ class KnownSubscription:
 
 def _known(row: GraphSubscription) -> KnownSubscription:
     return KnownSubscription(row.subscription_id, row.business_id, row.mailbox_user_id, row.client_state_hash,
-                             row.client_state_key_id, row.accept_until)
+                             row.client_state_key_id, row.accept_until, row.resource)
 
 
 def find_subscriptions(engine: Engine, ids: Iterable[str], now: datetime) -> tuple[dict[str, KnownSubscription],

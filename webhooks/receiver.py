@@ -32,9 +32,10 @@ EXTENSION = "bookings_ledger.webhooks"
 # Graph's handshake tokens are a few dozen characters; a longer one is not Graph, and is not echoed.
 MAX_VALIDATION_TOKEN_BYTES = 1024
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-# Users/{owner}/Events/{id} (graph-facts §2.5), or the Users('…')/Events('…') spelling.
-_EVENT_RESOURCE = re.compile(r"/?users(?:/([^/()']+)|\('([^']+)'\))/events(?:/([^/()']+)|\('([^']+)'\))",
-                             re.IGNORECASE)
+# Users/{owner}/Events/{id} (graph-facts §2.5), or the Users('…')/Events('…') spelling; the
+# privacy mailbox's Inbox subscription names Users/{owner}/Messages/{id} the same ways.
+_ITEM_RESOURCE = re.compile(
+    r"/?users(?:/([^/()']+)|\('([^']+)'\))/(events|messages)(?:/([^/()']+)|\('([^']+)'\))", re.IGNORECASE)
 
 bp = Blueprint("webhooks", __name__)
 
@@ -99,13 +100,19 @@ class Receiver:
         return None
 
 
+def _watched_items(subscription: KnownSubscription) -> str:
+    """What the subscription's notifications name: "messages" for an Inbox, else "events"."""
+    return "messages" if "/messages" in subscription.resource.lower() else "events"
+
+
 def _in_mailbox(item: ChangeNotification, subscription: KnownSubscription) -> bool:
-    """The item names an event of the subscription's own mailbox, the same one its resourceData names."""
-    match = _EVENT_RESOURCE.fullmatch(item.resource)
-    if match is None:
+    """The item names an item of the kind the subscription watches (an event, or a message of the
+    privacy mailbox) in its own mailbox, the same one its resourceData names."""
+    match = _ITEM_RESOURCE.fullmatch(item.resource)
+    if match is None or match.group(3).lower() != _watched_items(subscription):
         return False
-    owner, event_id = (match.group(1) or match.group(2)).lower(), (match.group(3) or match.group(4))
-    if item.resourceData is not None and item.resourceData.id != event_id:
+    owner, item_id = (match.group(1) or match.group(2)).lower(), (match.group(4) or match.group(5))
+    if item.resourceData is not None and item.resourceData.id != item_id:
         return False
     if subscription.mailbox_user_id is None:
         # A row from before revision 0011, until the renewal job learns its mailbox's id: the

@@ -32,6 +32,14 @@ class LiveService:
     password: str
     database_url: str
     subject_email: str
+    overrides: dict[str, str]
+
+    def run_queued_requests(self) -> None:
+        """One run of the scheduler's `requests` job: every queued data-subject request, against the emulator."""
+        settings = load_settings(self.overrides)
+        with opened_process(settings) as process:
+            services = sync_services(settings, process.ledger, process.graph, process.ingestor)
+            services.requests.run_queued()
 
     def entries_of_kind(self, kind: str) -> int:
         """How many ledger entries of `kind` there are now (read beside the app, as an operator would)."""
@@ -76,7 +84,7 @@ def running_service(directory: Path) -> Iterator[LiveService]:
             "GRAPH_BASE_URL": graph_url, "GRAPH_TENANT_ID": tenant_id, "GRAPH_CREDENTIAL": "static",
             "BOOKING_BUSINESSES": ",".join(businesses),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "AUTH_MODE": "local", "LOCAL_PASSWORD": password,
+            "AUTH_MODE": "local", "LOCAL_PASSWORD": password, "EXPORT_DIR": str(directory / "exports"),
         }
         settings = load_settings(overrides)
         engine = create_ledger_engine(settings.DATABASE_URL)
@@ -85,7 +93,7 @@ def running_service(directory: Path) -> Iterator[LiveService]:
         reconcile_once(settings)
         with running_web_app(create_app(overrides, surfaces=SURFACES), port):
             yield LiveService(f"http://127.0.0.1:{port}", password, settings.DATABASE_URL,
-                              customer_email(graph_url, businesses[0]))
+                              customer_email(graph_url, businesses[0]), overrides)
 
 
 def reconcile_once(settings) -> None:

@@ -3,7 +3,8 @@ dashboard (with the ledger's keys, as its process holds them), and clients signe
 (helpers in dashboard_helpers.py)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from bookings_ledger.app import close_app
 from bookings_ledger.keys import generate_all_keys
 from dashboard.context import DashboardContext, context
 from dashboard.roles import ADMIN, AUDITOR, PRIVACY_OFFICER
-from dashboard_helpers import LOCAL_PASSWORD, TENANT, signed_in, started_app
+from dashboard_helpers import LOCAL_PASSWORD, NOW, TENANT, signed_in, started_app
 
 
 @pytest.fixture
@@ -53,3 +54,39 @@ def auditor(dashboard_app: Flask) -> FlaskClient:
 @pytest.fixture
 def admin(dashboard_app: Flask) -> FlaskClient:
     return signed_in(dashboard_app, ADMIN)
+
+
+@pytest.fixture
+def portal_app(dashboard_settings, database_url, keystore_url, clock) -> Iterator[Flask]:
+    """The dashboard app over a database of the parametrized backend, on the tests' `clock` (codes and
+    links expire by it), with a rate limit no test reaches unless it sets its own."""
+    app = started_app({**dashboard_settings, "DATABASE_URL": database_url, "KEYSTORE_URL": keystore_url,
+                       "PORTAL_RATE_LIMIT": "1000 per minute"}, clock=clock)
+    yield app
+    close_app(app)
+
+
+@pytest.fixture
+def api_app(database_factory, tmp_path: Path) -> Iterator[Flask]:
+    """The dashboard's app (which serves /api/v1) over a fresh database of each backend."""
+    keys = {name: value for name, value in generate_all_keys().items() if name != "CLIENT_STATE_KEY"}
+    app = started_app({**keys, "DATABASE_URL": database_factory.new_url(), "KEYSTORE_URL": database_factory.new_database_url(),
+                       "GRAPH_TENANT_ID": TENANT, "AUTH_MODE": "local", "LOCAL_PASSWORD": LOCAL_PASSWORD,
+                       "CHECKPOINT_DIR": str(tmp_path / "checkpoints")})
+    app.config["PROPAGATE_EXCEPTIONS"] = False   # a failing view is a 500 problem, as in production
+    yield app
+    close_app(app)
+
+
+@pytest.fixture
+def bearer(api_app: Flask) -> Callable[..., dict[str, str]]:
+    """Headers with a new token of the given scopes (default: all), made `age` ago for `days`."""
+    from state.api_tokens import SCOPES, create_token
+
+    def headers(*scopes: str, days: int = 90, age: timedelta = timedelta(0)) -> dict[str, str]:
+        with api_app.app_context():
+            engine = context().engine
+        issued = create_token(engine, "tests", scopes or SCOPES, NOW - age, days=days)
+        return {"Authorization": f"Bearer {issued.token}"}
+
+    return headers

@@ -1,5 +1,5 @@
-"""What the public privacy page's tests share: an app over a database of either backend, a visitor
-with the page's CSRF token, and the mailer's part of a verification (issuing the wanted challenge),
+"""What the public privacy page's tests share (their app is conftest's `portal_app`): a visitor's
+form posts with the page's CSRF token, and the mailer's part of a verification (issuing the wanted challenge),
 done as comms' mailer does it, through state.verification.
 
 (A module of its own, not a conftest: see dashboard_helpers.py.)
@@ -7,15 +7,12 @@ done as comms' mailer does it, through state.verification.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from bookings_ledger.app import close_app
-from dashboard_helpers import csrf_token, started_app
+from dashboard_helpers import csrf_token
 from state.verification import IssuedChallenge, issue_challenge, wanted_challenges
 
 EMAIL = "ada.lovelace@example.org"
@@ -47,12 +44,3 @@ def post(app: Flask, client: FlaskClient, url: str, **fields: str):
     """POST a form with the client's CSRF token."""
     return client.post(url, data={"csrf_token": csrf_token(app, client), **fields})
 
-
-@pytest.fixture
-def portal_app(dashboard_settings, database_url, keystore_url, clock) -> Iterator[Flask]:
-    """The dashboard app over a database of the parametrized backend, on the tests' `clock` (codes and
-    links expire by it), with a rate limit no test reaches unless it sets its own."""
-    app = started_app({**dashboard_settings, "DATABASE_URL": database_url, "KEYSTORE_URL": keystore_url,
-                       "PORTAL_RATE_LIMIT": "1000 per minute"}, clock=clock)
-    yield app
-    close_app(app)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from ledger.holds import place_hold
+from ledger.requests import Intake, RequestRules, receive
 from overview_data import NOW, CLINIC, in_order, ingest, prepare, table_rows, utc
 from state import leases, officer_alerts, retention_dues, subscriptions, watermarks
 
@@ -89,7 +90,14 @@ def _retention_overdue(dashboard):
                                      business_id=CLINIC, zone=NOW.tzinfo)
 
 
+def _request_overdue(dashboard):
+    with dashboard.ledger.transaction() as tx:
+        receive(tx, Intake("access", "telephone", phone="+353 1 555 0100", received_at=NOW - timedelta(days=40)),
+                RequestRules.from_settings(dashboard.settings))
+
+
 @pytest.mark.parametrize(("trouble", "block"), [
+    (_request_overdue, "Data-subject requests"),
     (_no_subscription, "Subscription health"),
     (_subscription_about_to_expire, "Subscription health"),
     (_gap_open, "Completeness"),
@@ -104,7 +112,7 @@ def test_each_trouble_turns_its_block_to_attention(dashboard, officer, trouble, 
     statuses = blocks(officer)
     assert statuses.pop(block) == "Attention"
     assert set(statuses.values()) == {"OK"}
-    assert "1 of 8 areas need your attention: " + block in officer.get("/").get_data(as_text=True)
+    assert "1 of 9 areas need your attention: " + block in officer.get("/").get_data(as_text=True)
 
 
 def test_a_watermark_hours_behind_needs_attention(dashboard_app, dashboard, officer):

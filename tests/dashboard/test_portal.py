@@ -2,14 +2,23 @@
 the emailed code or link, and the single-use status link; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+from types import SimpleNamespace
+
 import pytest
 from sqlalchemy import text
 
 from config.settings import DEFAULT_PRIVACY_NOTICE
 from dashboard.portal_forms import REQUEST_PAGES
 from dashboard.security import PAGE_POLICY
+from jobs.requests.export import build_export
 from ledger import requests
-from portal_helpers import EMAIL, STATUS_URL, challenge_of, mail_challenges, portal_app, post, submit  # noqa: F401
+from ledger.core.canonical import parse_entry
+from ledger.entries import stream_rows
+from portal_helpers import EMAIL, STATUS_URL, challenge_of, mail_challenges, post, submit
+from state.portal_links import create_link
 from state.verification import wanted_challenges
 
 NOTICE_VERSIONS = ("CREATE TABLE notice_versions (version VARCHAR(64) PRIMARY KEY, sha256 VARCHAR(64) NOT NULL, "
@@ -150,3 +159,32 @@ def test_an_unknown_request_type_is_not_found(portal_app):
     client = portal_app.test_client()
     assert client.get("/privacy/requests/new/everything").status_code == 404
     assert submit(portal_app, client, "everything").status_code == 404
+
+
+def test_the_export_link_downloads_the_archive_once_and_the_download_is_recorded(portal_app, tmp_path):
+    """A verified access request, carried out as the runner does (start, build_export, complete), and the
+    link the completion mail carries: its page spends nothing, its POST downloads the zip once."""
+    client = portal_app.test_client()
+    code_url = submit(portal_app, client, "access").headers["Location"]
+    [issued] = mail_challenges(portal_app).values()
+    post(portal_app, client, code_url, code=issued.code)
+    ledger = _context(portal_app).ledger
+    [request] = _portal_requests(portal_app)
+    with ledger.transaction() as tx:
+        started = requests.start(tx, request.request_id, subjects=[], by="job")
+    build_export(ledger, None, started, [], ledger.clock,
+                 settings=SimpleNamespace(EXPORT_DIR=tmp_path / "exports", REQUEST_LINK_HOURS=72))
+    with ledger.transaction() as tx:
+        requests.complete(tx, request.request_id, outcome="done")
+        token = create_link(tx.session, request.request_id, "export", ledger.clock(), 72)
+    assert "Download my data" in client.get(f"/privacy/export/{token}").get_data(as_text=True)
+    download = post(portal_app, client, f"/privacy/export/{token}")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{request.request_id}-export.zip"'
+    with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
+        assert json.loads(archive.read("export.json"))["request_id"] == request.request_id
+    with ledger.transaction() as tx:
+        kinds = [(entry.get("action"), entry.get("actor")) for entry in
+                 (parse_entry(body) for _, body, _ in stream_rows(tx.session.connection())) if entry["kind"] == "exported"]
+    assert ("downloaded", "subject") in kinds
+    assert post(portal_app, client, f"/privacy/export/{token}").status_code == 404        # replayed

@@ -13,7 +13,7 @@ import re
 import pytest
 from sqlalchemy import event
 
-from portal_helpers import mail_challenges, portal_app, post, submit  # noqa: F401
+from portal_helpers import mail_challenges, post, submit
 
 KNOWN, UNKNOWN = "ada.lovelace@example.org", "nobody.ever@example.net"
 RANDOM_PARTS = re.compile(r"chl_[A-Za-z0-9_-]+|name=\"csrf_token\" value=\"[^\"]+\"")

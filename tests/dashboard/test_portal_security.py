@@ -12,7 +12,7 @@ from dashboard.security import PAGE_POLICY
 from dashboard_helpers import started_app
 from ledger import requests
 from ledger.requests import NotVerified
-from portal_helpers import STATUS_URL, mail_challenges, portal_app, post, submit  # noqa: F401
+from portal_helpers import STATUS_URL, mail_challenges, post, submit
 
 CSRF = re.compile(r'name="csrf_token" value="[^"]+"')
 
