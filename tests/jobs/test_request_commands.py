@@ -139,3 +139,14 @@ def test_a_token_is_printed_once_listed_without_its_secret_and_revoked(cli, serv
     assert cli("token", "revoke", "0" * 16)[0] == 1
     assert cli("token", "create", "--name", "x", "--scope", "requests:everything")[0] == 2
     assert cli("token", "create", "--name", " ", "--scope", "requests:read")[0] == 2
+
+
+def test_a_duplicate_cannot_be_run_from_the_command(cli, service):
+    first = _json(cli, "request", "create", "--type", "erasure", "--email", EMAIL)["request_id"]
+    duplicate = _json(cli, "request", "create", "--type", "erasure", "--email", EMAIL.upper())
+    assert (duplicate["state"], duplicate["duplicate_of"]) == ("duplicate", first)
+    _json(cli, "request", "verify", first, "--method", "officer", "--matched", "email")
+    code, output = cli("request", "run", duplicate["request_id"])
+    assert code == 1 and "is duplicate" in output
+    with service.ledger.transaction() as tx:
+        assert tx.session.scalars(select(RequestRun)).all() == []
