@@ -1,11 +1,15 @@
 """Every route of /api/v1, read from the app's URL map (so a route added later is covered without
 editing this file), refuses anonymous callers, bad tokens of every kind, a signed-in officer's
-session cookie and tokens without its scope; tokens are stored hashed and compared in constant time."""
+session cookie and tokens without its scope; tokens are stored hashed and compared in constant time;
+nothing a caller sends lies in plain text in the database's files or the logs."""
 from __future__ import annotations
 
-import pytest
+import logging
+import sys
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from dashboard.context import context
@@ -13,6 +17,9 @@ from dashboard.roles import TokenScopes, access_of
 from dashboard_helpers import dashboard_requests, signed_in
 from state import api_tokens
 from state.api_tokens import SCOPES, ApiToken, create_token, revoke_token
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "ledger"))   # the carving tools live with the ledger's tests
+from carving import live_files  # noqa: E402
 
 
 def api_routes(app) -> list[tuple[str, str, str]]:
@@ -121,3 +128,26 @@ def test_last_use_is_recorded_and_revocation_is_immediate(api_app, bearer):
     assert info.last_used_at == now
     revoke_token(engine, info.token_id, now)
     assert client.get("/api/v1/requests", headers=headers).status_code == 401
+
+
+def test_nothing_personal_or_secret_lies_in_the_database_files_or_the_logs(api_app, bearer, caplog):
+    """What an API caller sends (address, phone, words, a note) is encrypted; the token's secret is hashed;
+    neither is in a log line, even of refused and invalid calls."""
+    caplog.set_level(logging.DEBUG)
+    headers = bearer()
+    secret = headers["Authorization"].split("_", 2)[2]
+    client = api_app.test_client()
+    personal = ["grace.hopper@example.org", "+353 87 123 4567", "Please erase everything about Grace", "Grace phoned twice"]
+    created = client.post("/api/v1/requests", headers=headers, json={"type": "erasure", "email": personal[0],
+                                                                       "phone": personal[1], "text": personal[2]})
+    assert created.status_code == 201
+    request_id = created.get_json()["request_id"]
+    client.post(f"/api/v1/requests/{request_id}/extension", headers=headers, json={"reason": "complexity", "note": personal[3]})
+    client.post("/api/v1/requests", headers=headers, json={"type": "erasure", "email": "grace hopper@", "text": personal[2]})
+    client.get("/api/v1/requests", headers={"Authorization": f"Bearer bl_{'0' * 16}_{secret}"})
+    with api_app.app_context():
+        raw = live_files(context().engine)
+    logged = caplog.text
+    for value in [*personal, "grace hopper@", secret]:
+        assert value.encode() not in raw, value
+        assert value not in logged, value
