@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "retention": ("retention", "Show what expires when, or run retention and anonymisation now (`--dry-run`)."),
     "hold": ("hold", "Place, release or list legal holds on a subject, an appointment or a business."),
     "notice": ("notice", "Register a privacy-notice version; `--material` tells everyone whose data is held."),
+    "request": ("request", "Receive, verify, run, extend or reject data-subject requests (confirm or discard a draft)."),
+    "token": ("token", "Create, revoke or list the API tokens of /api/v1 (scoped, expiring)."),
     "serve": ("serve", "Serve the web app (webhooks, health, metrics, dashboard) under gunicorn."),
     "worker": ("worker", "Process the webhook inbox into the ledger (any number on PostgreSQL)."),
     "emulator": ("emulator", "Run the local Microsoft Graph emulator."),

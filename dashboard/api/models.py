@@ -19,7 +19,9 @@ from ledger.requests import (CHANNELS, CLOSED_STATES, EXTENSION_REASONS, LEVELS,
 RequestType = Literal[REQUEST_TYPES]
 Regime = Literal["gdpr", "ccpa"]
 State = Literal[OPEN_STATES + CLOSED_STATES]
-DataPoint = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,39}$")]   # a name: email, phone, address...
+# Names go into ledger entries (data points matched, corrected fields): names only, of a plain form.
+DataPoint = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{0,39}$")]   # email, phone, address...
+FieldName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]     # name, email, phone...
 Note = Field(default=None, min_length=1, max_length=2000, description="The officer's note, kept encrypted; never shown by the API.")
 
 
@@ -38,7 +40,7 @@ class NewRequest(Body):
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ().-]{4,31}$")
     regime: Regime | None = Field(default=None, description="Default: the REQUEST_REGIME setting.")
     text: str | None = Field(default=None, max_length=10_000, description="The requester's own words.")
-    corrections: dict[str, str] = Field(default_factory=dict, max_length=20,
+    corrections: dict[FieldName, Annotated[str, Field(max_length=1000)]] = Field(default_factory=dict, max_length=20,
                                         description="Rectification: field name -> the value asked for.")
 
     @model_validator(mode="after")

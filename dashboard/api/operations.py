@@ -1,6 +1,6 @@
 """How an API view is declared: once, with everything the OpenAPI document says about it.
 
-    @operation("POST", "/requests/{request_id}/refusal", READ_WRITE, body=Refusal, answers={200: Request},
+    @operation("POST", "/requests/{request_id}/refusal", (WRITE,), body=Refusal, answers={200: Request},
                problems=(404, 409))
     def refuse_request(request_id: str, body: Refusal) -> Answer: ...
 

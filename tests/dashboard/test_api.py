@@ -126,3 +126,17 @@ def _settings(app):
 def _entries_text(app) -> str:
     with _ledger(app).transaction() as tx:
         return b" ".join(tx.session.scalars(select(LedgerEntry.body))).decode(errors="replace")
+
+
+def test_a_duplicate_is_never_queued_even_when_its_first_is_verified(api_app, bearer):
+    """The second request of the same type from the same person inside the window is linked, and stays unrunnable."""
+    client, headers = api_app.test_client(), bearer()
+    first = _create(client, headers).get_json()["request_id"]
+    second = _create(client, headers).get_json()
+    assert (second["state"], second["duplicate_of"]) == ("duplicate", first)
+    client.post(f"/api/v1/requests/{first}/verification", headers=headers, json={"method": "officer", "data_points": ["email"]})
+    verify_duplicate = client.post(f"/api/v1/requests/{second['request_id']}/verification", headers=headers,
+                                   json={"method": "officer", "data_points": ["email"]})
+    assert verify_duplicate.status_code == 409
+    refused = client.post(f"/api/v1/requests/{second['request_id']}/run", headers=headers, json={})
+    assert refused.status_code == 409 and "is duplicate" in refused.get_json()["detail"]
