@@ -52,7 +52,7 @@ def test_a_visitor_asks_for_erasure_verifies_by_code_and_sees_the_status_once(ne
     page.goto(status_url)
     page.get_by_role("button", name="Show the status").click()      # the link opened once already
     expect(page.get_by_text("This link does not open.")).to_be_visible()
-    console_errors.forgive("status of 400")      # the wrong code, on purpose
+    console_errors.forgive("status of 422")      # the wrong code, on purpose
     console_errors.forgive("status of 404")      # the spent link, on purpose
 
 

@@ -141,7 +141,7 @@ def test_a_parents_request_waits_for_the_officer_without_a_code(portal_app):
 ])
 def test_a_malformed_form_is_shown_again_and_nothing_is_received(portal_app, fields, problem):
     answer = submit(portal_app, portal_app.test_client(), "erasure", **fields)
-    assert answer.status_code == 400 and problem in answer.get_data(as_text=True)
+    assert answer.status_code == 422 and problem in answer.get_data(as_text=True)
     assert _portal_requests(portal_app) == []
 
 
