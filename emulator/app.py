@@ -8,7 +8,7 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import (batch, bookings, control, events_api, identity, inspect_api, mail, mail_folders, mailbox_settings,
+from . import (batch, bookings, control, events_api, identity, inspect_api, mail, mailbox_settings, messages_api,
                subscriptions_api, users_api)
 from .core import Emulator
 from .errors import GraphError, error_body
@@ -19,14 +19,14 @@ from .timefmt import iso_utc
 
 # URL parts naming the object a request writes, with its kind (None: the kind is in the URL).
 _OBJECT_ARGS = (("appointment_id", "appointments"), ("event_id", "events"), ("entity_id", None),
-                ("subscription_id", "subscriptions"))
+                ("subscription_id", "subscriptions"), ("message_id", "messages"))
 
 
 def create_app(core: Emulator) -> Flask:
     """Build the app around an :class:`Emulator`; starts nothing."""
     app = Flask("emulator")
     app.extensions["graph_emulator"] = core
-    for blueprint in (identity.bp, bookings.bp, events_api.bp, mail.bp, mail_folders.bp, mailbox_settings.bp,
+    for blueprint in (identity.bp, bookings.bp, events_api.bp, mail.bp, messages_api.bp, mailbox_settings.bp,
                       subscriptions_api.bp, users_api.bp, batch.bp, control.bp, inspect_api.bp):
         app.register_blueprint(blueprint)
     app.before_request(_before)

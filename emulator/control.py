@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 
 from . import entities
-from .mail_folders import received
 from .mailbox_settings import apply_settings
+from .messages import render
 from .responses import emulator, graph_json, no_content
 from .seed import seed as seed_data
 from .seed import set_mailbox_zone
 from .timefmt import iso_utc, parse_instant, zone
+from .transport import deliver
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 
@@ -145,8 +146,9 @@ def requests_mailboxes() -> Response:
 
 
 @bp.get("/mail")
+@bp.get("/outbox")
 def mail_sent() -> Response:
-    """Mail sent with sendMail or by Bookings; ``?kind=`` and ``?recipient=`` filter it."""
+    """Mail sent with sendMail, sent drafts and Bookings' mail; ``?kind=`` and ``?recipient=`` filter it."""
     return graph_json(emulator().outbox.listed(kind=request.args.get("kind"), recipient=request.args.get("recipient")))
 
 
@@ -169,11 +171,19 @@ def mailbox_settings_set(user: str) -> Response:
 
 @bp.post("/mailboxes/<user>/messages")
 def mailbox_message_deliver(user: str) -> Response:
-    """Deliver a message to a mailbox's Inbox: {text, from?, subject?}; answers it as Graph lists it."""
+    """Deliver a message from the internet to a mailbox's Inbox, notifying its subscriptions:
+    {text | html, from?, subject?, to?: [addresses], headers?: {name: value} or [{name, value}]};
+    answers it as Graph shows it with Mail.Read and its headers selected."""
     body = _body()
-    message = received(str(body.get("text", "")), str(body.get("from", "someone@example.org")), str(body.get("subject", "")))
-    emulator().inboxes.deliver(user, message)
-    return graph_json(message, 201)
+    given = body.get("headers") or []
+    headers = [{"name": str(k), "value": str(v)} for k, v in given.items()] if isinstance(given, dict) else \
+        [{"name": str(h["name"]), "value": str(h.get("value", ""))} for h in given]
+    content = {"contentType": "html", "content": str(body["html"])} if "html" in body else \
+        {"contentType": "text", "content": str(body.get("text", ""))}
+    core = emulator()
+    stored = deliver(core, core.mail.address(core.mailboxes.mailbox_key(user)), sender=str(body.get("from", "someone@example.org")),
+                     subject=str(body.get("subject", "")), body=content, to=body.get("to"), headers=headers)
+    return graph_json(render(stored, with_bodies=True, select=[], body_type=None) | {"internetMessageHeaders": stored.headers}, 201)
 
 
 @bp.get("/options")

@@ -11,8 +11,8 @@ from .identity import Identity
 from .ids import IdFactory
 from .bookings_mail import BookingsMailer
 from .mail import Outbox
-from .mail_folders import Inboxes
 from .mailbox import Mailboxes
+from .messages import MailStore
 from .options import Options
 from .request_log import ObjectLog, RequestCounter, RequestLog
 from .store import BookingStore
@@ -43,9 +43,15 @@ class Emulator:
         self.object_log = ObjectLog(self.options.object_log_size)
         self.limits = MailboxLimits(self.options)
         self.outbox = Outbox()
-        self.inboxes = Inboxes()
+        self.mail = MailStore(self.clock, self.ids, self._business_user_id)
+        self.subscriptions.watch_mail(self.mail)
         self.mailer = BookingsMailer(self.store, self.outbox, self.options, self.clock)
         self.traffic = Traffic(self.store)
+
+    def _business_user_id(self, mailbox: str) -> str | None:
+        """The user id of a business's scheduling mailbox (messages there name it), None for other addresses."""
+        with self.store.lock:
+            return next((b.mailbox_user_id for b in self.store.businesses.values() if b.id.lower() == mailbox), None)
 
     def start(self) -> None:
         """Start background delivery."""
@@ -76,5 +82,5 @@ class Emulator:
         self.object_log.reset(self.options.object_log_size)
         self.limits.reset()
         self.outbox.clear()
-        self.inboxes.clear()
+        self.mail.clear()
         self.clock.reset()

@@ -33,6 +33,11 @@ READ_CALENDARS = ("Calendars.Read", "Calendars.ReadWrite")
 # event-delete needs application Calendars.ReadWrite, more than the subscription's Calendars.Read;
 # the stored permanentDelete page names none (UNCONFIRMED), so it is taken to need the same.
 WRITE_CALENDARS = ("Calendars.ReadWrite",)
+# Mail (privacy-facts §1.1, §1.4–1.5): Mail.ReadBasic reads messages without their bodies.
+READ_MAIL = ("Mail.ReadBasic", "Mail.ReadBasic.All", "Mail.Read", "Mail.ReadWrite")
+READ_MAIL_BODIES = ("Mail.Read", "Mail.ReadWrite")
+WRITE_MAIL = ("Mail.ReadWrite",)  # user-post-messages, message-update, message-delete
+SEND_MAIL = ("Mail.Send",)
 READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
 
 Requirement = Callable[[dict], tuple[str, ...]]

@@ -1,8 +1,9 @@
 """``POST /v1.0/users/{id}/sendMail``: 202 without a body; sent messages kept for the control API.
 
-The outbox also holds the mail Bookings sends itself (bookings_mail.py); every entry has a
-``kind`` (``sendMail`` or ``cancellation``) and its ``recipients`` addresses, so a test can ask
-whether an address was mailed at all.
+The outbox also holds the drafts sent with ``…/messages/{id}/send`` (messages_api.py) and the mail
+Bookings sends itself (bookings_mail.py); every entry has a ``kind`` (``sendMail``, ``send`` or
+``cancellation``) and its ``recipients`` addresses, so a test can ask whether an address was
+mailed at all. Mail sent from a mailbox has ``from``, ``subject``, ``text`` and ``headers``.
 
 Graph (user-sendmail): the body is ``{"message": {subject, body{contentType, content},
 toRecipients[{emailAddress{address}}]}, "saveToSentItems": bool}``; the app needs Mail.Send.
@@ -15,13 +16,13 @@ import threading
 
 from flask import Blueprint, Response
 
+from . import identity
 from .errors import bad_request
 from .identity import requires
 from .responses import emulator, json_body
-from .timefmt import iso_utc
+from .transport import send
 
 bp = Blueprint("mail", __name__, url_prefix="/v1.0/users/<user>")
-SEND_MAIL = ("Mail.Send",)
 
 
 class Outbox:
@@ -50,18 +51,17 @@ class Outbox:
 
 
 @bp.post("/sendMail")
-@requires(SEND_MAIL)
+@requires(identity.SEND_MAIL)
 def send_mail(user: str) -> Response:
-    """Validate the message, keep it, answer 202 Accepted with no body."""
+    """Validate the message, send it (Sent Items unless ``saveToSentItems`` is false), answer 202 with no body."""
     body = json_body()
     message = _validated(body.get("message"))
     save = body.get("saveToSentItems", True)
     if not isinstance(save, bool):
         raise bad_request("saveToSentItems must be a boolean.", "ErrorInvalidRequest")
     core = emulator()
-    recipients = [r["emailAddress"]["address"] for part in ("toRecipients", "ccRecipients", "bccRecipients")
-                  for r in message.get(part) or [] if isinstance(r, dict) and (r.get("emailAddress") or {}).get("address")]
-    core.outbox.add({"kind": "sendMail", "recipients": recipients, "from": user, "sentDateTime": iso_utc(core.clock.now()), "saveToSentItems": save, "message": message})
+    headers = [dict(h) for h in message.get("internetMessageHeaders") or [] if isinstance(h, dict)]
+    send(core, core.mail.address(core.mailboxes.mailbox_key(user)), message, headers, kind="sendMail", draft_id=None, save=save)
     return Response(status=202)
 
 

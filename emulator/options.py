@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from .errors import GraphError
 
 # The application permissions the service needs (graph-facts §1.6, §2.1, DESIGN.md).
-DEFAULT_PERMISSIONS = ("BookingsAppointment.ReadWrite.All", "Bookings.ReadWrite.All", "Calendars.Read", "Mail.Send",
-                       "MailboxSettings.Read", "User.Read.All")
+DEFAULT_PERMISSIONS = ("BookingsAppointment.ReadWrite.All", "Bookings.ReadWrite.All", "Calendars.Read", "Mail.ReadWrite",
+                       "Mail.Send", "MailboxSettings.Read", "User.Read.All")
 
 
 @dataclass
@@ -61,6 +61,12 @@ class Options:
     subscriptions_per_mailbox: int = 1000
     validation_timeout_s: float = 10.0
     reauthorization_window_minutes: float = 60.0  # reauthorizationRequired once expiry is this close
+    # Outlook messages: 4,230 min is documented (privacy-facts §1.3); 10,080 from secondary sources is UNCONFIRMED.
+    message_subscription_max_minutes: float = 4230.0
+
+    # Mail transport (privacy-facts §1.8): recipients (addresses or domains) that bounce with an NDR
+    # into the sender's Inbox, besides every domain ending in ".invalid".
+    bouncing_addresses: list[str] = field(default_factory=list)
 
     # Delivery (§2.6).
     delivery_timeout_s: float = 3.0

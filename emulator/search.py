@@ -3,7 +3,8 @@
 For erasure tests ("does any surface still hold this email, name or phone?"): customers and the
 other Bookings entities, appointments as GET-by-id returns them (customers[], legacy fields,
 notes, custom-question answers), cancellations, the calendar copies (subject, body, attendees),
-the outbox, and Recoverable Items. The last are reported with ``recoverable: true``: the service
+the outbox, every mailbox's messages (Inbox, Drafts, Sent Items, Deleted Items, with their
+headers), and Recoverable Items. The last are reported with ``recoverable: true``: the service
 cannot reach them through Graph, but they are there until their retention ends.
 Matching is a case-insensitive substring of any string value; hits name the JSON path.
 """
@@ -46,6 +47,10 @@ def _surfaces(core: Emulator) -> Iterator[tuple[str, str | None, str | None, obj
         for mailbox, items in core.mailboxes.recoverable.listed().items():
             for entry in items:
                 yield entry["kind"] + "s", mailbox, entry["id"], entry["item"], {"recoverable": True, "folder": entry["folder"]}
+    for mailbox, messages in core.mail.everything().items():
+        for message in messages:
+            yield "messages", mailbox, message.data["id"], {**message.data, "internetMessageHeaders": message.headers}, \
+                {"folder": message.folder}
     for number, mail in enumerate(core.outbox.listed()):
         yield "mail", mail.get("business") or mail.get("from"), str(number), mail, {}
 

@@ -1,9 +1,12 @@
-"""Change-notification subscriptions on business mailbox events: rules, expiry, notifications.
+"""Change-notification subscriptions on mailbox events and messages: rules, expiry, notifications.
 
-graph-facts §2.2–2.7. Rules enforced on create and renew: required fields, change types,
-https notification URLs (loopback http allowed: the emulator's one relaxation), clientState of
-at most 128 characters, expiry raised to 45 minutes and capped at 4,230 (1,440 with resource
-data), 1,000 subscriptions per mailbox (403), and the validation handshake.
+graph-facts §2.2–2.7, privacy-facts §1.1–1.3. Resources: ``users/{m}/events`` of a business
+mailbox, and ``users/{m}/messages`` or ``users/{m}/mailFolders('Inbox')/messages`` (also
+``/mailFolders/{name or id}/messages``) of any mailbox, optionally ``?$filter=isRead eq false``.
+Rules enforced on create and renew: required fields, change types, https notification URLs
+(loopback http allowed: the emulator's one relaxation), clientState of at most 128 characters,
+expiry raised to 45 minutes and capped at 4,230 (messages: ``message_subscription_max_minutes``;
+1,440 with resource data), 1,000 subscriptions per mailbox (403), and the validation handshake.
 """
 
 from __future__ import annotations
@@ -14,19 +17,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from . import identity
 from .clock import Clock
 from .delivery import Dispatcher
 from .errors import GraphError
 from .handshake import validate_endpoint
 from .ids import IdFactory
 from .mailbox import Mailboxes
+from .messages import MailStore, StoredMessage
 from .options import Options
 from .store import Business
 from .timefmt import iso_utc, parse_instant
 
 CHANGE_TYPES = {"created", "updated", "deleted"}
 LIFECYCLE_EVENTS = {"reauthorizationRequired", "subscriptionRemoved", "missed"}
-_RESOURCE = re.compile(r"^/?users(?:/([^/()]+)|\('([^']+)'\))/events$", re.IGNORECASE)
+_USER = r"^/?users(?:/([^/()]+)|\('([^']+)'\))"
+_EVENTS = re.compile(_USER + r"/events$", re.IGNORECASE)
+_MESSAGES = re.compile(_USER + r"(?:/mailFolders(?:/([^/()]+)|\('([^']+)'\)))?/messages$", re.IGNORECASE)
+_UNREAD = re.compile(r"^\$filter=isRead\s+eq\s+false$", re.IGNORECASE)
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
@@ -41,7 +49,7 @@ class Subscription:
 
     id: str
     resource: str
-    mailbox: str            # business id whose calendar is watched
+    mailbox: str            # business id whose calendar is watched, or the address whose messages are
     change_types: list[str]
     notification_url: str
     lifecycle_url: str | None
@@ -53,6 +61,9 @@ class Subscription:
     include_resource_data: bool
     immutable_ids: bool
     reauthorization_sent: bool = field(default=False)
+    kind: str = "events"    # or "messages"
+    folder: str | None = None  # messages: the watched folder, None for the whole mailbox
+    unread_only: bool = False  # messages: ?$filter=isRead eq false
 
     def render(self) -> dict:
         """The subscription resource's JSON."""
@@ -79,11 +90,21 @@ class Subscriptions:
         self.application_id = ids.guid()
         self.items: dict[str, Subscription] = {}
         self.lock = threading.RLock()
+        self.mail: MailStore | None = None
         mailboxes.listeners.append(self.notify)
         dispatcher.on_drop = self._missed
         dispatcher.ticks.append(self.expire)
 
+    def watch_mail(self, mail: MailStore) -> None:
+        """Hear message changes too."""
+        self.mail = mail
+        mail.listeners.append(self.notify_message)
+
     # API operations -------------------------------------------------------------------------------
+    def permissions_for(self, resource: object) -> tuple[str, ...]:
+        """The application permissions a subscription on ``resource`` needs (any one suffices)."""
+        return identity.READ_MAIL if _MESSAGES.match(str(resource).split("?")[0]) else identity.READ_CALENDARS
+
     def create(self, body: dict, prefer: str) -> Subscription:
         """Validate, run the handshake(s), then store (§2.2, §2.4)."""
         for name in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
@@ -100,9 +121,9 @@ class Subscriptions:
         rich = bool(body.get("includeResourceData"))
         if rich and not body.get("encryptionCertificate"):
             raise invalid("encryptionCertificate is required when includeResourceData is true.")
-        business = self._watched_business(body["resource"])
-        expiration = self._expiration(body["expirationDateTime"], rich)
-        self._check_quota(business)
+        target = self._target(str(body["resource"]))
+        expiration = self._expiration(body["expirationDateTime"], rich, target["kind"])
+        self._check_quota(target["mailbox"])
         token_base = self.ids.guid()
         for url in filter(None, (body["notificationUrl"], body.get("lifecycleNotificationUrl"))):
             # Opaque, with spaces and a colon, so an endpoint that does not URL-decode fails (§2.4).
@@ -111,13 +132,13 @@ class Subscriptions:
             if error:
                 raise invalid(error)
         subscription = Subscription(
-            id=self.ids.guid(), resource=body["resource"], mailbox=business.id, change_types=change_types,
+            id=self.ids.guid(), resource=body["resource"], change_types=change_types, **target,
             notification_url=body["notificationUrl"], lifecycle_url=body.get("lifecycleNotificationUrl"),
             client_state=body.get("clientState"), expiration=expiration, application_id=self.application_id,
             creator_id=self.application_id, latest_tls=body.get("latestSupportedTlsVersion") or "v1_2",
             include_resource_data=rich, immutable_ids='idtype="immutableid"' in prefer.replace(" ", "").lower())
         with self.lock:
-            self._check_quota(business)  # again: the handshake ran without the lock
+            self._check_quota(target["mailbox"])  # again: the handshake ran without the lock
             self.items[subscription.id] = subscription
         return subscription
 
@@ -136,7 +157,7 @@ class Subscriptions:
         if "lifecycleNotificationUrl" in body:
             raise invalid("lifecycleNotificationUrl cannot be updated; delete the subscription and create a new one.")
         if "expirationDateTime" in body:
-            expiration = self._expiration(body["expirationDateTime"], subscription.include_resource_data)
+            expiration = self._expiration(body["expirationDateTime"], subscription.include_resource_data, subscription.kind)
             if self.options.quirk_renewal_grants_less:
                 # §6.10: Graph may set its own, shorter expiry; clients must read it back.
                 expiration = min(expiration, self.clock.now() + timedelta(minutes=self.options.renewal_grant_minutes))
@@ -170,7 +191,8 @@ class Subscriptions:
         by_url: dict[str, list[dict]] = {}
         with self.lock:
             for subscription in self.items.values():
-                if subscription.mailbox.lower() != business.id.lower() or change_type not in subscription.change_types:
+                if (subscription.kind != "events" or subscription.mailbox.lower() != business.id.lower()
+                        or change_type not in subscription.change_types):
                     continue
                 by_url.setdefault(subscription.notification_url, []).append({
                     "id": self.ids.token(12), "subscriptionId": subscription.id,
@@ -179,6 +201,35 @@ class Subscriptions:
                     "tenantId": self.tenant_id,
                     "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": path,
                                      "@odata.etag": f'W/"{change_key}"' if change_key else None, "id": event_id}})
+        for url, items in by_url.items():
+            self.dispatcher.submit(url, items, "change")
+
+    def notify_message(self, change_type: str, mailbox: str, user_id: str, stored: StoredMessage) -> None:
+        """Queue message notifications: created on arrival in a watched folder, deleted on leaving it,
+        updated on a change. With ``isRead eq false`` only unread messages count, so a message read
+        is a ``deleted`` one (privacy-facts §1.2)."""
+        path = f"Users/{user_id}/Messages/{stored.data['id']}"
+        by_url: dict[str, list[dict]] = {}
+        with self.lock:
+            for subscription in self.items.values():
+                if subscription.kind != "messages" or subscription.mailbox != mailbox:
+                    continue
+                if subscription.folder is not None and subscription.folder != stored.folder:
+                    continue
+                seen = change_type
+                if subscription.unread_only and stored.data.get("isRead"):
+                    if change_type != "updated":
+                        continue
+                    seen = "deleted"
+                if seen not in subscription.change_types:
+                    continue
+                by_url.setdefault(subscription.notification_url, []).append({
+                    "id": self.ids.token(12), "subscriptionId": subscription.id,
+                    "subscriptionExpirationDateTime": iso_utc(subscription.expiration),
+                    "changeType": seen, "resource": path, "clientState": subscription.client_state,
+                    "tenantId": self.tenant_id,
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Message", "@odata.id": path,
+                                     "@odata.etag": f'W/"{stored.data["changeKey"]}"', "id": stored.data["id"]}})
         for url, items in by_url.items():
             self.dispatcher.submit(url, items, "change")
 
@@ -214,23 +265,35 @@ class Subscriptions:
         for subscription in affected:
             self.lifecycle(subscription, "missed")
 
-    def _watched_business(self, resource: str) -> Business:
-        match = _RESOURCE.match(resource.split("?")[0])
-        if not match:
-            raise invalid(f"Resource '{resource}' is not supported by the emulator; use users/{{mailbox}}/events.")
-        return self.mailboxes.business_for_user(match.group(1) or match.group(2))
+    def _target(self, resource: str) -> dict:
+        """The Subscription fields naming what ``resource`` watches; 400 for one the emulator lacks."""
+        path, _, query = resource.partition("?")
+        events, messages = _EVENTS.match(path), _MESSAGES.match(path)
+        if events and not query:
+            return {"kind": "events", "mailbox": self.mailboxes.business_for_user(events.group(1) or events.group(2)).id}
+        if messages and self.mail is not None and (not query or _UNREAD.match(query)):
+            mailbox = self.mail.address(self.mailboxes.mailbox_key(messages.group(1) or messages.group(2)))
+            folder = messages.group(3) or messages.group(4)
+            try:
+                chosen = self.mail.folder(mailbox, folder) if folder else None
+            except GraphError:
+                raise invalid(f"Resource '{resource}' names an unknown mail folder.") from None
+            return {"kind": "messages", "mailbox": mailbox, "folder": chosen, "unread_only": bool(query)}
+        raise invalid(f"Resource '{resource}' is not supported by the emulator; use users/{{mailbox}}/events, "
+                      f"users/{{mailbox}}/messages or users/{{mailbox}}/mailFolders('Inbox')/messages.")
 
-    def _expiration(self, value: object, rich: bool) -> datetime:
+    def _expiration(self, value: object, rich: bool, kind: str) -> datetime:
         now = self.clock.now()
         expiration = parse_instant(value, "expirationDateTime")
-        limit = self.options.max_expiration_minutes_rich if rich else self.options.max_expiration_minutes
+        plain = self.options.message_subscription_max_minutes if kind == "messages" else self.options.max_expiration_minutes
+        limit = self.options.max_expiration_minutes_rich if rich else plain
         if expiration - now > timedelta(minutes=limit):
             raise invalid(f"Subscription expiration can only be {limit:g} minutes in the future.")
         return max(expiration, now + timedelta(minutes=self.options.min_expiration_minutes))
 
-    def _check_quota(self, business: Business) -> None:
+    def _check_quota(self, mailbox: str) -> None:
         with self.lock:
-            count = sum(1 for s in self.items.values() if s.mailbox.lower() == business.id.lower())
+            count = sum(1 for s in self.items.values() if s.mailbox.lower() == mailbox.lower())
         if count >= self.options.subscriptions_per_mailbox:
             raise GraphError(403, "ExtensionError", f"Subscription quota exceeded: a mailbox can have at most "
                                                     f"{self.options.subscriptions_per_mailbox} subscriptions.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
-from . import identity
 from .identity import Identity
 from .responses import collection, context, emulator, graph_json, json_body, no_content
 
@@ -13,10 +12,11 @@ bp = Blueprint("subscriptions", __name__, url_prefix="/v1.0/subscriptions")
 
 @bp.post("")
 def create() -> Response:
-    """Create (201) after the handshake; event subscriptions need Calendars.Read."""
+    """Create (201) after the handshake; event subscriptions need Calendars.Read, message ones Mail.ReadBasic or more."""
     core = emulator()
-    Identity.authorize(identity.READ_CALENDARS, core.options.granted_permissions)
-    subscription = core.subscriptions.create(json_body(), request.headers.get("Prefer", ""))
+    body = json_body()
+    Identity.authorize(core.subscriptions.permissions_for(body.get("resource")), core.options.granted_permissions)
+    subscription = core.subscriptions.create(body, request.headers.get("Prefer", ""))
     return graph_json({"@odata.context": context("subscriptions/$entity"), **subscription.render()}, 201)
 
 

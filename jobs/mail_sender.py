@@ -112,7 +112,12 @@ class MailSender:
             if isinstance(composed, Withheld):
                 outgoing_mail.set_state(tx.session, mail.id, composed.state, self.clock(), detail=composed.detail)
                 return composed.state
-        rendered = self.templates.render(mail.template, composed.context)
+            try:
+                rendered = self.templates.render(mail.template, composed.context)
+            except ValueError:
+                # A caller's context that does not fit the template: no retry can fix it.
+                outgoing_mail.set_state(tx.session, mail.id, "failed", self.clock(), detail="template-context")
+                return "failed"
         try:
             draft_id = self.mail.create_draft(self.mailbox, composed.address, rendered.subject, rendered.text, marker=mail.id)
         except (OutcomeUnknown, Unavailable) as exc:

@@ -6,7 +6,8 @@ page (jobs/notices.py). `--version` defaults to the date of the file's `Last upd
 notice per person whose data is still held is planned in the same transaction; the scheduler's
 `notices` job sends them in batches of NOTICE_BATCH_SIZE. Registering the same file again does
 nothing. Exit codes: 0 registered (or registered already); 2 bad usage: an unreadable file, no
-version to be found, or a version registered with another text.
+version to be found, a version registered with another text, or (with --material) a broken mail
+template.
 """
 from __future__ import annotations
 
@@ -29,10 +30,15 @@ def command() -> None:
 @JSON_OPTION
 def register_command(file: Path, version: str | None, material: bool, as_json: bool) -> None:
     """Record a notice version; with --material, plan the notices of the change."""
+    from config import load_settings
+    from config.mail_templates import load_templates
     from config.privacy_notice import load_notice
     from config.settings import SettingsError
     from jobs.notices import register_notice
 
+    if material:
+        # Before thousands of notices are planned: a broken template stops here (exit 2), not in the job.
+        load_templates(load_settings().MAIL_TEMPLATES_DIR)
     try:
         notice = load_notice(file, version or "")
     except SettingsError as exc:

@@ -112,10 +112,17 @@ def test_a_request_with_only_a_telephone_number_gets_no_mail(service, settings, 
     assert rows(service)[0].detail == "no-email-address"
 
 
-def test_the_working_state_holds_no_address(service, settings, mailer, double, db):
-    """The address is read from the ledger when the draft is made and lives only in Graph."""
+def test_the_working_state_and_the_logs_hold_no_address(service, settings, mailer, double, db, control, caplog):
+    """The address is read from the ledger when the draft is made and lives only in Graph: not in
+    the rows, not in a log line, not even when a dead process's row is settled."""
+    caplog.set_level("DEBUG")
     receive(service, settings, email="grace.hopper@example.org")
+    double.die_after = "send_draft"
+    with pytest.raises(Died):
+        mailer.run()
+    control.advance(seconds=CLAIM_TIMEOUT.total_seconds() + 1)
     mailer.run()
+    assert "grace" not in caplog.text.lower() and "settled" in caplog.text
     with db.connect() as connection:
         dumped = json.dumps([list(r) for r in connection.execute(text("SELECT * FROM outgoing_mail"))], default=str)
     assert "grace" not in dumped.lower() and double.sent[0].to == "grace.hopper@example.org"
