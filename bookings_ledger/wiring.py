@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from jobs.anonymise import Anonymiser
+from jobs.requests.runner import RequestRunner
 from jobs.delta import DeltaFollower
 from jobs.erasure import erase_working_state
 from jobs.holds_scope import subject_scope
@@ -77,6 +78,7 @@ class SyncServices:
     reconciler: Reconciler
     delta: DeltaFollower
     retention: RetentionServices
+    requests: RequestRunner
     mail: MailServices | None = None
 
     @property
@@ -127,7 +129,9 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
                                   client_state_keys=ClientStateKeys.from_settings(settings))
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
     return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler),
-                        retention_services(ledger, graph, ingestor), mail_services(settings, ledger, graph))
+                        retention_services(ledger, graph, ingestor),
+                        RequestRunner(ledger, graph, ingestor.policy, settings, ledger.clock),
+                        mail_services(settings, ledger, graph))
 
 
 def mail_services(settings: Any, ledger: Ledger, graph: Any) -> MailServices | None:

@@ -28,7 +28,9 @@ and the policy's period and clock, the privacy-notice and policy versions: nothi
 data determines (ledger format 2). What is derived from the data lives in the mutable mirror
 (state/bookings_mirror.py): the times, and the content digests, keyed by a key derived from the
 subject's own secret so they die with it; the retention due dates in state/retention_dues.py.
-Tombstoned appointments and customers are never ingested again. A customer whose custom-question
+Tombstoned appointments and customers are never ingested again. A subject under a restriction,
+objection or opt-out (state/subject_restrictions.py) has its changes recorded (`restricted`: true,
+the mirror and the retention clocks kept current) but none of its new values collected. A customer whose custom-question
 answer the policy's `[children]` rule matches is flagged as a child, and every new record of a
 flagged subject has its erasure planned (jobs/children.py).
 """
@@ -50,7 +52,7 @@ from jobs.classify import Person
 from ledger.identifiers import IdentifierError
 from ledger.entries import lock_head
 from ledger.transactions import Clock, Ledger, LedgerTransaction
-from state import bookings_mirror, business_time_zones, retention_dues
+from state import bookings_mirror, business_time_zones, retention_dues, subject_restrictions
 from state.bookings_mirror import ACTIVE, CANCELLED, Digests
 
 Outcome = Literal["collected", "updated", "unchanged", "tombstoned"]
@@ -177,8 +179,13 @@ class Ingestor:
                 return "unchanged"
             outcome: Outcome = "updated" if known else "collected"
             subject = self._subject(tx, customer.business_id, person, linked)
-            tx.collect(subject, person.values, categories=self._categories(person), purpose=STORED_PURPOSE, kind=outcome,
-                       refs={"customer": customer.id}, business=customer.business_id, **self._stamps(person.paths))
+            if subject_restrictions.is_restricted(tx.session, subject):
+                tx.append(outcome, subject=subject, restricted=True, refs={"customer": customer.id},
+                          business=customer.business_id, **self._stamps(person.paths))
+            else:
+                tx.collect(subject, person.values, categories=self._categories(person), purpose=STORED_PURPOSE,
+                           kind=outcome, refs={"customer": customer.id}, business=customer.business_id,
+                           **self._stamps(person.paths))
             bookings_mirror.save_customer_record(tx.session, customer.business_id, customer.id,
                                                  self._record_digest(tx, subject, person))
             retention_dues.set_due_dates(tx.session, "customer", customer.id, subject,
@@ -242,10 +249,15 @@ class Ingestor:
         self, tx: LedgerTransaction, appointment: Appointment, persons: list[Person], subjects: dict[str, str],
         previous: Digests, digests: Digests, outcome: Outcome,
     ) -> None:
-        """Write the entries of the persons whose content changed (or the booking's, without customers)."""
+        """Write the entries of the persons whose content changed (or the booking's, without customers);
+        a restricted subject's change is recorded without its values (only storage is allowed)."""
+        restricted = subject_restrictions.in_force(tx.session, list(subjects.values()))
         for person in persons:
             if previous.get(person.key) != digests[person.key]:
                 kind = "updated" if person.key in previous else "collected"
+                if subjects[person.key] in restricted:
+                    tx.append(kind, subject=subjects[person.key], restricted=True, **self._details(appointment, person))
+                    continue
                 tx.collect(subjects[person.key], person.values, categories=self._categories(person), purpose=STORED_PURPOSE,
                            kind=kind, **self._details(appointment, person))
         if not persons:

@@ -11,7 +11,8 @@ scan of a partial index: its cost grows with the rows due, never with the ledger
 (subject, Graph object) writes one `retention-expired` entry with the expired categories and plans
 its anonymisation (`state.anonymisation.plan_operation(cause="retention")`), in one transaction per
 batch. A record a legal hold covers is skipped and stays due: the first run after the release
-expires it. Days are counted on each business's calendar (docs/retention.md): its zone is read
+expires it; so is a subject's under a restriction (state/subject_restrictions.py, Art. 18).
+Days are counted on each business's calendar (docs/retention.md): its zone is read
 once from its scheduling mailbox (`BusinessZones`), before any of its dates can be read as due.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ledger.entries import lock_head
 from ledger.holds import Held, holds_covering
 from ledger.transactions import Clock, Ledger, LedgerTransaction
 from ledger.views import VIEW_OBJECT
-from state import business_time_zones, retention_dues, retention_policies
+from state import business_time_zones, retention_dues, retention_policies, subject_restrictions
 from state.anonymisation import plan_operation
 from state.retention_policies import PolicyVersion
 
@@ -117,13 +118,14 @@ class RetentionReport:
     policy_changed: dict[str, Any] | None = None
     expired: list[Expiry] = field(default_factory=list)
     held: list[Expiry] = field(default_factory=list)
+    restricted: list[Expiry] = field(default_factory=list)   # due, kept: the subject restricted processing
     destroyed: int = 0          # view records whose usage.audit data was destroyed (nothing in Bookings)
 
     def as_dict(self) -> dict[str, Any]:
         """The figures a job run records."""
         return {"evaluated_at": self.evaluated_at, "policy_version": self.policy_version, "dry_run": self.dry_run,
                 "policy_changed": self.policy_changed, "expired": len(self.expired), "held": len(self.held),
-                "destroyed": self.destroyed, "operations": sum(1 for e in self.expired if e.operation)}
+                "restricted": len(self.restricted), "destroyed": self.destroyed, "operations": sum(1 for e in self.expired if e.operation)}
 
 
 class _DryRun(Exception):
@@ -196,6 +198,9 @@ class RetentionEvaluator:
                                   appointment_ids=[object_id] if object_type == "appointment" else [])
             if held:
                 report.held.append(replace(expiry, holds=tuple(h.id for h in held)))
+                continue
+            if subject_restrictions.in_force(tx.session, [subject], kinds=("restriction",)):
+                report.restricted.append(expiry)   # Art. 18: kept for the subject, until the restriction is lifted
                 continue
             marked = retention_dues.mark_expired(tx.session, object_type, object_id, subject, categories, stamp)
             if not marked:

@@ -149,8 +149,8 @@ class JobSchedule:
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
-    back-fills, checkpoints, retention evaluation, anonymisation, the working state's purge, expired exports,
-    and with a privacy mailbox the request mail and the notices."""
+    back-fills, checkpoints, retention evaluation, anonymisation, queued requests, the working state's purge,
+    expired exports, and with a privacy mailbox the request mail and the notices."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -178,6 +178,9 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def anonymise() -> Mapping[str, Any]:
         return services.retention.anonymiser.run()
 
+    def run_requests() -> Mapping[str, Any]:
+        return {"runs": [{"request": r.request_id, "state": r.state} for r in services.requests.run_queued()]}
+
     def expire_exports() -> Mapping[str, Any]:
         return {"destroyed": destroy_expired_exports(services.ledger, services.ledger.clock)}
 
@@ -190,6 +193,7 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "purge-working-state": (purge, PURGE_INTERVAL),
         "evaluate-retention": (evaluate_retention, schedule.evaluate_retention),
         "anonymise": (anonymise, schedule.anonymise),
+        "requests": (run_requests, schedule.requests),
         "expire-exports": (expire_exports, EXPORT_EXPIRY_INTERVAL),
     }
     if services.mail is not None:

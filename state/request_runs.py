@@ -69,7 +69,7 @@ class QueuedRun:
 def queue_run(session: Session, request_id: str, *, by: str, now: datetime,
               choices: Mapping[str, str] | None = None) -> QueuedRun:
     """Queue the request to run (the caller asked `ledger.requests.why_not_startable` first); queuing
-    again before it ran replaces the choices, a finished or running run is left as it is."""
+    again before it ran, or after it failed, replaces the choices; a done or running run is left as it is."""
     wanted = dict(choices or {})
     bad = sorted({c for c in wanted.values() if c not in CHOICES})
     if bad:
@@ -80,8 +80,10 @@ def queue_run(session: Session, request_id: str, *, by: str, now: datetime,
         row = RequestRun(request_id=request_id, state="queued", queued_by=by, queued_at=stamp,
                          choices=json.dumps(wanted, sort_keys=True), updated_at=stamp)
         session.add(row)
-    elif row.state == "queued":
-        row.queued_by, row.choices, row.updated_at = by, json.dumps(wanted, sort_keys=True), stamp
+    elif row.state in ("queued", "failed"):
+        # A failed run (refused by the gate, say) is queued afresh once the officer has acted on it.
+        row.state, row.detail = "queued", None
+        row.queued_by, row.queued_at, row.choices, row.updated_at = by, stamp, json.dumps(wanted, sort_keys=True), stamp
     session.flush()
     return _plain(row)
 

@@ -8,8 +8,9 @@ right to limit) and the opt-out of sale, sharing and marketing (CCPA §1798.120,
 
 What honours them: ingestion and reconciliation record that a restricted subject's record
 changed (ids, dates, the retention clocks) but collect none of its new values (jobs/ingest.py);
-retention evaluation leaves a restricted subject's due data in place, as a hold does, so the
-data the subject asked to be kept is not erased under them (Art. 18(1)(b), (c)); notices ask
+retention evaluation leaves the due data of a subject under a *restriction* in place, as a hold
+does, so the data the subject asked to be kept is not erased under them (Art. 18(1)(b), (c)),
+while an objection or an opt-out lets retention erase as usual; notices ask
 `is_restricted` (docs/mail.md). One row per (subject, kind, purpose); lifting keeps the row
 with its time. The subject ref, codes and times only; the ledger's `restricted`,
 `restriction-lifted`, `objected` and `opted-out` entries are the record.
@@ -97,11 +98,12 @@ def has_objected(session: Session, subject: str, purpose: str) -> bool:
     return any(row.kind == "opt-out" or row.purpose in (purpose, ALL_PURPOSES) for row in rows)
 
 
-def in_force(session: Session, subjects: list[str]) -> set[str]:
-    """Of these subjects, those under a restriction, an objection or an opt-out now."""
+def in_force(session: Session, subjects: list[str], kinds: tuple[str, ...] = KINDS) -> set[str]:
+    """Of these subjects, those under one of `kinds` (a restriction, an objection, an opt-out) now."""
     if not subjects:
         return set()
     query = select(SubjectRestriction.subject_ref).where(SubjectRestriction.subject_ref.in_(subjects),
+                                                         SubjectRestriction.kind.in_(kinds),
                                                          SubjectRestriction.lifted_at.is_(None))
     return set(session.scalars(query))
 

@@ -39,7 +39,7 @@ KEPT_PREFIX = "kept:"
 # The modules that make up the standalone verifier; none imports anything else of the project.
 SHIPPED = (
     "canonical.py", "chain.py", "merkle.py", "signed_notes.py", "checkpoints.py", "export_records.py",
-    "auditor_verifier.py",
+    "auditor_verifier.py", "certificates.py",
 )
 _INIT = '"""The bookings-ledger export verifier (a copy of the pure ledger modules)."""\n'
 _MAIN = '"""python -m verifier EXPORT_DIR --key VKEY [--checkpoint FILE ...]"""\nfrom .auditor_verifier import main\n\nraise SystemExit(main())\n'

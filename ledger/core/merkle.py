@@ -116,17 +116,7 @@ def root_of_entries(entry_hashes: Iterable[bytes]) -> bytes:
 
 def inclusion_proof(index: int, size: int, leaves: Iterable[bytes]) -> list[bytes]:
     """The audit path of leaf `index` in the tree of the first `size` leaf hashes, read once in order."""
-    if not 0 <= index < size:
-        raise ProofError(f"no leaf {index} in a tree of {size}")
-    ranges, lo, hi = [], 0, size
-    while hi - lo > 1:
-        split = lo + _split(hi - lo)
-        if index < split:
-            ranges.append((split, hi))
-            hi = split
-        else:
-            ranges.append((lo, split))
-            lo = split
+    ranges = _sibling_ranges(index, size)
     # The sibling ranges tile every leaf but `index`: one pass over the leaves, in order, computes
     # their roots, so a proof over millions of leaves keeps only the path in memory.
     stream, position, roots = iter(leaves), 0, {}
@@ -141,35 +131,47 @@ def inclusion_proof(index: int, size: int, leaves: Iterable[bytes]) -> list[byte
 def inclusion_proofs(indexes: Iterable[int], size: int, leaves: Sequence[bytes]) -> dict[int, list[bytes]]:
     """The audit paths of many leaves of the tree of the first `size` leaf hashes, by index.
 
-    Every subtree root is computed once and shared between the paths (RFC 6962 §2.1.1's PATH,
-    memoised), so a certificate citing hundreds of entries costs one pass over the tree."""
+    Only the subtree roots the paths need are kept, computed smallest first so a larger one reuses
+    those inside it: a certificate citing hundreds of entries costs about one pass over the
+    leaves and memory for its paths alone (`leaves` may compute each leaf on access)."""
     if len(leaves) < size:
         raise ProofError(f"a tree of {size} needs {size} leaves")
+    wanted = sorted(set(indexes))
+    siblings = {index: _sibling_ranges(index, size) for index in wanted}
+    needed = {pair for ranges in siblings.values() for pair in ranges}
     roots: dict[tuple[int, int], bytes] = {}
 
     def root(lo: int, hi: int) -> bytes:
+        if (lo, hi) in roots:
+            return roots[lo, hi]
         if hi - lo == 1:
-            return leaves[lo]
-        if (lo, hi) not in roots:
+            value = leaves[lo]
+        else:
             split = lo + _split(hi - lo)
-            roots[lo, hi] = node_hash(root(lo, split), root(split, hi))
-        return roots[lo, hi]
+            value = node_hash(root(lo, split), root(split, hi))
+        if (lo, hi) in needed:
+            roots[lo, hi] = value
+        return value
 
-    def path(index: int) -> list[bytes]:
-        if not 0 <= index < size:
-            raise ProofError(f"no leaf {index} in a tree of {size}")
-        siblings, lo, hi = [], 0, size
-        while hi - lo > 1:
-            split = lo + _split(hi - lo)
-            if index < split:
-                siblings.append(root(split, hi))
-                hi = split
-            else:
-                siblings.append(root(lo, split))
-                lo = split
-        return siblings[::-1]
+    for lo, hi in sorted(needed, key=lambda pair: pair[1] - pair[0]):
+        root(lo, hi)
+    return {index: [roots[pair] for pair in reversed(siblings[index])] for index in wanted}
 
-    return {index: path(index) for index in sorted(set(indexes))}
+
+def _sibling_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose roots make up leaf `index`'s audit path, from the root down."""
+    if not 0 <= index < size:
+        raise ProofError(f"no leaf {index} in a tree of {size}")
+    ranges, lo, hi = [], 0, size
+    while hi - lo > 1:
+        split = lo + _split(hi - lo)
+        if index < split:
+            ranges.append((split, hi))
+            hi = split
+        else:
+            ranges.append((lo, split))
+            lo = split
+    return ranges
 
 
 def consistency_proof(size1: int, size2: int, leaves: Sequence[bytes]) -> list[bytes]:

@@ -163,3 +163,11 @@ def make_services(service: Service, graph: GraphConnector, ingestor: Any) -> Cal
         return sync_services(load_settings(overrides), service.ledger, graph, ingestor)
 
     return make
+
+
+@pytest.fixture
+def certificates(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The request runner's certificates, recorded instead of signed (tests/jobs/request_fixtures.py)."""
+    from request_fixtures import record_certificates
+
+    return record_certificates(monkeypatch)

@@ -32,8 +32,8 @@ class Certificates:
         return f"cert-{request_id}"
 
 
-@pytest.fixture
-def certificates(monkeypatch: pytest.MonkeyPatch) -> Certificates:
+def record_certificates(monkeypatch: pytest.MonkeyPatch) -> Certificates:
+    """Replace the certificate issuer by a recorder for one test (the `certificates` fixture)."""
     issued = Certificates()
     monkeypatch.setattr(handover, "certify", issued)
     return issued

@@ -16,8 +16,10 @@ from anonymise_fixtures import Bookings, entries, person
 from config.retention import load_policy
 from jobs.requests import handover
 from ledger.holds import place_hold
+from ledger import requests
 from ledger.integrity import verify_ledger
-from request_fixtures import certificates, runner, settings_of, verified_request  # noqa: F401 (fixture)
+from ledger.requests import Intake, RequestRules
+from request_fixtures import runner, settings_of, verified_request
 from state import request_runs
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "ledger"))   # the carving tools live with the ledger's tests
@@ -168,3 +170,56 @@ def test_a_run_killed_after_the_cancellation_left_resumes_without_a_second_mail_
 
 def _entries(bookings: Bookings, kind: str) -> list[dict[str, Any]]:
     return entries(bookings.ledger, kind)
+
+
+def test_a_parents_request_erases_the_childs_data_and_flags_the_child_for_later_bookings(
+        bookings: Bookings, service: Any, policy: Any, control: Any, certificates: Any) -> None:
+    child = person(5)      # nothing in the booking says it is a child: the parent does
+    appointment_id = bookings.book(bookings.ledger.clock().replace(microsecond=0) - timedelta(days=4), [child])
+    subject, _ = bookings.subject_of(appointment_id)
+    request_id = verified_request(bookings, service, "child-erasure", email=child["emailAddress"])
+
+    (report,) = runner(bookings, service, policy).run_queued()
+
+    assert (report.state, report.outcome, report.subjects) == ("done", "done", (subject,)), report
+    assert _live_hits(control, child) == []
+    flagged = [e for e in entries(bookings.ledger, "child-flagged") if e["subject"] == subject]
+    assert len(flagged) == 1 and flagged[0]["by_officer"] is True
+    with bookings.ledger.transaction() as tx:
+        assert tx.subject(subject).status == "erased" and tx.request(request_id).state == "completed"
+
+
+def test_an_unverified_request_runs_nothing(bookings: Bookings, service: Any, policy: Any, control: Any,
+                                            certificates: Any) -> None:
+    ada = person(6)
+    appointment_id = bookings.book(bookings.ledger.clock().replace(microsecond=0) - timedelta(days=4), [ada])
+    rules = RequestRules.from_settings(settings_of(service))
+    with bookings.ledger.transaction() as tx:
+        request_id = requests.receive(tx, Intake("erasure", "portal", email=ada["emailAddress"]), rules).request_id
+    control.call("DELETE", "/requests")
+
+    report = runner(bookings, service, policy).run(request_id)
+
+    assert (report.state, report.detail) == ("failed", "NotVerified")
+    assert [r for r in control.call("GET", "/requests/log") if r["path"].startswith("/v1.0")] == []   # not one Graph call
+    assert bookings.appointment(appointment_id).status_code == 200 and _live_hits(control, ada)
+    with bookings.ledger.transaction() as tx:
+        assert tx.request(request_id).state == "awaiting-verification"
+        assert request_runs.run(tx.session, request_id).state == "failed"
+    assert certificates.issued == {}
+
+
+def test_a_run_refused_by_the_gate_runs_once_verified_and_queued_again(
+        bookings: Bookings, service: Any, policy: Any, control: Any, certificates: Any) -> None:
+    ada = person(7)
+    bookings.book(bookings.ledger.clock().replace(microsecond=0) - timedelta(days=4), [ada])
+    rules = RequestRules.from_settings(settings_of(service))
+    with bookings.ledger.transaction() as tx:
+        request_id = requests.receive(tx, Intake("erasure", "portal", email=ada["emailAddress"]), rules).request_id
+    assert runner(bookings, service, policy).run(request_id).state == "failed"
+    assert runner(bookings, service, policy).run_queued() == []          # a failed run is not retried blindly
+    with bookings.ledger.transaction() as tx:
+        requests.verify(tx, request_id, method="email-code", data_points=["email"], by="subject")
+        request_runs.queue_run(tx.session, request_id, by="officer", now=bookings.ledger.clock())
+    (report,) = runner(bookings, service, policy).run_queued()
+    assert (report.state, report.outcome) == ("done", "done") and _live_hits(control, ada) == []

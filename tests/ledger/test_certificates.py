@@ -144,6 +144,7 @@ FORGERIES = [
                                                 "2020-01-01T00:00:00.000000Z"), core.FACTS),
     ("another outcome than the ledger's", _altered(("facts", "outcome"), "done"), core.FACTS),
     ("its seq list padded", _altered(("facts", "seqs"), [1]), core.FACTS),
+    ("a time that is no date", _altered(("issued_at",), "2024-02-30T09:00:00.000000Z"), core.MALFORMED),
     ("a float", _altered(("facts", "counts", "appointment"), 1.5, resign=False), core.MALFORMED),
 ]
 
@@ -178,3 +179,20 @@ def test_a_checkpoint_note_does_not_pass_for_a_certificate(ledger, signer, issue
         core.verify_certificate(json.dumps({"certificate": certificate.document["certificate"], "signature": signature}),
                                 signer.verifier_key)
     assert failure.value.reason == core.SIGNATURE
+
+
+def test_the_auditors_copy_of_the_verifier_checks_a_certificate_on_its_own(issued, signer, tmp_path):
+    """`verifier/certificates.py` in an export bundle, run by a bare interpreter from the bundle."""
+    import subprocess
+    import sys
+
+    from ledger.core.auditor_verifier import copy_verifier
+
+    copy_verifier(tmp_path / "verifier")
+    certificate, _facts = issued
+    (tmp_path / "certificate.json").write_text(certificate.text, encoding="utf-8")
+    script = ("import sys; from verifier.certificates import verify_certificate; "
+              "print(verify_certificate(open('certificate.json', 'rb').read(), sys.argv[1]).certificate_id)")
+    done = subprocess.run([sys.executable, "-c", script, signer.verifier_key], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == certificate.certificate_id, done.stderr
