@@ -94,7 +94,7 @@ def submit_request(request_type: str) -> Response | tuple[str, int]:
         abort(404)
     read = read_request_form(request_type, request.form)
     if read.intake is None:
-        return _form(request_type, request.form, read.problems), 400
+        return _form(request_type, request.form, read.problems), 422
     dashboard = context()
     with dashboard.ledger.transaction() as tx:
         received = requests.receive(tx, read.intake, current_app.extensions[RULES])
@@ -125,7 +125,7 @@ def enter_code(challenge: str) -> tuple[str, int]:
         status_token = _verify_requester(tx, result, "email-code")
     if status_token is None:
         return render_template("portal/code.html", challenge=challenge, wrong=True,
-                               minutes=dashboard.settings.VERIFICATION_CODE_MINUTES), 400
+                               minutes=dashboard.settings.VERIFICATION_CODE_MINUTES), 422
     return render_template("portal/verified.html", status_token=status_token), 200
 
 

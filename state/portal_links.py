@@ -19,7 +19,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, select, update
+from sqlalchemy import Engine, String, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.base import REF, TIME, Base
@@ -62,6 +62,13 @@ def redeem_link(session: Session, token: str, purpose: str, now: datetime) -> st
         PortalLink.token_hash == digest, PortalLink.used_at.is_(None), PortalLink.expires_at > stamp)
         .values(used_at=stamp).execution_options(synchronize_session=False))
     return link.request_id if opened.rowcount == 1 else None
+
+
+def purge_finished_links(engine: Engine, now: datetime) -> int:
+    """Delete every link that can never open again (used or expired); how many went."""
+    with engine.begin() as connection:
+        return connection.execute(delete(PortalLink).where(or_(
+            PortalLink.used_at.is_not(None), PortalLink.expires_at <= format_time(now)))).rowcount
 
 
 def _hash(token: str) -> str:

@@ -28,7 +28,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, select, update
+from sqlalchemy import Engine, Integer, String, delete, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.base import REF, TIME, Base
@@ -128,6 +128,15 @@ def check_link(session: Session, token: str, now: datetime) -> CheckResult:
     if challenge is None or refusal is not None or not hmac.compare_digest(digest, challenge.link_hash or ""):
         return CheckResult(False, refusal or "unknown")
     return _use(session, challenge, now)
+
+
+def purge_finished_challenges(engine: Engine, now: datetime) -> int:
+    """Delete every challenge that can never verify again (used, spent, expired); how many went. The
+    ledger's `request-verified` entry is the lasting record of a verification."""
+    row = VerificationChallenge
+    with engine.begin() as connection:
+        return connection.execute(delete(row).where(or_(row.state.in_(("used", "spent")),
+                                                        row.expires_at <= format_time(now)))).rowcount
 
 
 def code_hash(challenge_id: str, code: str) -> str:

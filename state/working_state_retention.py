@@ -11,7 +11,9 @@ What goes, and why it may:
 - a filled gap (by when it was filled): the tamper-evident record of it is its `sync-gap` and
   `sync-gap-filled` ledger entries, which are never purged;
 - a dashboard session past its absolute or idle deadline (state/dashboard_sessions.py): it can
-  never be used again, and it names who was signed in.
+  never be used again, and it names who was signed in;
+- an identity challenge used, spent or expired, and a portal link used or expired
+  (state/verification.py, state/portal_links.py): they can never verify or open again.
 What stays: `pending` rows, and `parked` rows until a person acts on them; gaps not yet filled.
 
 Rows go in chunks of PURGE_CHUNK, each its own short transaction, so a first purge of a large
@@ -29,6 +31,8 @@ from database.times import format_time
 from state.dashboard_sessions import purge_expired_sessions
 from state.inbox import InboxRow
 from state.leases import JobRun
+from state.portal_links import purge_finished_links
+from state.verification import purge_finished_challenges
 from state.watermarks import SyncGap
 
 PURGE_CHUNK = 5000
@@ -54,7 +58,9 @@ def purge_working_state(engine: Engine, now: datetime, retention: WorkingStateRe
     return {"inbox_done": _purge(engine, InboxRow.id, inbox_done),
             "job_runs": _purge(engine, JobRun.id, runs),
             "filled_gaps": _purge(engine, SyncGap.id, gaps),
-            "dashboard_sessions": purge_expired_sessions(engine, now)}
+            "dashboard_sessions": purge_expired_sessions(engine, now),
+            "verification_challenges": purge_finished_challenges(engine, now),
+            "portal_links": purge_finished_links(engine, now)}
 
 
 def _purge(engine: Engine, key: InstrumentedAttribute[int], condition: ColumnElement[bool]) -> int:

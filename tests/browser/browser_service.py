@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.pool import NullPool
@@ -32,13 +33,13 @@ class LiveService:
     password: str
     database_url: str
     subject_email: str
-    overrides: dict[str, str]
+    graph_url: str
+    settings: Any
 
     def run_queued_requests(self) -> None:
         """One run of the scheduler's `requests` job: every queued data-subject request, against the emulator."""
-        settings = load_settings(self.overrides)
-        with opened_process(settings) as process:
-            services = sync_services(settings, process.ledger, process.graph, process.ingestor)
+        with opened_process(self.settings) as process:
+            services = sync_services(self.settings, process.ledger, process.graph, process.ingestor)
             services.requests.run_queued()
 
     def entries_of_kind(self, kind: str) -> int:
@@ -71,8 +72,9 @@ def customer_email(graph_url: str, business_id: str) -> str:
 
 
 @contextmanager
-def running_service(directory: Path) -> Iterator[LiveService]:
-    """The whole service for one browser session, stopped afterwards."""
+def running_service(directory: Path, **extra: str) -> Iterator[LiveService]:
+    """The whole service for one browser session, stopped afterwards; `extra` settings on top (the
+    privacy page's test sets PRIVACY_MAILBOX)."""
     password = secrets.token_urlsafe(18)
     port = free_port()
     with running_emulator(free_port()) as (graph_url, tenant_id, businesses):
@@ -84,7 +86,7 @@ def running_service(directory: Path) -> Iterator[LiveService]:
             "GRAPH_BASE_URL": graph_url, "GRAPH_TENANT_ID": tenant_id, "GRAPH_CREDENTIAL": "static",
             "BOOKING_BUSINESSES": ",".join(businesses),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "AUTH_MODE": "local", "LOCAL_PASSWORD": password, "EXPORT_DIR": str(directory / "exports"),
+            "AUTH_MODE": "local", "LOCAL_PASSWORD": password, "EXPORT_DIR": str(directory / "exports"), **extra,
         }
         settings = load_settings(overrides)
         engine = create_ledger_engine(settings.DATABASE_URL)
@@ -93,7 +95,7 @@ def running_service(directory: Path) -> Iterator[LiveService]:
         reconcile_once(settings)
         with running_web_app(create_app(overrides, surfaces=SURFACES), port):
             yield LiveService(f"http://127.0.0.1:{port}", password, settings.DATABASE_URL,
-                              customer_email(graph_url, businesses[0]), overrides)
+                              customer_email(graph_url, businesses[0]), graph_url, settings)
 
 
 def reconcile_once(settings) -> None:

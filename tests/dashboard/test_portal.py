@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import text
 
 from config.settings import DEFAULT_PRIVACY_NOTICE
 from dashboard.portal_forms import REQUEST_PAGES
@@ -18,11 +18,9 @@ from ledger import requests
 from ledger.core.canonical import parse_entry
 from ledger.entries import stream_rows
 from portal_helpers import EMAIL, STATUS_URL, challenge_of, mail_challenges, post, submit
+from state.notice_versions import register_version
 from state.portal_links import create_link
 from state.verification import wanted_challenges
-
-NOTICE_VERSIONS = ("CREATE TABLE notice_versions (version VARCHAR(64) PRIMARY KEY, sha256 VARCHAR(64) NOT NULL, "
-                   "text TEXT NOT NULL, registered_at VARCHAR(32) NOT NULL, material BOOLEAN NOT NULL)")
 
 
 def _context(app):
@@ -45,19 +43,16 @@ def test_the_privacy_page_shows_the_notice_in_force_and_a_form_for_every_request
     assert "<script" not in body and "https://" not in body
 
 
-def test_registered_versions_are_published_the_newest_in_force_the_earlier_ones_linked(portal_app):
-    engine = _context(portal_app).engine
-    with engine.begin() as connection:
-        if not engine.dialect.has_table(connection, "notice_versions"):   # comms' table, before its merge
-            connection.execute(text(NOTICE_VERSIONS))
-        for version, words, at in (("2023-05-01", "Our first notice.", "2023-05-01T00:00:00.000000Z"),
-                                   ("2024-02-26", "Our second notice.", "2024-02-26T00:00:00.000000Z")):
-            connection.execute(text("INSERT INTO notice_versions VALUES (:v, :s, :t, :r, :m)"),
-                               {"v": version, "s": "ab" * 32, "t": words, "r": at, "m": False})
+def test_registered_versions_are_published_the_newest_in_force_the_earlier_ones_linked(portal_app, clock):
+    ledger = _context(portal_app).ledger
+    for version, words in (("2023-05-01", "Our first notice."), ("2024-02-26", "Our second notice.")):
+        with ledger.transaction() as tx:
+            register_version(tx.session, version=version, sha256="ab" * 32, text=words, material=False, now=clock())
+        clock.advance(days=1)
     client = portal_app.test_client()
     body = client.get("/privacy").get_data(as_text=True)
     assert "<p>Our second notice.</p>" in body and "Our first notice." not in body
-    assert '<a href="/privacy/notices/2023-05-01">Version 2023-05-01</a>, published 2023-05-01' in body
+    assert f'<a href="/privacy/notices/2023-05-01">Version 2023-05-01</a>, published {clock().date() - timedelta(days=2)}' in body
     earlier = client.get("/privacy/notices/2023-05-01").get_data(as_text=True)
     assert "<p>Our first notice.</p>" in earlier and "An earlier version, no longer in force." in earlier
     assert client.get("/privacy/notices/1999-01-01").status_code == 404
@@ -141,7 +136,7 @@ def test_a_parents_request_waits_for_the_officer_without_a_code(portal_app):
 ])
 def test_a_malformed_form_is_shown_again_and_nothing_is_received(portal_app, fields, problem):
     answer = submit(portal_app, portal_app.test_client(), "erasure", **fields)
-    assert answer.status_code == 400 and problem in answer.get_data(as_text=True)
+    assert answer.status_code == 422 and problem in answer.get_data(as_text=True)
     assert _portal_requests(portal_app) == []
 
 

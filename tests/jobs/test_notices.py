@@ -1,6 +1,9 @@
 """Material notice changes: `notice register FILE --material` records the version and plans one
 notice per person whose data is still held; the `notices` job sends them in batches, each once,
-each recorded, resumable after a death mid-batch; restricted subjects are held until lifted."""
+each recorded, resumable after a death mid-batch; restricted subjects are held until lifted. Sent over
+HTTP to the emulator (its outbox says what arrived); the death mid-batch, at the exact moment after
+Graph sent and before the record, with the sender's double (bench/request_notices.py SIGKILLs a
+real notices process over HTTP)."""
 from __future__ import annotations
 
 import json
@@ -17,13 +20,14 @@ from jobs.notices import NoticeSender, notice_progress, register_notice
 from ledger.core.canonical import parse_entry
 from ledger.models import EntryIndex, LedgerEntry
 from mail_double import Died, MailDouble
+from mail_outbox import Outbox
 from state import notice_versions, subject_restrictions
 
 MAILBOX = "privacy@contoso.com"
 NOTICE = "Privacy notice\nLast updated: December 1, 2026\n\nWe changed what we keep.\n"
 
 
-class Graph:
+class DoubleGraph:
     def __init__(self, mail: MailDouble) -> None:
         self.mail = mail
 
@@ -34,13 +38,13 @@ def settings(service: Any) -> Any:
 
 
 @pytest.fixture
-def double() -> MailDouble:
-    return MailDouble()
+def outbox(control: Any) -> Outbox:
+    return Outbox(control)
 
 
 @pytest.fixture
-def sender(service: Any, settings: Any, double: MailDouble) -> NoticeSender:
-    return NoticeSender(service.ledger, Graph(double), settings)
+def sender(service: Any, settings: Any, graph: Any) -> NoticeSender:
+    return NoticeSender(service.ledger, graph, settings)
 
 
 def person(service: Any, email: str | None, *, phone: str | None = None) -> str:
@@ -69,7 +73,7 @@ def people(service: Any) -> dict[str, str]:
     return subjects
 
 
-def test_a_material_change_is_sent_once_to_each_person_whose_data_is_held(service, sender, double, people):
+def test_a_material_change_is_sent_once_to_each_person_whose_data_is_held(service, sender, outbox, people):
     """One notice per address held (not the erased one's, not twice to one person), batch by batch,
     each recorded as `message-sent` with the version; registering and running again sends nothing."""
     registered = register_notice(service.ledger, NOTICE, version="2026-12-01", material=True)
@@ -79,18 +83,20 @@ def test_a_material_change_is_sent_once_to_each_person_whose_data_is_held(servic
     assert changed["sha256"] == registered.sha256
     report = sender.run()
     assert report["batches"] == 3 and report["outcomes"] == {"sent": 7}
-    addresses = sorted(message.to.lower() for message in double.sent)
+    addresses = sorted(message.to.lower() for message in outbox.sent)
     assert addresses == [f"person{n}@example.org" for n in range(7)]
-    assert all("/privacy/notices/2026-12-01" in message.text for message in double.sent)
+    assert all("/privacy/notices/2026-12-01" in message.text for message in outbox.sent)
     sent = entries(service, "message-sent")
     assert len(sent) == 7 and {e["notice_version"] for e in sent} == {"2026-12-01"}
     assert {e["template"] for e in sent} == {"material-change"} and "example.org" not in json.dumps(sent)
     assert register_notice(service.ledger, NOTICE, version="2026-12-01", material=True).planned == 0
-    assert sender.run()["outcomes"] == {} and len(double.sent) == 7
+    assert sender.run()["outcomes"] == {} and len(outbox.sent) == 7
     assert notice_progress(service.ledger, "2026-12-01") == {"sent": 7}
 
 
-def test_a_notice_job_killed_mid_batch_resumes_without_a_second_send(service, sender, double, people, control):
+def test_a_notice_job_killed_mid_batch_resumes_without_a_second_send(service, settings, people, control):
+    double = MailDouble()
+    sender = NoticeSender(service.ledger, DoubleGraph(double), settings)
     register_notice(service.ledger, NOTICE, version="2026-12-01", material=True)
     double.die_after = "send_draft"
     with pytest.raises(Died):
@@ -105,7 +111,7 @@ def test_a_notice_job_killed_mid_batch_resumes_without_a_second_send(service, se
     assert len(entries(service, "message-sent")) == 7
 
 
-def test_a_restricted_subject_is_told_once_the_restriction_is_lifted_and_an_objector_is_told(service, sender, double,
+def test_a_restricted_subject_is_told_once_the_restriction_is_lifted_and_an_objector_is_told(service, sender, outbox,
                                                                                            people):
     with service.ledger.transaction() as tx:
         subject_restrictions.restrict(tx.session, people["p1"], kind="restriction", now=tx.clock())
@@ -113,19 +119,19 @@ def test_a_restricted_subject_is_told_once_the_restriction_is_lifted_and_an_obje
         subject_restrictions.restrict(tx.session, people["p3"], kind="opt-out", now=tx.clock())
     register_notice(service.ledger, NOTICE, version="2026-12-01", material=True)
     assert sender.run()["outcomes"] == {"sent": 6, "held": 1}
-    assert "person1@example.org" not in {m.to for m in double.sent}
-    assert {"person2@example.org", "person3@example.org"} <= {m.to for m in double.sent}
-    assert sender.run()["released"] == 0 and len(double.sent) == 6
+    assert "person1@example.org" not in {m.to for m in outbox.sent}
+    assert {"person2@example.org", "person3@example.org"} <= {m.to for m in outbox.sent}
+    assert sender.run()["released"] == 0 and len(outbox.sent) == 6
     with service.ledger.transaction() as tx:
         subject_restrictions.lift(tx.session, people["p1"], "restriction", now=tx.clock())
     assert sender.run()["released"] == 1
-    assert [m.to for m in double.sent].count("person1@example.org") == 1
+    assert [m.to for m in outbox.sent].count("person1@example.org") == 1
     assert notice_progress(service.ledger, "2026-12-01") == {"sent": 7}
 
 
-def test_a_change_that_is_not_material_plans_no_notice(service, sender, double, people):
+def test_a_change_that_is_not_material_plans_no_notice(service, sender, outbox, people):
     assert register_notice(service.ledger, NOTICE, version="2026-12-01", material=False).planned == 0
-    assert sender.run()["batches"] == 0 and double.sent == []
+    assert sender.run()["batches"] == 0 and outbox.sent == []
 
 
 def test_the_command_registers_the_file_stores_the_text_and_refuses_another_text(service, monkeypatch, tmp_path,

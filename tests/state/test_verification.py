@@ -1,4 +1,5 @@
-"""Identity challenges and portal links: hashed at rest, single use, short-lived, a few attempts.
+"""Identity challenges and portal links: hashed at rest, single use, short-lived, a few attempts,
+purged once they can never work again.
 
 Each test works on a migrated database of both backends, in transactions of its own, as the
 portal and the mailer do.
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Session
 from state.portal_links import PortalLink, create_link, redeem_link
 from state.verification import (ChallengeError, VerificationChallenge, check_code, check_link, issue_challenge,
                                 want_challenge, wanted_challenges)
+from state.working_state_retention import WorkingStateRetention, purge_working_state
 
 MINUTES, ATTEMPTS = 15, 3
+RETENTION = WorkingStateRetention(timedelta(days=7), timedelta(days=30), timedelta(days=30))
 
 
 def _in_session(db, work):
@@ -139,3 +142,20 @@ def test_a_portal_link_expires_after_its_hours(db, clock):
 def test_an_unknown_link_purpose_is_refused(db, clock):
     with pytest.raises(ValueError, match="purpose"):
         _in_session(db, lambda s: create_link(s, "req_1", "download", clock(), 72))
+
+
+def test_the_purge_takes_challenges_and_links_that_can_never_work_again_and_keeps_the_rest(db, clock):
+    used, issued = _issued(db, clock, "req_used")
+    _in_session(db, lambda s: check_link(s, issued.link_token, clock()))
+    live, _ = _issued(db, clock, "req_live")
+    wanted = _in_session(db, lambda s: want_challenge(s, "req_wanted", clock()))
+    opened = _in_session(db, lambda s: create_link(s, "req_used", "status", clock(), 72))
+    _in_session(db, lambda s: redeem_link(s, opened, "status", clock()))
+    kept = _in_session(db, lambda s: create_link(s, "req_live", "status", clock(), 72))
+    assert {name: count for name, count in purge_working_state(db, clock(), RETENTION).items()
+            if name in ('verification_challenges', 'portal_links')} == {'verification_challenges': 1, 'portal_links': 1}
+    remaining = _in_session(db, lambda s: set(s.scalars(select(VerificationChallenge.challenge_id))))
+    assert remaining == {live, wanted}
+    clock.advance(minutes=MINUTES)                      # the live code expires; the link lives 72 hours
+    assert purge_working_state(db, clock(), RETENTION)["verification_challenges"] == 1
+    assert _in_session(db, lambda s: redeem_link(s, kept, "status", clock())) == "req_live"
