@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "subject": ("subject", "Find a data subject by email or phone, show (recorded) or erase one."),
     "retention": ("retention", "Show what expires when, or run retention and anonymisation now (`--dry-run`)."),
     "hold": ("hold", "Place, release or list legal holds on a subject, an appointment or a business."),
+    "notice": ("notice", "Register a privacy-notice version; `--material` tells everyone whose data is held."),
     "serve": ("serve", "Serve the web app (webhooks, health, metrics, dashboard) under gunicorn."),
     "worker": ("worker", "Process the webhook inbox into the ledger (any number on PostgreSQL)."),
     "emulator": ("emulator", "Run the local Microsoft Graph emulator."),

@@ -25,7 +25,9 @@ from jobs.erasure import erase_working_state
 from jobs.holds_scope import subject_scope
 from jobs.ingest import Ingestor
 from jobs.lifecycle import LifecycleServices
+from jobs.notices import NoticeSender
 from jobs.reconcile import BookingsReader, Horizon, Progress, Reconciler
+from jobs.request_mail import RequestMailer
 from jobs.retention import BusinessZones, RetentionEvaluator
 from jobs.scheduler import JobSchedule
 from jobs.subscriptions import GraphSubscriptions, SubscriptionManager, SubscriptionPolicy
@@ -58,6 +60,14 @@ class RetentionServices:
 
 
 @dataclass(frozen=True)
+class MailServices:
+    """The mail sent from PRIVACY_MAILBOX: what requests are due, and material-change notices."""
+
+    requests: RequestMailer
+    notices: NoticeSender
+
+
+@dataclass(frozen=True)
 class SyncServices:
     """Subscriptions, reconciliation, mailbox delta rounds and lifecycle handling over one ledger
     and one connector."""
@@ -69,6 +79,7 @@ class SyncServices:
     delta: DeltaFollower
     retention: RetentionServices
     requests: RequestRunner
+    mail: MailServices | None = None
 
     @property
     def lifecycle(self) -> LifecycleServices:
@@ -119,7 +130,20 @@ def sync_services(settings: Any, ledger: Ledger, graph: Any, ingestor: Ingestor,
     reconciler = Reconciler(ledger, bookings, ingestor, horizon=horizon_from_settings(settings), progress=progress)
     return SyncServices(ledger, businesses, manager, reconciler, DeltaFollower(ledger, graph, ingestor, reconciler),
                         retention_services(ledger, graph, ingestor),
-                        RequestRunner(ledger, graph, ingestor.policy, settings, ledger.clock))
+                        RequestRunner(ledger, graph, ingestor.policy, settings, ledger.clock),
+                        mail_services(settings, ledger, graph))
+
+
+def mail_services(settings: Any, ledger: Ledger, graph: Any) -> MailServices | None:
+    """The request mailer and the notice sender over PRIVACY_MAILBOX, their templates checked now
+    (a broken template stops the start: config/mail_templates.py); None without a privacy mailbox."""
+    if not settings.PRIVACY_MAILBOX:
+        return None
+    from config.mail_templates import load_templates
+
+    templates = load_templates(settings.MAIL_TEMPLATES_DIR)
+    return MailServices(RequestMailer(ledger, graph, settings, templates=templates),
+                        NoticeSender(ledger, graph, settings, templates=templates))
 
 
 def retention_services(ledger: Ledger, graph: Any, ingestor: Ingestor) -> RetentionServices:

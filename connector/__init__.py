@@ -9,17 +9,18 @@ from .errors import (
     Throttled, Unavailable,
 )
 from .facade import GraphConnector, connector_from_settings
+from .mail import Mail
 from .mailbox import DeltaRound
 from .models import (
     Address, Appointment, AppointmentUpdate, Business, Customer, CustomerInfo, CustomerUpdate, Event,
-    ItemResult, Phone, QuestionAnswer, Subscription,
+    ItemResult, MailMessage, Phone, QuestionAnswer, Subscription,
 )
 from .retry import RetryPolicy
 
 __all__ = [
     "Address", "Appointment", "AppointmentUpdate", "AuthenticationFailed", "Business", "Customer",
     "CustomerInfo", "CustomerUpdate", "DeltaRound", "Event", "Gone", "GraphConnector", "GraphError",
-    "InvalidRequest", "ItemResult", "NotFound", "OutcomeUnknown", "PermissionMissing", "Phone",
+    "InvalidRequest", "ItemResult", "Mail", "MailMessage", "NotFound", "OutcomeUnknown", "PermissionMissing", "Phone",
     "QuestionAnswer", "RetryPolicy", "StaticCredential", "Subscription", "Throttled", "Unavailable",
     "connector_from_settings", "credential_from_settings",
 ]

@@ -3,6 +3,7 @@
     with GraphConnector(base_url=..., credential=...) as graph:      # or connector_from_settings()
         for appointment in graph.bookings.calendar_view(business, start, end): ...
         graph.subscriptions.renew(sub_id, expiration)
+        for message in graph.mail.messages_since(privacy_mailbox, since): ...
     GraphConnector(..., observe=lambda method, route, status: ...)  # every call, ids masked as {id}
 
 Opening starts the loop thread, imports msgraph there and builds the one client; closing
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from .bookings import Bookings
 from .credentials import TokenCredential, credential_from_settings
 from .limits import MailboxLimiter
+from .mail import Mail
 from .mailbox import Mailbox
 from .retry import RetryPolicy
 from .runner import LoopRunner
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 
 class GraphConnector:
-    """One Graph client on its own event loop, with Bookings, Mailbox and Subscriptions APIs."""
+    """One Graph client on its own event loop, with Bookings, Mailbox, Mail and Subscriptions APIs."""
 
     def __init__(
         self,
@@ -55,6 +57,7 @@ class GraphConnector:
         self.session = GraphSession(self._runner, http)
         self.bookings = Bookings(self.session)
         self.mailbox = Mailbox(self.session)
+        self.mail = Mail(self.session)
         self.subscriptions = Subscriptions(self.session)
 
     async def _open(self, base_url: str, policy: RetryPolicy, timeout: float) -> tuple[GraphClient, GraphHttp]:

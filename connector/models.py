@@ -145,6 +145,26 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class MailMessage:
+    """A message of a mailbox (the privacy mailbox's Inbox): `text` is the body as plain text,
+    `headers` its internet message headers in order (names as sent), `is_ndr` whether it is a
+    non-delivery report (Exchange's NDR header, or a multipart/report)."""
+
+    id: str
+    received_at: datetime | None
+    sender: str | None = pii()
+    subject: str | None = pii()
+    text: str | None = pii()
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    is_ndr: bool = False
+
+    def header(self, name: str) -> str | None:
+        """The first value of the header `name` (case-insensitive), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key.lower() == wanted), None)
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
     """A Graph change-notification subscription; `expiration` is what Graph granted."""
 

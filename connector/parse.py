@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz
 
-from .models import Address, Appointment, Business, Customer, CustomerInfo, Event, Phone, QuestionAnswer
+from .models import Address, Appointment, Business, Customer, CustomerInfo, Event, MailMessage, Phone, QuestionAnswer
 
 Json = Mapping[str, Any]
+# Exchange marks the non-delivery reports it generates (privacy-facts §1.8: they land in the Inbox).
+_NDR_HEADER = "x-ms-exchange-message-is-ndr"
 _UTC_NAMES = frozenset({"", "UTC", "Etc/UTC", "Coordinated Universal Time", "tzone://Microsoft/Utc"})
 
 
@@ -142,4 +144,22 @@ def parse_event(data: Json) -> Event:
         is_cancelled=data.get("isCancelled"), created=parse_datetime(data.get("createdDateTime")),
         last_modified=parse_datetime(data.get("lastModifiedDateTime")), i_cal_uid=data.get("iCalUId"),
         change_key=data.get("changeKey"), removed=(removed.get("reason") or "deleted") if removed else None,
+    )
+
+
+def _address(value: Json | None) -> str | None:
+    return ((value or {}).get("emailAddress") or {}).get("address") or None
+
+
+def parse_message(data: Json) -> MailMessage:
+    """A message; the sender is `from` (who wrote it), else `sender` (who sent it for them)."""
+    headers = tuple((str(h.get("name", "")), str(h.get("value", ""))) for h in data.get("internetMessageHeaders") or ())
+    names = {name.lower(): value for name, value in headers}
+    body = data.get("body") or {}
+    content_type = names.get("content-type", "").lower()
+    return MailMessage(
+        id=data["id"], received_at=parse_datetime(data.get("receivedDateTime")),
+        sender=_address(data.get("from")) or _address(data.get("sender")), subject=data.get("subject"),
+        text=body.get("content") if body else data.get("bodyPreview"), headers=headers,
+        is_ndr=_NDR_HEADER in names or content_type.startswith("multipart/report"),
     )

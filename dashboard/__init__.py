@@ -16,7 +16,7 @@ from dashboard.context import EXTENSION, DashboardContext
 
 # One module per area, each exporting a blueprint `bp`; the frame first (templates, static files).
 PAGES = ("frame", "signin", "entra", "overview", "charts", "integrity", "subjects", "records", "audit",
-         "holds", "retention", "processing_record", "notices", "admin", "requests")
+         "holds", "retention", "processing_record", "notices", "admin", "portal", "requests")
 
 
 def register(app: Flask, context: DashboardContext) -> None:

@@ -144,13 +144,13 @@ class JobSchedule:
     retention: WorkingStateRetention
     evaluate_retention: timedelta
     anonymise: timedelta
-    requests: timedelta
+    requests: timedelta = timedelta(minutes=5)
 
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
-    back-fills, checkpoints, retention evaluation, anonymisation, queued requests, the working state's purge
-    and expired exports."""
+    back-fills, checkpoints, retention evaluation, anonymisation, queued requests, the working state's purge,
+    expired exports, and with a privacy mailbox the request mail and the notices."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -184,7 +184,7 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def expire_exports() -> Mapping[str, Any]:
         return {"destroyed": destroy_expired_exports(services.ledger, services.ledger.clock)}
 
-    return {
+    jobs: dict[str, tuple[Job, timedelta]] = {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
         "follow-calendars": (follow, schedule.delta),
         "backfill-gaps": (backfill, BACKFILL_INTERVAL),
@@ -196,3 +196,8 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "requests": (run_requests, schedule.requests),
         "expire-exports": (expire_exports, EXPORT_EXPIRY_INTERVAL),
     }
+    if services.mail is not None:
+        # The mail requests are due (and the daily digest), and material-change notices, batch by batch.
+        jobs["request-mail"] = (services.mail.requests.run, schedule.requests)
+        jobs["notices"] = (services.mail.notices.run, schedule.requests)
+    return jobs

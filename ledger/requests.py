@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from database.times import format_time, parse_time
 from ledger.deadlines import OPT_OUT, REGIMES, Calendars, Deadlines, deadlines_for
@@ -298,13 +298,15 @@ def _link_if_duplicate(tx: LedgerTransaction, request_id: str, rules: RequestRul
     """Link the request to an earlier one of the same type from the same person inside the window."""
     request = _require(tx, request_id)
     contact = request.requester_ref
-    people = set(_same_person(tx, contact)) - {contact}
-    if not people or rules.duplicate_window <= timedelta(0):
+    if rules.duplicate_window <= timedelta(0):
         return
     since = format_time(parse_time(request.received_at) - rules.duplicate_window)
+    # One query of one shape whoever the requester is: the public page must do the same work for an
+    # address the ledger knows as for one it never saw (a first query of the same person's subjects,
+    # then a second only when there were any, would tell them apart by timing).
     earlier = tx.session.scalars(
         select(RequestProjection).where(
-            RequestProjection.requester_ref.in_(people), RequestProjection.request_type == request.request_type,
+            RequestProjection.requester_ref.in_(_same_person(contact)), RequestProjection.request_type == request.request_type,
             RequestProjection.received_at >= since, RequestProjection.request_id != request_id,
             RequestProjection.state.not_in(("duplicate", "discarded", "draft")))
         .order_by(RequestProjection.received_at, RequestProjection.request_id)).first()
@@ -312,10 +314,10 @@ def _link_if_duplicate(tx: LedgerTransaction, request_id: str, rules: RequestRul
         tx.append("request-linked", subject=contact, refs={"request": request_id, "duplicate_of": earlier.request_id})
 
 
-def _same_person(tx: LedgerTransaction, requester: str) -> list[str]:
-    """The subjects sharing the requester's email or phone (its blind indexes), itself included."""
+def _same_person(requester: str) -> Select[tuple[str]]:
+    """The other subjects sharing the requester's email or phone (its blind indexes), as a subquery."""
     digests = select(BlindIndex.digest).where(BlindIndex.subject_ref == requester)
-    return list(tx.session.scalars(select(BlindIndex.subject_ref).where(BlindIndex.digest.in_(digests)).distinct()))
+    return select(BlindIndex.subject_ref).where(BlindIndex.digest.in_(digests), BlindIndex.subject_ref != requester)
 
 
 def _locked(tx: LedgerTransaction, request_id: str, *states: str) -> RequestProjection:

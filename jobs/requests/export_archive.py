@@ -19,13 +19,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 README_FULL = """This archive holds the personal data bookings-ledger and Microsoft Bookings hold about you.
 
-export.json is the whole export, machine-readable; each CSV file is one of its tables:
+export.json is the whole export, machine-readable, every value exactly as stored; each CSV file is
+one of its tables (a cell that a spreadsheet would run as a formula starts with an apostrophe):
   ledger_personal_data.csv   the values the ledger keeps, encrypted, with their category and purpose
   ledger_entries.csv         what was done with them and when (the ledger's entries: no values)
   requests.csv               the privacy requests you made
@@ -41,6 +43,10 @@ Verify to a reasonably high degree (three data points and a signed declaration) 
 export.json is the whole export, machine-readable; categories.csv is its table of categories.
 """
 JSON_OPTIONS = {"indent": 2, "sort_keys": True, "ensure_ascii": False}
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection"); a note
+# someone else typed must not run when the subject opens the file. Numbers and phone numbers pass.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NUMBER_LIKE = re.compile(r"[+-]?[0-9 ()./-]+")
 
 
 def zip_export(document: dict[str, Any]) -> bytes:
@@ -102,8 +108,17 @@ def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    writer.writerows([_cell(value) for value in row] for row in rows)
     return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: empty for None, and text a spreadsheet would run as a formula quoted with `'`."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER_LIKE.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _moment(value: Any) -> str | None:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .canonical import CanonicalError, canonical_bytes, canonical_json, entry_hash, loads_strict
+from .canonical import MEMBER_RULES, CanonicalError, canonical_bytes, canonical_json, entry_hash, loads_strict
 from .merkle import ProofError, leaf_hash, verify_inclusion
 from .signed_notes import (
     SIGNATURE_PREFIX, Checkpoint, NoteError, UnknownKeyError, sign_note, verify_checkpoint, verify_note,
@@ -109,6 +109,12 @@ def _integer(value: Any, where: str) -> None:
         raise CertificateError(MALFORMED, f"{where} must be an integer >= 0")
 
 
+def _time(value: Any, where: str) -> None:
+    meaning, rule = MEMBER_RULES["time"]
+    if not rule(value):
+        raise CertificateError(MALFORMED, f"{where} must be {meaning}")
+
+
 def _hex_hash(value: Any, where: str) -> None:
     if not isinstance(value, str) or not HEX_HASH.fullmatch(value):
         raise CertificateError(MALFORMED, f"{where} must be 64 lowercase hex digits")
@@ -146,13 +152,13 @@ def _counts(value: Any, where: str) -> None:
         _integer(count, f"{where}.{name}")
 
 
-_TEXT, _MAYBE_TEXT, _MAYBE_INT = _string, _optional(_string), _optional(_integer)
+_TEXT, _MAYBE_TEXT, _MAYBE_INT, _MAYBE_TIME = _string, _optional(_string), _optional(_integer), _optional(_time)
 _GRAPH = _object({"request_id": _MAYBE_TEXT, "status": _MAYBE_INT})
 _SURFACE = _object({"surface": _TEXT, "action": _TEXT, "business": _MAYBE_TEXT, "object_id": _MAYBE_TEXT,
                     "graph": _list(_GRAPH), "seqs": _list(_integer), "detail": _MAYBE_TEXT})
 _SUBJECT = _object({"subject": _TEXT, "surfaces": _list(_SURFACE), "erased_seq": _MAYBE_INT,
-                    "key_destroyed_seq": _MAYBE_INT, "keys_destroyed_at": _MAYBE_TEXT,
-                    "final_everywhere_at": _MAYBE_TEXT})
+                    "key_destroyed_seq": _MAYBE_INT, "keys_destroyed_at": _MAYBE_TIME,
+                    "final_everywhere_at": _MAYBE_TIME})
 _KEPT = _object({"subject": _TEXT, "surface": _TEXT, "object_id": _MAYBE_TEXT, "reason": _TEXT,
                  "holds": _list(_string)})
 # jobs/requests/facts.py's CertificateFacts.as_dict(), member for member.
@@ -160,12 +166,12 @@ _FACTS = _object({"request_id": _TEXT, "request_type": _TEXT, "outcome": _TEXT, 
                   "kept": _list(_KEPT), "started_seq": _MAYBE_INT, "completed_seq": _MAYBE_INT,
                   "export_id": _MAYBE_TEXT, "counts": _counts, "seqs": _list(_integer)})
 _REQUEST = _object({"request_id": _TEXT, "request_type": _TEXT, "regime": _TEXT, "channel": _TEXT,
-                    "received_at": _TEXT, "verification": _TEXT, "verified_at": _MAYBE_TEXT, "state": _TEXT,
-                    "outcome": _MAYBE_TEXT, "completed_at": _MAYBE_TEXT, "due_at": _MAYBE_TEXT})
-_REMAINS = _object({"where": _TEXT, "until": _MAYBE_TEXT, "why": _TEXT})
+                    "received_at": _time, "verification": _TEXT, "verified_at": _MAYBE_TIME, "state": _TEXT,
+                    "outcome": _MAYBE_TEXT, "completed_at": _MAYBE_TIME, "due_at": _MAYBE_TIME})
+_REMAINS = _object({"where": _TEXT, "until": _MAYBE_TIME, "why": _TEXT})
 _ENTRY = _object({"seq": _integer, "previous_hash": _hex_hash, "entry": _any_object, "proof": _list(_hex_hash)})
-_BODY = _object({"format": _integer, "certificate_id": _TEXT, "issued_at": _TEXT, "request": _REQUEST,
-                 "facts": _FACTS, "erasure_final_at": _MAYBE_TEXT, "remains": _list(_REMAINS),
+_BODY = _object({"format": _integer, "certificate_id": _TEXT, "issued_at": _time, "request": _REQUEST,
+                 "facts": _FACTS, "erasure_final_at": _MAYBE_TIME, "remains": _list(_REMAINS),
                  "ledger": _object({"checkpoint": _TEXT, "entries": _list(_ENTRY)})})
 
 

@@ -61,3 +61,16 @@ def test_the_html_page_escapes_what_it_renders(certificate):
     document["certificate"]["facts"]["subjects"][0]["surfaces"][0]["detail"] = "<script>alert(1)</script>"
     page = render_html(document)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_verify_with_a_key_needs_no_settings_and_no_database(cli, certificate, signer, tmp_path, monkeypatch):
+    """Offline: with --key, nothing of the service's configuration is read."""
+    for name in ("DATABASE_URL", "KEYSTORE_URL", "LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY",
+                 "CHECKPOINT_VERIFIER_KEY", "CHECKPOINT_ORIGIN"):
+        monkeypatch.delenv(name, raising=False)
+    document = tmp_path / "certificate.json"
+    document.write_text(certificate.text)
+    code, output = cli("certificate", "verify", str(document), "--key", signer.verifier_key)
+    assert code == 0 and "verifies" in output, output
+    code, output = cli("certificate", "verify", str(document))
+    assert code == 2 and "CHECKPOINT_VERIFIER_KEY" in output, output
