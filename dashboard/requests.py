@@ -28,11 +28,11 @@ from dashboard.roles import AUDITOR, PRIVACY_OFFICER, allow, shows_personal_data
 from dashboard.sessions import current_user
 from dashboard.viewing import show_personal_data
 from ledger import requests as ledger_requests
+from ledger.deadlines import REGIMES
 from ledger.encryption import VaultError
 from ledger.erasure import ErasedSubject
 from ledger.identifiers import IdentifierError
 from ledger.models import RequestProjection
-from ledger.deadlines import REGIMES
 from ledger.requests import CHANNELS, REQUEST_TYPES, RequestError, RequestRules
 from ledger.transactions import LedgerTransaction
 from ledger.views import UnknownSubject, ViewRefused

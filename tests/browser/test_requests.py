@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import expect
 
 from browser_checks import assert_accessible, horizontal_overflow, screenshot
-from config import load_settings
 from ledger.checkpoint_store import CheckpointSigner
 from ledger.core.certificates import verify_certificate
 from conftest import PHONE
@@ -104,7 +103,7 @@ def test_a_telephone_erasure_is_verified_and_queued_with_a_choice_per_future_app
     page.goto(f"/requests/{request_id}")
     expect(page.locator("main")).to_contain_text("completed")
     document = downloaded(page, "Download the certificate (JSON, signed)", ".json")
-    verify_certificate(document, CheckpointSigner.from_settings(load_settings(live_service.overrides)).verifier_key)
+    verify_certificate(document, CheckpointSigner.from_settings(live_service.settings).verifier_key)
     assert live_service.subject_email.encode() not in document
     assert_accessible(page, "request-completed")
 
