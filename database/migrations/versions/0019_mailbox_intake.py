@@ -1,7 +1,7 @@
 """The privacy mailbox's intake: which messages became requests (state/mailbox_intake.py).
 
 Revision ID: 0019_mailbox_intake
-Revises: 0022_api_tokens (0018_requests in the contract; re-chained at merge)
+Revises: 0018_requests
 
 A new table only: Graph message ids, outcome codes and times, never a sender or a text.
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019_mailbox_intake"
-down_revision = "0022_api_tokens"  # re-chained locally after the merged branches; the lead re-chains at merge
+down_revision = "0018_requests"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 (state/notice_versions.py).
 
 Revision ID: 0020_outgoing_mail
-Revises: 0018_requests
+Revises: 0019_mailbox_intake
 
 New tables only; the lead re-chains the revisions of issue 13 at merge.
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_outgoing_mail"
-down_revision = "0018_requests"
+down_revision = "0019_mailbox_intake"
 branch_labels = None
 depends_on = None
 

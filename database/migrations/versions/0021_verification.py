@@ -2,7 +2,7 @@
 state/portal_links.py).
 
 Revision ID: 0021_verification
-Revises: 0024_exports (the contract: 0018_requests; re-chained at merge)
+Revises: 0020_outgoing_mail
 
 Working state, not the chain: hashes of codes and tokens, request ids, states and times; no
 personal data.
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_verification"
-down_revision = "0024_exports"  # 0018_requests in the contract; chained after the merged branches here, the lead re-chains at merge
+down_revision = "0020_outgoing_mail"
 branch_labels = None
 depends_on = None
 

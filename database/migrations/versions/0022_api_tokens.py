@@ -1,7 +1,7 @@
 """API tokens for /api/v1 (state/api_tokens.py).
 
 Revision ID: 0022_api_tokens
-Revises: 0024_exports (in this branch; the lead re-chains)
+Revises: 0021_verification
 
 A new table only: each token by its public id, the secret as a SHA-256 hash, never the token itself.
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_api_tokens"
-down_revision = "0021_verification"   # 0018_requests by the contract; chained after exec-erasure's and exec-export's (merged here) so one head stays; the lead re-chains
+down_revision = "0021_verification"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Request runs and subject restrictions (state/request_runs.py, state/subject_restrictions.py).
 
 Revision ID: 0023_request_runs
-Revises: 0020_outgoing_mail (locally in branch comms)
+Revises: 0022_api_tokens
 
 New tables only: the officer's queued runs with their per-appointment choices, each run's
 persisted steps, and the subjects under restriction, objection or opt-out. Ids, codes and times.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_request_runs"
-down_revision = "0020_outgoing_mail"  # comms re-chains locally; the lead re-chains at merge
+down_revision = "0022_api_tokens"
 branch_labels = None
 depends_on = None
 

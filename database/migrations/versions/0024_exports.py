@@ -1,7 +1,7 @@
 """Access and portability archives (state/exports.py) and the certificates of requests (ledger/certificates.py).
 
 Revision ID: 0024_exports
-Revises: 0023_request_runs (0018_requests in the contract; chained after exec-erasure's, merged here)
+Revises: 0023_request_runs
 
 No personal data in either: an export row holds ids, the path of an encrypted file, sizes,
 digests and times (its key is in the key store); a certificate is a signed JSON document of ids,
