@@ -48,6 +48,11 @@ def typed_of(form: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
     return {name: form.get(name, "").strip() for name in names}
 
 
+def corrections_of(typed: Mapping[str, str]) -> dict[str, str]:
+    """The corrected values typed (field -> new value), the blank ones left out."""
+    return {name: typed[f"correction.{name}"] for name in CORRECTABLE if typed.get(f"correction.{name}")}
+
+
 def intake_from(form: Mapping[str, str], problems: Problems, *, now: datetime, zone: ZoneInfo) -> Intake | None:
     """The officer's intake form as an Intake; None (and `problems.errors`) when it is incomplete."""
     typed = problems.typed
@@ -58,7 +63,7 @@ def intake_from(form: Mapping[str, str], problems: Problems, *, now: datetime, z
     _choice(problems, "regime", REGIMES, "Choose the law the request is answered under.")
     if not typed["email"] and not typed["phone"]:
         problems.errors["email"] = "Give an email address or a telephone number to answer the requester by."
-    corrections = {name: typed[f"correction.{name}"] for name in CORRECTABLE if typed[f"correction.{name}"]}
+    corrections = corrections_of(typed)
     if typed["request_type"] == "rectification" and not corrections:
         problems.errors["correction.name"] = "A rectification says what to correct: give at least one new value."
     if len(typed["text"]) > TEXT_LIMIT:

@@ -116,11 +116,13 @@ def reveal_contact(request_id: str) -> tuple[str, int]:
 @allow(PRIVACY_OFFICER)
 def confirm(request_id: str) -> Response | tuple[str, int]:
     """A draft from the privacy mailbox becomes a request (of the type and regime chosen)."""
-    problems = Problems("confirm", request_forms.typed_of(request.form, ("request_type", "regime")))
+    typed = request_forms.typed_of(request.form, ("request_type", "regime",
+                                                  *(f"correction.{name}" for name in request_forms.CORRECTABLE)))
+    problems = Problems("confirm", typed)
     rules = RequestRules.from_settings(context().settings)
     return _decide(request_id, problems, "confirmed", lambda tx: ledger_requests.confirm(
-        tx, request_id, rules, request_type=problems.typed["request_type"] or None,
-        regime=problems.typed["regime"] or None, by=_user_id()))
+        tx, request_id, rules, request_type=typed["request_type"] or None, regime=typed["regime"] or None,
+        corrections=request_forms.corrections_of(typed), by=_user_id()))
 
 
 @bp.post("/requests/<request_id>/discard")

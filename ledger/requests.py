@@ -149,17 +149,19 @@ def receive(tx: LedgerTransaction, intake: Intake, rules: RequestRules) -> Reque
 
 
 def confirm(tx: LedgerTransaction, request_id: str, rules: RequestRules, *, request_type: str | None = None,
-            regime: str | None = None, by: str) -> RequestProjection:
+            regime: str | None = None, corrections: Mapping[str, str] | None = None, by: str) -> RequestProjection:
     """The officer confirms a draft from the privacy mailbox as a request (of `request_type`, under
-    `regime`, when the draft's guess was wrong); its deadlines still run from the mail's receipt."""
+    `regime`, when the draft's guess was wrong; with the `corrections` a mailed rectification asks
+    for, read from the mail); its deadlines still run from the mail's receipt."""
     request = _locked(tx, request_id, "draft")
     request_type = request_type or request.request_type
     regime = regime or request.regime
     _check_choice("request type", request_type, REQUEST_TYPES)
     _check_choice("regime", regime, REGIMES)
     due = deadlines_for(regime, request_type, parse_time(request.received_at), rules.calendars)
-    tx.append("request-confirmed", subject=request.requester_ref, refs={"request": request_id}, actor=by,
-              request_type=request_type, regime=regime, state=_first_state(request_type), **_due_details(due))
+    values = {f"correction.{name}": value for name, value in (corrections or {}).items()}
+    _decide(tx, request, "request-confirmed", values, actor=by, request_type=request_type, regime=regime,
+            state=_first_state(request_type), **_due_details(due))
     _link_if_duplicate(tx, request_id, rules)
     return _require(tx, request_id)
 
@@ -230,7 +232,7 @@ def extend(tx: LedgerTransaction, request_id: str, *, reason: str, note: str | N
     if now >= parse_time(request.first_due_at):
         raise RequestError(f"request {request_id}: its first period ended; an extension must be noticed inside it")
     due = deadlines_for(request.regime, request.request_type, parse_time(request.received_at), rules.calendars)
-    _decide(tx, request, "request-extended", note, "extension_note", actor=by, reason=reason,
+    _decide(tx, request, "request-extended", _note("extension_note", note), actor=by, reason=reason,
             due_at=format_time(due.extended_respond_by))
     return _require(tx, request_id)
 
@@ -240,7 +242,7 @@ def refuse(tx: LedgerTransaction, request_id: str, *, reason: str, note: str | N
     the right to complain. The officer's `note` is kept encrypted with the requester's contact."""
     _check_choice("refusal reason", reason, REFUSAL_REASONS)
     request = _locked(tx, request_id, "awaiting-verification", "verified", "running")
-    _decide(tx, request, "request-refused", note, "refusal_note", actor=by, reason=reason, outcome="refused")
+    _decide(tx, request, "request-refused", _note("refusal_note", note), actor=by, reason=reason, outcome="refused")
     return _require(tx, request_id)
 
 
@@ -284,14 +286,19 @@ def _due_details(due: Deadlines) -> dict[str, str | None]:
     return {"due_at": format_time(due.respond_by), "confirm_by": format_time(confirm) if confirm else None}
 
 
-def _decide(tx: LedgerTransaction, request: RequestProjection, kind: str, note: str | None, note_field: str,
+def _decide(tx: LedgerTransaction, request: RequestProjection, kind: str, values: Mapping[str, str],
             **details: Any) -> None:
+    """Append the decision; free text (`values`) is collected with it under the requester's keys."""
     refs = {"request": request.request_id}
-    if note:
-        tx.collect(request.requester_ref, {note_field: note}, categories={note_field: CONTACT_CATEGORY},
+    if values:
+        tx.collect(request.requester_ref, values, categories=dict.fromkeys(values, CONTACT_CATEGORY),
                    purpose=CONTACT_PURPOSE, refs=refs, kind=kind, **details)
     else:
         tx.append(kind, subject=request.requester_ref, refs=refs, **details)
+
+
+def _note(field_name: str, note: str | None) -> dict[str, str]:
+    return {field_name: note} if note else {}
 
 
 def _link_if_duplicate(tx: LedgerTransaction, request_id: str, rules: RequestRules) -> None:

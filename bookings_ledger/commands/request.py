@@ -163,14 +163,18 @@ def reject_command(request_id: str, reason: str, note: str | None, by: str | Non
 @click.argument("request_id")
 @click.option("--type", "request_type", type=click.Choice(REQUEST_TYPES), help="Correct the draft's guessed type.")
 @REGIME_OPTION
+@click.option("--correction", "corrections", multiple=True, metavar="FIELD=VALUE",
+              help="Rectification: a value the mail asks for.")
 @BY_OPTION
 @JSON_OPTION
-def confirm_command(request_id: str, request_type: str | None, regime: str | None, by: str | None, as_json: bool) -> None:
+def confirm_command(request_id: str, request_type: str | None, regime: str | None, corrections: tuple[str, ...],
+                    by: str | None, as_json: bool) -> None:
     """Confirm a draft from the privacy mailbox as a request."""
     from ledger.requests import confirm
 
-    _decide(lambda tx, rules: confirm(tx, request_id, rules, request_type=request_type, regime=regime, by=_by(by)),
-            as_json, known=request_id)
+    asked = _corrections(corrections)
+    _decide(lambda tx, rules: confirm(tx, request_id, rules, request_type=request_type, regime=regime,
+                                      corrections=asked, by=_by(by)), as_json, known=request_id)
 
 
 @command.command("discard")

@@ -51,10 +51,13 @@ class NewRequest(Body):
 
 
 class Confirmation(Body):
-    """The confirmation of a draft from the privacy mailbox, correcting its guessed type or regime."""
+    """The confirmation of a draft from the privacy mailbox, correcting its guessed type or regime,
+    with the corrections a mailed rectification asks for."""
 
     type: RequestType | None = None
     regime: Regime | None = None
+    corrections: dict[FieldName, Annotated[str, Field(max_length=1000)]] = Field(default_factory=dict, max_length=20,
+                                        description="Rectification: field name -> the value asked for.")
 
 
 class Verification(Body):

@@ -62,7 +62,8 @@ def show_request(request_id: str) -> Answer:
 def confirm_request(request_id: str, body: Confirmation) -> Answer:
     """Confirm a draft from the privacy mailbox as a request (its type or regime corrected)."""
     return _decided(request_id, lambda tx: requests.confirm(tx, request_id, _rules(), request_type=body.type,
-                                                              regime=body.regime, by=caller()))
+                                                              regime=body.regime, corrections=body.corrections,
+                                                              by=caller()))
 
 
 @operation("POST", f"{ONE}/verification", (WRITE,), body=Verification, answers={200: Request}, problems=(404, 409))

@@ -90,11 +90,19 @@ def _inbox(service: Any) -> list[InboxRow]:
         return list(session.scalars(select(InboxRow).where(InboxRow.kind == "change")))
 
 
-def confirmed_and_verified(service: Any, settings: Any, request_id: str) -> None:
-    """The officer confirms the draft, checks Ada's name, email and phone against the booking with
-    a signed declaration (every type's degree, CCPA's "high" included), and queues the run."""
+CORRECTED_NAME = "Ada King-Noel"
+
+
+def confirmed_and_verified(service: Any, settings: Any, request_id: str, corrections: dict[str, str] | None = None) -> None:
+    """The officer confirms the draft (a rectification with the new name the mail asks for), checks
+    Ada's name, email and phone against the booking with a signed declaration (every type's degree,
+    CCPA's "high" included), and queues the run."""
     with service.ledger.transaction() as tx:
-        request = requests.confirm(tx, request_id, RequestRules.from_settings(settings), by="officer")
+        draft = tx.request(request_id)
+        if corrections is None and draft.request_type == "rectification":
+            corrections = {"name": CORRECTED_NAME}
+        request = requests.confirm(tx, request_id, RequestRules.from_settings(settings), corrections=corrections,
+                                   by="officer")
         if request.state == "awaiting-verification":
             requests.verify(tx, request_id, method="officer", data_points=["name", "email", "phone"], declaration=True,
                             by="officer")
@@ -110,7 +118,7 @@ def verify_offline(text: str, key: str, where: Path) -> int:
                           env=env, cwd=where.parent, capture_output=True, timeout=120).returncode
 
 
-@pytest.mark.parametrize("request_type", [t for t in REQUEST_TYPES if t != "rectification"])
+@pytest.mark.parametrize("request_type", REQUEST_TYPES)
 def test_a_mailed_request_ends_in_a_certificate_that_verifies_offline(request_type, tenant, control, service, settings,
                                                                       tmp_path):
     from jobs.requests.runner import RequestRunner
@@ -140,20 +148,20 @@ def test_a_mailed_request_ends_in_a_certificate_that_verifies_offline(request_ty
     key = verifier_key_from_settings(settings)
     assert verify_offline(certificate.text, key, tmp_path / "certificate.json") == 0
     assert verify_certificate(certificate.text, key).body["facts"]["request_id"] == draft.request_id
-    for value in (tenant["ada"]["emailAddress"], tenant["ada"]["name"], LETTERS[request_type][1]):
+    for value in (tenant["ada"]["emailAddress"], tenant["ada"]["name"], LETTERS[request_type][1], CORRECTED_NAME):
         assert value not in certificate.text
     forged = certificate.text.replace(draft.request_id, "req_" + "0" * 16)
     assert verify_offline(forged, key, tmp_path / "forged.json") == 1
 
 
-def test_a_mailed_rectification_cannot_run_without_the_corrections_it_names(tenant, control, service, settings):
-    """A mail's words are not corrections the runner can apply (ledger/requests.py collects them as
-    `correction.<field>` only from a form): the run stops, nothing is written to Graph."""
+def test_a_mailed_rectification_confirmed_without_corrections_runs_nothing(tenant, control, service, settings):
+    """A mail's words are not corrections the runner can apply: confirmed without the values it
+    asks for (the officer reads them from the mail), the run stops and nothing is written to Graph."""
     from jobs.requests.runner import RequestRunner
 
     draft = mailed_draft(tenant, control, service, "rectification")
     assert draft.request_type == "rectification"
-    confirmed_and_verified(service, settings, draft.request_id)
+    confirmed_and_verified(service, settings, draft.request_id, corrections={})
     runner = RequestRunner(service.ledger, tenant["bookings"].graph, tenant["bookings"].ingestor.policy, settings,
                            service.ledger.clock)
     (report,) = runner.run_queued()
