@@ -79,12 +79,13 @@ class CertificateFacts:
     started_seq: int | None = None       # `request-started`
     completed_seq: int | None = None     # `request-completed`
     export_id: str | None = None         # access / portability: the export's id (exec-export)
+    exported_seq: int | None = None      # its `exported` entry (action `created`)
     counts: dict[str, int] = field(default_factory=dict)   # surface -> objects acted on
 
     @property
     def seqs(self) -> tuple[int, ...]:
         """Every ledger seq the facts cite, sorted: the certificate proves each one's inclusion."""
-        cited = {self.started_seq, self.completed_seq}
+        cited = {self.started_seq, self.completed_seq, self.exported_seq}
         for subject in self.subjects:
             cited |= {subject.erased_seq, subject.key_destroyed_seq}
             cited |= {seq for surface in subject.surfaces for seq in surface.seqs}

@@ -15,13 +15,14 @@ from jobs.requests.run import Run
 from ledger.transactions import Ledger
 
 
-def export(run: Run, subjects: list[str], settings: Any) -> str:
-    """Build the subject's export (exec-export's `build_export`, into EXPORT_DIR); its id."""
+def export(run: Run, subjects: list[str], settings: Any) -> dict[str, Any]:
+    """Build the subject's export (`build_export`, into EXPORT_DIR); its id and `exported` entry's seq."""
     from jobs.requests.export import build_export
 
     with run.ledger.transaction() as tx:
         request = tx.request(run.request_id)
-    return build_export(run.ledger, run.graph, request, subjects, run.clock, settings=settings).export_id
+    record = build_export(run.ledger, run.graph, request, subjects, run.clock, settings=settings)
+    return {"export": record.export_id, "seq": record.exported_seq}
 
 
 def certify(ledger: Ledger, settings: Any, request_id: str, facts: CertificateFacts) -> str:

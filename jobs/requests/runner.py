@@ -136,7 +136,7 @@ class RequestRunner:
 
     def _facts(self, run: Run, subjects: list[str]) -> CertificateFacts:
         kept: tuple[KeptItem, ...] = ()
-        export_id = None
+        exported: dict[str, Any] = {}
         if run.request_type in ERASURES:
             erased = erasure.erase(run, subjects)
             found, kept = erased.subjects, erased.kept
@@ -146,11 +146,11 @@ class RequestRunner:
             found = restriction.restrict(run, subjects)
         else:
             if not run.steps.is_done("export"):
-                run.steps.done("export", {"export": handover.export(run, subjects, self.settings)})
-            export_id, found = run.steps.evidence("export")["export"], ()
+                run.steps.done("export", handover.export(run, subjects, self.settings))
+            exported, found = run.steps.evidence("export"), ()
         return CertificateFacts(run.request_id, run.request_type, "partial" if kept else "done", found, kept,
-                                started_seq=run.steps.evidence("start")["seq"], export_id=export_id,
-                                counts=_counts(found))
+                                started_seq=run.steps.evidence("start")["seq"], export_id=exported.get("export"),
+                                exported_seq=exported.get("seq"), counts=_counts(found))
 
     def _finish(self, request_id: str, state: str, detail: str | None) -> None:
         with self.ledger.transaction() as tx:

@@ -164,7 +164,7 @@ _KEPT = _object({"subject": _TEXT, "surface": _TEXT, "object_id": _MAYBE_TEXT, "
 # jobs/requests/facts.py's CertificateFacts.as_dict(), member for member.
 _FACTS = _object({"request_id": _TEXT, "request_type": _TEXT, "outcome": _TEXT, "subjects": _list(_SUBJECT),
                   "kept": _list(_KEPT), "started_seq": _MAYBE_INT, "completed_seq": _MAYBE_INT,
-                  "export_id": _MAYBE_TEXT, "counts": _counts, "seqs": _list(_integer)})
+                  "export_id": _MAYBE_TEXT, "exported_seq": _MAYBE_INT, "counts": _counts, "seqs": _list(_integer)})
 _REQUEST = _object({"request_id": _TEXT, "request_type": _TEXT, "regime": _TEXT, "channel": _TEXT,
                     "received_at": _time, "verification": _TEXT, "verified_at": _MAYBE_TIME, "state": _TEXT,
                     "outcome": _MAYBE_TEXT, "completed_at": _MAYBE_TIME, "due_at": _MAYBE_TIME})
@@ -239,6 +239,9 @@ def _check_facts(body: dict[str, Any], entries: dict[int, dict[str, Any]]) -> No
             raise CertificateError(FACTS, f"the facts' {name} is not the request's")
     request_id = request["request_id"]
     _expect(entries, facts["started_seq"], "request-started", refs={"request": request_id})
+    if (facts["exported_seq"] is None) != (facts["export_id"] is None):
+        raise CertificateError(FACTS, "an export is named by its id and its `exported` entry together")
+    _expect(entries, facts["exported_seq"], "exported", refs={"request": request_id, "export": facts["export_id"]})
     _expect(entries, facts["completed_seq"], "request-completed", refs={"request": request_id},
             outcome=facts["outcome"])
     for subject in facts["subjects"]:
@@ -258,7 +261,7 @@ def _check_facts(body: dict[str, Any], entries: dict[int, dict[str, Any]]) -> No
 def _cited_seqs(facts: dict[str, Any]) -> set[int]:
     """The seqs the facts cite, recomputed from them (their own `seqs` list is checked against it)."""
     cited: Iterable[int | None] = (
-        facts["started_seq"], facts["completed_seq"],
+        facts["started_seq"], facts["completed_seq"], facts["exported_seq"],
         *(subject[name] for subject in facts["subjects"] for name in ("erased_seq", "key_destroyed_seq")),
         *(seq for subject in facts["subjects"] for surface in subject["surfaces"] for seq in surface["seqs"]),
     )

@@ -147,7 +147,10 @@ def test_a_mailed_request_ends_in_a_certificate_that_verifies_offline(request_ty
         assert tx.request(draft.request_id).state == "completed"
     key = verifier_key_from_settings(settings)
     assert verify_offline(certificate.text, key, tmp_path / "certificate.json") == 0
-    assert verify_certificate(certificate.text, key).body["facts"]["request_id"] == draft.request_id
+    facts = verify_certificate(certificate.text, key).body["facts"]
+    assert facts["request_id"] == draft.request_id
+    # An access or portability certificate proves the `exported` entry of the archive it names.
+    assert (facts["exported_seq"] is not None) == (request_type in ("access", "portability"))
     for value in (tenant["ada"]["emailAddress"], tenant["ada"]["name"], LETTERS[request_type][1], CORRECTED_NAME):
         assert value not in certificate.text
     forged = certificate.text.replace(draft.request_id, "req_" + "0" * 16)

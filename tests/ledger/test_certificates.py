@@ -144,6 +144,7 @@ FORGERIES = [
                                                 "2020-01-01T00:00:00.000000Z"), core.FACTS),
     ("another outcome than the ledger's", _altered(("facts", "outcome"), "done"), core.FACTS),
     ("its seq list padded", _altered(("facts", "seqs"), [1]), core.FACTS),
+    ("an export named without its entry", _altered(("facts", "export_id"), "exp_0000000000000000"), core.FACTS),
     ("a time that is no date", _altered(("issued_at",), "2024-02-30T09:00:00.000000Z"), core.MALFORMED),
     ("a float", _altered(("facts", "counts", "appointment"), 1.5, resign=False), core.MALFORMED),
 ]
