@@ -90,7 +90,9 @@ class MailSender:
 
     def deliver(self, mail: PlannedMail) -> str:
         """Take one row as far as it goes: "sent", "skipped", "held", "failed", "unknown" (a call's
-        outcome is to be settled later) or "raced" (another sender has it). Throttled propagates."""
+        outcome is to be settled later), "planned" (its draft was deleted: made again next time) or
+        "raced" (another sender has it). A refusal the next message would meet too (throttled past
+        the retry budget, 503, a lost credential or permission) propagates, the row put back."""
         if mail.state in outgoing_mail.IN_FLIGHT:
             mail = self._settle(mail)
             if mail.state in ("sent", "raced"):
@@ -174,8 +176,7 @@ class MailSender:
             log.info("outgoing mail %s settled: its draft left Drafts, so it was sent", mail.id)
             self._record_sent(mail, mail.draft_id, settled=True)
         else:
-            self._set(mail.id, "drafted", "send-not-taken")
-            with self.ledger.transaction() as tx:
+            with self.ledger.transaction() as tx:         # still a draft: the send never left
                 outgoing_mail.record_draft(tx.session, mail.id, found, self.clock())
         return self._fresh(mail.id)
 

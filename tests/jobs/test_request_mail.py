@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bookings_ledger.wiring import mail_services
 from config import load_settings
+from config.settings import SettingsError
 from connector import GraphConnector, RetryPolicy, StaticCredential
 from jobs.mail_sender import CLAIM_TIMEOUT
 from jobs.request_mail import RequestMailer
@@ -105,3 +107,11 @@ def test_throttling_is_waited_out_and_a_spent_budget_resumes_next_run(service, o
     with GraphConnector(base_url=emulator.graph_url, credential=StaticCredential(), policy=impatient) as graph:
         assert RequestMailer(service.ledger, graph, load_settings(overrides)).run()["outcomes"] == {"sent": 1}
     assert len(outbox(control)) == 1
+
+
+def test_the_mail_jobs_exist_only_with_a_privacy_mailbox_and_a_broken_template_stops_the_start(service, overrides, graph,
+                                                                                            tmp_path):
+    assert mail_services(load_settings(service.settings), service.ledger, graph) is None
+    assert mail_services(load_settings(overrides), service.ledger, graph) is not None
+    with pytest.raises(SettingsError, match="MAIL_TEMPLATES_DIR"):
+        mail_services(load_settings({**overrides, "MAIL_TEMPLATES_DIR": str(tmp_path)}), service.ledger, graph)
