@@ -110,7 +110,8 @@ def schedule_from_settings(settings: Any) -> JobSchedule:
                        delta=timedelta(minutes=settings.DELTA_INTERVAL_MINUTES), retention=retention,
                        evaluate_retention=timedelta(minutes=settings.RETENTION_INTERVAL_MINUTES),
                        anonymise=timedelta(minutes=settings.ANONYMISE_INTERVAL_MINUTES),
-                       requests=timedelta(minutes=settings.REQUEST_INTERVAL_MINUTES))
+                       requests=timedelta(minutes=settings.REQUEST_INTERVAL_MINUTES),
+                       request_contacts=timedelta(days=settings.REQUEST_CONTACT_DAYS))
 
 
 def build_ingestor(settings: Any, ledger: Ledger, *, on_child_flagged: Callable[[], None] | None = None) -> Ingestor:

@@ -28,9 +28,10 @@ and the policy's period and clock, the privacy-notice and policy versions: nothi
 data determines (ledger format 2). What is derived from the data lives in the mutable mirror
 (state/bookings_mirror.py): the times, and the content digests, keyed by a key derived from the
 subject's own secret so they die with it; the retention due dates in state/retention_dues.py.
-Tombstoned appointments and customers are never ingested again. A subject under a restriction,
-objection or opt-out (state/subject_restrictions.py) has its changes recorded (`restricted`: true,
-the mirror and the retention clocks kept current) but none of its new values collected. A customer whose custom-question
+Tombstoned appointments and customers are never ingested again. A subject under a restriction or
+an objection (state/subject_restrictions.py; an opt-out of marketing is not one: the booking is still
+provided) has its changes recorded (`restricted`: true, the mirror and the retention clocks kept
+current) but none of its new values collected. A customer whose custom-question
 answer the policy's `[children]` rule matches is flagged as a child, and every new record of a
 flagged subject has its erasure planned (jobs/children.py).
 """
@@ -251,7 +252,7 @@ class Ingestor:
     ) -> None:
         """Write the entries of the persons whose content changed (or the booking's, without customers);
         a restricted subject's change is recorded without its values (only storage is allowed)."""
-        restricted = subject_restrictions.in_force(tx.session, list(subjects.values()))
+        restricted = subject_restrictions.in_force(tx.session, list(subjects.values()), kinds=subject_restrictions.STORAGE_ONLY)
         for person in persons:
             if previous.get(person.key) != digests[person.key]:
                 kind = "updated" if person.key in previous else "collected"

@@ -31,6 +31,8 @@ from structlog.contextvars import bound_contextvars
 
 from jobs import gaps
 from jobs.metrics import JobMetrics
+from jobs.request_contacts import forget_request_contacts
+from jobs.request_mail import mail_pending
 from jobs.requests.export import destroy_expired_exports
 from ledger.transactions import Ledger
 from state.leases import acquire_lease, finish_run, last_heartbeat, last_success, release_lease, start_run
@@ -145,12 +147,14 @@ class JobSchedule:
     evaluate_retention: timedelta
     anonymise: timedelta
     requests: timedelta = timedelta(minutes=5)
+    request_contacts: timedelta = timedelta(days=30)   # a closed request's contact details kept this long
 
 
 def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[str, tuple[Job, timedelta]]:
     """The scheduler's jobs over a `bookings_ledger.wiring.SyncServices`: renewal, delta rounds, sweeps,
     back-fills, checkpoints, retention evaluation, anonymisation, queued requests, the working state's purge,
-    expired exports, and with a privacy mailbox its catch-up, the request mail and the notices."""
+    expired exports, closed requests' contact details, and with a privacy mailbox its catch-up, the request
+    mail and the notices."""
 
     def renew() -> Mapping[str, Any]:
         return services.subscriptions.ensure_all().as_dict()
@@ -188,6 +192,12 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
     def expire_exports() -> Mapping[str, Any]:
         return {"destroyed": destroy_expired_exports(services.ledger, services.ledger.clock)}
 
+    def forget_contacts() -> Mapping[str, Any]:
+        # Without a privacy mailbox no mail will ever go: an erasure's contact details need not wait for one.
+        pending = mail_pending if services.mail is not None else (lambda _session, _request: False)
+        return {"forgotten": forget_request_contacts(services.ledger, now=services.ledger.clock(),
+                                                     keep=schedule.request_contacts, mail_pending=pending)}
+
     jobs: dict[str, tuple[Job, timedelta]] = {
         "renew-subscriptions": (renew, RENEWAL_INTERVAL),
         "follow-calendars": (follow, schedule.delta),
@@ -199,6 +209,7 @@ def service_jobs(services: Any, checkpoint: Job, schedule: JobSchedule) -> dict[
         "anonymise": (anonymise, schedule.anonymise),
         "requests": (run_requests, schedule.requests),
         "expire-exports": (expire_exports, EXPORT_EXPIRY_INTERVAL),
+        "forget-request-contacts": (forget_contacts, PURGE_INTERVAL),
     }
     if services.mailbox is not None:
         jobs["privacy-mailbox"] = (read_privacy_mailbox, schedule.requests)

@@ -3,10 +3,10 @@ right to limit) and the opt-out of sale, sharing and marketing (CCPA §1798.120,
 
     restrict(session, subject, kind="restriction"|"objection"|"opt-out", purpose=None, request_id=..., now=...)
     lift(session, subject, kind, now=...)            # a restriction or an objection; an opt-out never
-    is_restricted(session, subject) -> bool          # any of the three in force: only storage
+    is_restricted(session, subject) -> bool          # a restriction or an objection in force: only storage
     has_objected(session, subject, purpose) -> bool  # an objection to that purpose (None: to all), or an opt-out
 
-What honours them: ingestion and reconciliation record that a restricted subject's record
+What honours them: ingestion and reconciliation record that a restricted or objecting subject's record
 changed (ids, dates, the retention clocks) but collect none of its new values (jobs/ingest.py);
 retention evaluation leaves the due data of a subject under a *restriction* in place, as a hold
 does, so the data the subject asked to be kept is not erased under them (Art. 18(1)(b), (c)),
@@ -29,6 +29,10 @@ from database.times import format_time
 KINDS = ("restriction", "objection", "opt-out")
 ALL_PURPOSES = "*"          # an objection to every purpose processing relies on legitimate interests for
 LIFTABLE = ("restriction", "objection")   # an opt-out is honoured for good
+# What limits the data to storage. An opt-out of marketing does not: the booking itself is still
+# processed to provide it (GDPR Art. 6(1)(b)); the opt-out stops marketing, of which there is none here,
+# and is kept for good for whatever would otherwise use the data for it.
+STORAGE_ONLY = ("restriction", "objection")
 
 
 class SubjectRestriction(Base):
@@ -86,8 +90,8 @@ def lift(session: Session, subject: str, kind: str, *, now: datetime, purpose: s
 
 
 def is_restricted(session: Session, subject: str) -> bool:
-    """Whether anything restricts the subject's data to storage (a restriction, an objection, an opt-out)."""
-    return bool(in_force(session, [subject]))
+    """Whether the subject's data is restricted to storage (a restriction or an objection in force)."""
+    return bool(in_force(session, [subject], kinds=STORAGE_ONLY))
 
 
 def has_objected(session: Session, subject: str, purpose: str) -> bool:

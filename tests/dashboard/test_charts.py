@@ -3,7 +3,7 @@ numbers of the table beside them; an empty chart says so instead of inventing da
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from xml.etree import ElementTree
 
 import pytest

@@ -120,10 +120,19 @@ def test_an_objection_and_an_opt_out_are_recorded_and_an_opt_out_cannot_be_lifte
         bookings: Bookings, service: Any, policy: Any, certificates: Any, request_type: str,
         purpose_objected: str) -> None:
     ada = person(15)
-    subject, _ = bookings.subject_of(bookings.book(bookings.ledger.clock().replace(microsecond=0), [ada]))
+    appointment_id = bookings.book(bookings.ledger.clock().replace(microsecond=0), [ada])
+    subject, _ = bookings.subject_of(appointment_id)
     request_id = verified_request(bookings, service, request_type, email=ada["emailAddress"])
     (report,) = runner(bookings, service, policy).run_queued()
     assert report.state == "done"
+    # An objection limits the data to storage; an opt-out of marketing does not stop the booking's own processing.
+    (element,) = bookings.appointment(appointment_id).json()["customers"]
+    with bookings.http() as http:
+        http.patch(f"/solutions/bookingBusinesses/{bookings.business}/appointments/{appointment_id}",
+                   json={"@odata.type": "#microsoft.graph.bookingAppointment",
+                         "customers": [{**element, "@odata.type": ELEMENT, "phone": NEW_PHONE}]}).raise_for_status()
+    bookings.ingest(appointment_id)
+    assert (_stored(bookings, subject).get("phone") == NEW_PHONE) == (request_type == "opt-out")
     kind = {"objection": "objected", "opt-out": "opted-out"}[request_type]
     assert [e["refs"] for e in entries(bookings.ledger, kind) if e["subject"] == subject] == [{"request": request_id}]
     with bookings.ledger.transaction() as tx:
