@@ -2,7 +2,9 @@
 
 SQLite at DATABASE_URL (default `var/ledger.db`), an emulator seeded with booking businesses
 and live booking traffic, the web app, a subscription per business, the inbox worker and the
-scheduler (reconciliation, renewals, checkpoints, retention and anonymisation), in one process.
+scheduler (reconciliation, renewals, checkpoints, retention and anonymisation, data-subject
+requests and their mail), in one process. A privacy mailbox is seeded with a few request mails
+from the demo's customers; they become drafts on the dashboard's request queue.
 Retention runs every minute on `config/retention-demo.toml`, whose periods are minutes, so records
 expire (and are anonymised in the emulator) while a newcomer watches `bookings-ledger retention status`.
 Demo keys, and the password of the dashboard's local accounts, are generated once into
@@ -30,6 +32,7 @@ DEMO_KEYS = Path("var/demo-keys.env")
 DEMO_SEED = 2024
 DEMO_TRAFFIC_PER_SECOND = 0.5
 DEMO_RETENTION_POLICY = Path(__file__).parents[1] / "config" / "retention-demo.toml"   # minutes, not years
+DEMO_PRIVACY_MAILBOX = "privacy@contoso.com"   # seeded with request mails from the demo's customers
 
 
 def demo_keys(path: Path = DEMO_KEYS) -> dict[str, str]:
@@ -68,7 +71,8 @@ def running_emulator(port: int) -> Iterator[tuple[str, str, list[str]]]:
     from emulator import EmulatorServer
 
     with EmulatorServer(port=port, seed=DEMO_SEED) as server:
-        seeded = _control(server.base_url, "seed", {"seed": DEMO_SEED, "businesses": 3, "appointmentsPerBusiness": 60})
+        seeded = _control(server.base_url, "seed", {"seed": DEMO_SEED, "businesses": 3, "appointmentsPerBusiness": 60,
+                                                    "privacyMailbox": DEMO_PRIVACY_MAILBOX})
         _control(server.base_url, "traffic", {"rate": DEMO_TRAFFIC_PER_SECOND, "seed": DEMO_SEED})
         yield server.graph_url, server.emulator.tenant_id, seeded["businesses"]
 
@@ -108,6 +112,9 @@ def demo_overrides(graph_url: str, tenant_id: str, businesses: list[str], port: 
         "RETENTION_POLICY_FILE": str(DEMO_RETENTION_POLICY),
         "RETENTION_INTERVAL_MINUTES": "1",
         "ANONYMISE_INTERVAL_MINUTES": "1",
+        "PRIVACY_MAILBOX": DEMO_PRIVACY_MAILBOX,
+        "REQUEST_INTERVAL_MINUTES": "1",
+        "EXPORT_DIR": "var/exports",
     }
     return {name: value for name, value in chosen.items() if name not in os.environ}
 
@@ -178,4 +185,6 @@ def _banner(settings: Any, port: int, graph_url: str, businesses: list[str]) -> 
         "                 then for example: bookings-ledger verify",
         f"  retention      config/{DEMO_RETENTION_POLICY.name}: periods of minutes, evaluated every minute;",
         "                 watch records expire: bookings-ledger retention status --days 1",
+        f"  requests       {settings.PRIVACY_MAILBOX}'s Inbox holds request mails: drafts at /requests;",
+        f"                 the public privacy page http://127.0.0.1:{port}/privacy   (mail sent: {graph_url.rsplit('/v1.0', 1)[0]}/_emulator/outbox)",
     ])
