@@ -11,7 +11,9 @@ permission) allows and that changes nothing:
     Calendars.ReadWrite                PATCH an event id that cannot exist (403 missing, 404 or 400 granted)
     MailboxSettings.Read               GET  mailboxSettings/timeZone
     User.Read.All                      GET  the mailbox's user
-    Mail.Read (privacy mailbox)        GET  Inbox messages ($top=1, with bodies: Mail.ReadBasic hides them)
+    Mail.ReadWrite (privacy mailbox)   GET  Inbox messages ($top=1, with bodies: Mail.ReadBasic hides them),
+                                       then PATCH a message id that cannot exist (403 missing, 404 or 400
+                                       granted: drafts of the answers need it, and nothing is created)
     Mail.Send (privacy mailbox)        POST sendMail of a message with no recipients (403 missing,
                                             400 ErrorInvalidRecipients granted: nothing can be sent)
 
@@ -125,6 +127,11 @@ def _read_inbox(session: GraphSession, mailbox: str) -> None:
         raise BodiesHidden("messages listed without their bodies (only Mail.ReadBasic)", status=200)
 
 
+def _read_and_draft(session: GraphSession, mailbox: str) -> None:
+    _read_inbox(session, mailbox)
+    session.send("PATCH", _user(mailbox, "messages", NO_SUCH_ID), mailbox=mailbox, body={})
+
+
 def _send_nothing(session: GraphSession, mailbox: str) -> None:
     message = {"subject": "bookings-ledger doctor: permission probe (no recipients, never delivered)",
                "body": {"contentType": "Text", "content": ""}}
@@ -152,8 +159,10 @@ PERMISSION_PROBES: tuple[PermissionProbe, ...] = (
                     _read_time_zone, "GET /users/{mailbox}/mailboxSettings/timeZone"),
     PermissionProbe("User.Read.All", "resolve the scheduling mailbox's user id (notifications name it)", "business",
                     _read_user, "GET /users/{mailbox}"),
-    PermissionProbe("Mail.Read", "read the requests that arrive in the privacy mailbox", "privacy",
-                    _read_inbox, "GET /users/{privacy}/mailFolders/inbox/messages"),
+    PermissionProbe("Mail.ReadWrite", "read the requests that arrive in the privacy mailbox and draft the answers",
+                    "privacy", _read_and_draft,
+                    "GET /users/{privacy}/mailFolders/inbox/messages, PATCH a message that cannot exist",
+                    _past_the_permission_check),
     PermissionProbe("Mail.Send", "answer from the privacy mailbox", "privacy",
                     _send_nothing, "POST /users/{privacy}/sendMail without recipients",
                     _past_the_permission_check),

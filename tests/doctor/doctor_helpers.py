@@ -10,7 +10,7 @@ PRIVACY_MAILBOX = "privacy@contoso.example"
 ORIGIN = "doctor.test/ledger"
 # The least the service needs (docs/setup-tenant.md): each of these is probed by one call.
 NEEDED = ["Bookings.Read.All", "BookingsAppointment.ReadWrite.All", "Calendars.Read", "Calendars.ReadWrite",
-          "MailboxSettings.Read", "User.Read.All", "Mail.Read", "Mail.Send"]
+          "MailboxSettings.Read", "User.Read.All", "Mail.ReadWrite", "Mail.Send"]
 
 
 @dataclass

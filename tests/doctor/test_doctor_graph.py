@@ -17,7 +17,7 @@ REMOVALS = [
     (["Calendars.ReadWrite"], {"Calendars.ReadWrite"}),
     (["MailboxSettings.Read"], {"MailboxSettings.Read"}),
     (["User.Read.All"], {"User.Read.All"}),
-    (["Mail.Read"], {"Mail.Read"}),
+    (["Mail.ReadWrite"], {"Mail.ReadWrite"}),
     (["Mail.Send"], {"Mail.Send"}),
 ]
 
@@ -46,13 +46,13 @@ def test_each_missing_permission_is_named(environment, doctor, control, removed,
 
 
 def test_mail_readbasic_is_not_enough_to_read_requests(environment, doctor, control):
-    """Mail.ReadBasic lists messages without their bodies: the Mail.Read line says so."""
+    """Mail.ReadBasic lists messages without their bodies: the Mail.ReadWrite line says so."""
     control.post(f"/mailboxes/{PRIVACY_MAILBOX}/messages", json={"text": "please erase my data"}).raise_for_status()
-    granted = [p for p in NEEDED if p != "Mail.Read"] + ["Mail.ReadBasic.All"]
+    granted = [p for p in NEEDED if p != "Mail.ReadWrite"] + ["Mail.ReadBasic.All"]
     control.post("/options", json={"granted_permissions": granted}).raise_for_status()
     checklist = doctor()
-    assert checklist.code == 1 and checklist.missing_permissions() == {"Mail.Read"}
-    assert "Mail.ReadBasic" in checklist.line("permission Mail.Read")["found"]
+    assert checklist.code == 1 and checklist.missing_permissions() == {"Mail.ReadWrite"}
+    assert "Mail.ReadBasic" in checklist.line("permission Mail.ReadWrite")["found"]
     assert "erase" not in checklist.output  # a message's text never reaches the checklist
 
 
@@ -82,7 +82,7 @@ def test_no_privacy_mailbox_warns_that_the_mail_permissions_were_not_probed(envi
     monkeypatch.delenv("PRIVACY_MAILBOX")
     checklist = doctor()
     assert checklist.code == 0, checklist.output
-    for permission in ("Mail.Read", "Mail.Send"):
+    for permission in ("Mail.ReadWrite", "Mail.Send"):
         line = checklist.line(f"permission {permission}")
         assert line["status"] == "warn" and "PRIVACY_MAILBOX" in line["found"]
 
