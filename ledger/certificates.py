@@ -168,6 +168,9 @@ def remains_for(request: RequestProjection, facts: Mapping[str, Any]) -> list[di
                 "Graph does not tell the service whether one is set"},
         {"where": "sent-mail", "until": None,
          "why": "cancellation messages already delivered to the subject and to staff are in their mailboxes"},
+        {"where": "privacy-mailbox", "until": None,
+         "why": "the subject's own mail to the privacy mailbox and the answers sent from it stay in its Inbox and "
+                "Sent Items (then Recoverable Items): that mailbox's retention policy governs them, not this service"},
     ]
     finals = [subject["final_everywhere_at"] for subject in facts["subjects"] if subject["final_everywhere_at"]]
     if finals:

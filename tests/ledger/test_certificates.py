@@ -33,7 +33,8 @@ def test_an_issued_certificate_verifies_offline_with_the_verifier_key_alone(ledg
     assert [record["seq"] for record in body["ledger"]["entries"]] == list(facts.seqs)
     assert verified.checkpoint.size >= max(facts.seqs)
     assert body["erasure_final_at"] == facts.subjects[0].final_everywhere_at
-    assert {item["where"] for item in body["remains"]} >= {"recoverable-items", "tenant-hold", "key-store-backups"}
+    assert {item["where"] for item in body["remains"]} >= {"recoverable-items", "tenant-hold", "key-store-backups",
+                                                           "privacy-mailbox"}
     assert body["facts"]["kept"][0]["holds"] == ["hold-1"]
     with ledger.transaction() as tx:
         request = requests.get(tx, facts.request_id)
