@@ -189,7 +189,9 @@ def mailbox_message_deliver(user: str) -> Response:
     core = emulator()
     stored = deliver(core, core.mail.address(core.mailboxes.mailbox_key(user)), sender=str(body.get("from", "someone@example.org")),
                      subject=str(body.get("subject", "")), body=content, to=body.get("to"), headers=headers)
-    return graph_json(render(stored, with_bodies=True, select=[], body_type=None) | {"internetMessageHeaders": stored.headers}, 201)
+    # The immutable id too: a client reading with Prefer IdType="ImmutableId", as ours does, is told only that one.
+    return graph_json(render(stored, with_bodies=True, select=[], body_type=None)
+                      | {"internetMessageHeaders": stored.headers, "immutableId": stored.immutable_id}, 201)
 
 
 @bp.get("/options")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
 
+PHONE = {"width": 375, "height": 740}   # a phone's viewport, for the layout checks
+
 SCREENSHOTS = Path(__file__).parents[2] / "test-artifacts" / "screenshots"
 BLOCKING_IMPACTS = {"serious", "critical"}
 _axe = Axe()  # axe.min.js from the package itself: nothing is downloaded

@@ -28,7 +28,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LAPTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 375, "height": 740}
 ACTION_TIMEOUT_MS = 10_000  # a local page answers in well under a second; a missing label fails soon
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from browser_checks import assert_accessible, horizontal_overflow, screenshot
+from browser_checks import PHONE, assert_accessible, horizontal_overflow, screenshot
 from browser_steps import search_subject
-from conftest import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 # Pages no main-nav link leads to: the admin area's own sub-pages and the public privacy notice.

@@ -27,7 +27,7 @@ def test_messages_since_lists_the_inbox_oldest_first_with_text_and_sender(graph:
     first = deliver(control, "Please erase my data.")
     second = deliver(control, "Send me a copy of my data.", sender="bob@example.org")
     found = list(graph.mail.messages_since(MAILBOX, datetime(2000, 1, 1, tzinfo=timezone.utc)))
-    assert [m.id for m in found] == [first["id"], second["id"]]
+    assert [m.id for m in found] == [first["immutableId"], second["immutableId"]]
     assert (found[1].sender, found[1].subject, found[1].text) == ("bob@example.org", "My data", "Send me a copy of my data.")
     assert found[0].received_at is not None and not found[0].is_ndr
 
@@ -37,7 +37,7 @@ def test_messages_since_leaves_out_what_came_before(graph: GraphConnector, contr
     since = datetime.fromisoformat(old["receivedDateTime"].replace("Z", "+00:00")) + timedelta(seconds=1)
     control._json(control._http.post("/clock", json={"advanceSeconds": 60}))
     new = deliver(control, "new")
-    assert [m.id for m in graph.mail.messages_since(MAILBOX, since)] == [new["id"]]
+    assert [m.id for m in graph.mail.messages_since(MAILBOX, since)] == [new["immutableId"]]
 
 
 def test_messages_since_needs_an_aware_moment(graph: GraphConnector) -> None:
@@ -47,8 +47,8 @@ def test_messages_since_needs_an_aware_moment(graph: GraphConnector) -> None:
 
 def test_a_message_is_read_by_id_with_its_headers(graph: GraphConnector, control) -> None:
     sent = deliver(control, "Please correct my phone number.")
-    message = graph.mail.message(MAILBOX, sent["id"])
-    assert (message.id, message.sender, message.text) == (sent["id"], "ann@example.org", "Please correct my phone number.")
+    message = graph.mail.message(MAILBOX, sent["immutableId"])
+    assert (message.id, message.sender, message.text) == (sent["immutableId"], "ann@example.org", "Please correct my phone number.")
     assert isinstance(message.headers, tuple)
 
 
@@ -67,6 +67,5 @@ def test_a_draft_is_found_by_its_marker_sent_once_and_then_gone(graph: GraphConn
 def test_a_deleted_draft_is_not_found_again(graph: GraphConnector) -> None:
     draft_id = graph.mail.create_draft(MAILBOX, ["ann@example.org"], "s", "t", marker="m-3")
     graph.mail.delete_draft(MAILBOX, draft_id)
+    # Gone from Drafts; its immutable id still names the item, now in Deleted Items.
     assert graph.mail.find_draft(MAILBOX, "m-3") is None
-    with pytest.raises(NotFound):
-        graph.mail.delete_draft(MAILBOX, draft_id)

@@ -83,9 +83,9 @@ def test_a_mail_becomes_one_draft_request_with_its_sender_and_text_encrypted(int
     caplog.set_level(logging.DEBUG)
     sent = deliver(control)
     rows = wait_rows(service, 1)
-    assert rows[-1].resource_id == sent["id"]
+    assert rows[-1].resource_id == sent["immutableId"]
     intake["worker"].run_once()
-    assert sent["id"] in caplog.text   # the log names the message, and nothing of what it says
+    assert sent["immutableId"] in caplog.text   # the log names the message, and nothing of what it says
     assert PERSON not in caplog.text and "Quixotic" not in caplog.text and "My data" not in caplog.text
     [request] = requests(service)
     assert (request.state, request.channel, request.request_type) == ("draft", "email", "erasure")
@@ -128,7 +128,7 @@ def test_a_mail_whose_notification_was_lost_is_taken_in_by_the_catch_up_and_clos
     with Session(service.ledger.engine) as session:
         assert session.get(SyncGap, gap).filled_at is not None
         assert parse_time(watermark(session, MAILBOX)) > parse_datetime(sent["receivedDateTime"])
-    assert {m.message_id for m in taken(service)} == {sent["id"]}
+    assert {m.message_id for m in taken(service)} == {sent["immutableId"]}
 
 
 def test_bounces_auto_replies_and_our_own_mail_make_no_request(intake, control, service, graph):

@@ -14,9 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from bookings_ledger.wiring import opened_process, sync_services
-from browser_checks import assert_accessible, horizontal_overflow
+from browser_checks import PHONE, assert_accessible, horizontal_overflow
 from browser_service import LiveService, running_service
-from conftest import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 MAILBOX = "privacy@contoso.com"

@@ -13,10 +13,9 @@ import zipfile
 import pytest
 from playwright.sync_api import expect
 
-from browser_checks import assert_accessible, horizontal_overflow, screenshot
+from browser_checks import PHONE, assert_accessible, horizontal_overflow, screenshot
 from ledger.checkpoint_store import CheckpointSigner
 from ledger.core.certificates import verify_certificate
-from conftest import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
