@@ -8,6 +8,7 @@ from pathlib import Path
 
 _JOBS = Path(__file__).resolve().parent.parent / "jobs"
 sys.path.insert(0, str(_JOBS))   # the jobs' helper modules (anonymise_fixtures, request_fixtures)
+sys.path.insert(0, str(_JOBS.parent / "ledger"))   # the carving tools live with the ledger's tests
 _spec = importlib.util.spec_from_file_location("jobs_fixtures", _JOBS / "conftest.py")
 assert _spec is not None and _spec.loader is not None
 jobs_fixtures = sys.modules["jobs_fixtures"] = importlib.util.module_from_spec(_spec)

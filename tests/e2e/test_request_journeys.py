@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anonymise_fixtures import Bookings, person
+from carving import live_files
 from bookings_ledger.wiring import Process, build_worker
 from config import load_settings
 from ledger import requests
@@ -155,6 +156,33 @@ def test_a_mailed_request_ends_in_a_certificate_that_verifies_offline(request_ty
         assert value not in certificate.text
     forged = certificate.text.replace(draft.request_id, "req_" + "0" * 16)
     assert verify_offline(forged, key, tmp_path / "forged.json") == 1
+    if request_type in ("erasure", "child-erasure"):
+        nothing_of_ada_remains(tenant, control, service, settings, LETTERS[request_type][1])
+
+
+def nothing_of_ada_remains(tenant: dict[str, Any], control: Any, service: Any, settings: Any, words: str) -> None:
+    """The erasure scan: once the answer is sent and the request's contact details forgotten, none of
+    Ada's values is on a Graph surface the service reaches or in the ledger's live files, and the
+    chain verifies. Her own mail to the privacy mailbox, and mail delivered to her, are hers and the
+    mailbox's (the certificate says so: that mailbox's retention governs the correspondence, which is
+    also the request's record), not the service's: the search lists them as `mail` and `messages` there."""
+    from jobs.request_contacts import forget_request_contacts
+    from jobs.request_mail import mail_pending
+    from ledger.integrity import verify_ledger
+
+    assert forget_request_contacts(service.ledger, now=service.ledger.clock(), keep=timedelta(days=30),
+                                   mail_pending=mail_pending)
+    ada = tenant["ada"]
+    values = [ada["name"], ada["emailAddress"], ada["phone"], words]
+    hits = [hit for value in values for hit in control.call("GET", f"/search?text={value}")["hits"]
+            if not hit["recoverable"] and hit["surface"] != "mail"
+            and not (hit["surface"] == "messages" and hit["business"] == MAILBOX)]
+    assert hits == []
+    raw = live_files(service.ledger.engine)
+    for value in values:
+        assert value.encode() not in raw and value.lower().encode() not in raw, value
+    assert verify_ledger(service.ledger.engine, verifier_key=verifier_key_from_settings(settings),
+                         origin=settings.CHECKPOINT_ORIGIN, clock=service.ledger.clock).ok
 
 
 def test_a_mailed_rectification_confirmed_without_corrections_runs_nothing(tenant, control, service, settings):
