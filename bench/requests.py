@@ -13,7 +13,7 @@ people's bookings around them); everything is ingested into a fresh SQLite ledge
   erasure    an erasure request of the same person by the RequestRunner: every surface anonymised
              or deleted, read back, keys destroyed, certificate; seconds and Graph requests per
              surface (appointment, customer, event, mail), each item of a `$batch` counted
-  notices    comms' `bench/request_notices.measure(subjects=N)`: a material-change notice to N
+  notices    `bench/request_notices.measure(subjects=N)`: a material-change notice to N
              subjects, sends per second, resumed after a kill without a second send
 
 HTTP requests are what reached the emulator outside a `$batch` (its request log, `batched: false`),

@@ -1,7 +1,7 @@
 """Identity challenges: a one-time code and link mailed to a requester's address, hashed at rest.
 
     challenge_id = want_challenge(session, request_id, now)            # the portal, on a submission
-    issued = issue_challenge(session, challenge_id, now, minutes)      # comms' mailer, once it mails it
+    issued = issue_challenge(session, challenge_id, now, minutes)      # the request mailer, once it mails it
     result = check_code(session, challenge_id, "123456", now, attempts)   # the portal's code form
     result = check_link(session, issued.link_token, now)               # the portal's emailed link
 

@@ -5,5 +5,5 @@
 
 `locate` finds the subjects a request covers, `erasure`, `rectification` and `restriction` carry
 out each type, `facts` is what the certificate states; access and portability are handed to
-exec-export's `export.build_export`.
+`export.build_export`.
 """

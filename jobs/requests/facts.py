@@ -1,4 +1,4 @@
-"""What carrying out a request found and did, as the certificate states it (exec-export signs it).
+"""What carrying out a request found and did, as the certificate states it (ledger/certificates.py signs it).
 
     facts = CertificateFacts(request_id, request_type, outcome, subjects=(SubjectFacts(...), ...), ...)
     facts.as_dict()      # plain JSON values, stable key order: what ledger/certificates.py embeds
@@ -78,7 +78,7 @@ class CertificateFacts:
     kept: tuple[KeptItem, ...] = ()
     started_seq: int | None = None       # `request-started`
     completed_seq: int | None = None     # `request-completed`
-    export_id: str | None = None         # access / portability: the export's id (exec-export)
+    export_id: str | None = None         # access / portability: the export's id
     exported_seq: int | None = None      # its `exported` entry (action `created`)
     counts: dict[str, int] = field(default_factory=dict)   # surface -> objects acted on
 

@@ -1,4 +1,4 @@
-"""What exec-export does for a run: the access export and the certificate (its modules, called here).
+"""What a run hands over: the access export and the certificate (their modules, called here).
 
     export(run, subjects, settings) -> export id   # access, portability: jobs/requests/export.build_export
     certify(ledger, settings, request_id, facts) -> certificate id    # ledger/certificates.issue_certificate
@@ -26,7 +26,7 @@ def export(run: Run, subjects: list[str], settings: Any) -> dict[str, Any]:
 
 
 def certify(ledger: Ledger, settings: Any, request_id: str, facts: CertificateFacts) -> str:
-    """Issue the request's signed certificate (exec-export's `issue_certificate`); its id."""
+    """Issue the request's signed certificate (`ledger.certificates.issue_certificate`); its id."""
     from ledger.certificates import issue_certificate
     from ledger.checkpoint_store import CheckpointSigner
 

@@ -11,9 +11,9 @@ nothing twice:
                by `ledger.requests.start` (THE gate: NotVerified unless verified enough), the step
                recorded in the same transaction
   the work     by type: erasure and child-erasure (jobs/requests/erasure.py), rectification,
-               restriction / objection / opt-out, access and portability (exec-export's export)
+               restriction / objection / opt-out, access and portability (jobs/requests/export.py)
   complete     `ledger.requests.complete(outcome="done"|"partial")`, the facts kept with the step
-  certificate  exec-export's `issue_certificate` from the CertificateFacts
+  certificate  `ledger.certificates.issue_certificate` from the CertificateFacts
 
 A run that cannot finish yet (Graph work still open) stays `running` for the next `run_queued`;
 one that fails (a refusal by the gate, a Graph write refused) is marked `failed` with its code,

@@ -1,7 +1,7 @@
 """The public privacy page in a real browser, with JavaScript off (the page has none to run): read
 the notice, ask for erasure, enter the code the verification mail carried, open the status link
 once, then try the mail's link again; and every page passes axe-core and fits a phone. The mail is
-real: comms' mailer (jobs/request_mail.py) sends it through the emulator's Graph from the privacy
+real: the request mailer (jobs/request_mail.py) sends it through the emulator's Graph from the privacy
 mailbox, and the test reads it from the emulator's outbox."""
 from __future__ import annotations
 

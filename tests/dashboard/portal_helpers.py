@@ -1,6 +1,6 @@
 """What the public privacy page's tests share (their app is conftest's `portal_app`): a visitor's
 form posts with the page's CSRF token, and the mailer's part of a verification (issuing the wanted challenge),
-done as comms' mailer does it, through state.verification.
+done as the request mailer does it, through state.verification.
 
 (A module of its own, not a conftest: see dashboard_helpers.py.)
 """

@@ -1,7 +1,7 @@
 """Requests for the runner's tests: received and verified through ledger/requests.py, queued
 through state/request_runs.py, run by the real RequestRunner against the emulator over HTTP.
 
-The certificate itself is exec-export's (ledger/certificates.py; tests/e2e issue and verify real
+The certificate itself is ledger/certificates.py's (tests/e2e issue and verify real
 ones): here `certificates` records what the runner hands it, so a test checks the facts.
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@
 Revision ID: 0020_outgoing_mail
 Revises: 0019_mailbox_intake
 
-New tables only; the lead re-chains the revisions of issue 13 at merge.
+New tables only.
 """
 from __future__ import annotations
 
