@@ -17,53 +17,32 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import traceback
-from collections.abc import Callable
-from typing import Any
 
 import msgraph  # noqa: F401  (imported before forking: the forked runs find it loaded)
 
 from bookings_ledger.wiring import opened_ledger
 from config import load_settings
 from config.retention import load_policy
-from connector import GraphConnector, RetryPolicy, StaticCredential
+from connector import GraphConnector, StaticCredential
+from crash_points import FAST, countdown, killing_before
 from jobs.anonymise import Anonymiser
 from jobs.anonymise.journal import Journal
 from state import anonymisation
 
 LIMIT = 3   # operations per run() call: small, so a run is killed with work left to resume
-FAST = RetryPolicy(max_attempts=4, max_total=10.0, backoff_base=0.05, backoff_max=0.2, jitter=0.05)
 
 
-def _countdown(n: int) -> Callable[..., None]:
-    """A callable that SIGKILLs this process the nth time it is called."""
-    left = [n]
-
-    def tick(*_: object) -> None:
-        left[0] -= 1
-        if left[0] == 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return tick
-
-
-def _killing_before(tick: Callable[..., None], record: Callable[..., Any]) -> Callable[..., Any]:
-    """A Journal method that counts towards the kill before it records (a step-boundary kill)."""
-    def killing(self: Journal, *args: Any, **kwargs: Any) -> Any:
-        tick()
-        return record(self, *args, **kwargs)
-    return killing
 
 
 def _anonymise(overrides: dict[str, str], mode: str, n: int) -> None:
     settings = load_settings(overrides)
     policy = load_policy(settings.RETENTION_POLICY_FILE)
-    tick = _countdown(n) if mode in ("call", "step") else None
+    tick = countdown(n) if mode in ("call", "step") else None
     if mode == "step":
         for name in ("sending", "finish"):
-            setattr(Journal, name, _killing_before(tick, getattr(Journal, name)))  # type: ignore[arg-type]
+            setattr(Journal, name, killing_before(tick, getattr(Journal, name)))  # type: ignore[arg-type]
     observe = tick if mode == "call" else None
     with opened_ledger(settings) as ledger, GraphConnector(base_url=settings.GRAPH_BASE_URL, credential=StaticCredential(),
                                                            policy=FAST, observe=observe) as graph:
