@@ -64,6 +64,7 @@ class QueuedRun:
     queued_by: str
     queued_at: str
     choices: dict[str, str]
+    detail: str | None = None       # why it failed: a code
 
 
 def queue_run(session: Session, request_id: str, by: str, now: datetime,
@@ -152,4 +153,4 @@ def record_step(session: Session, request_id: str, step: str, state: str, now: d
 
 
 def _plain(row: RequestRun) -> QueuedRun:
-    return QueuedRun(row.request_id, row.state, row.queued_by, row.queued_at, json.loads(row.choices or "{}"))
+    return QueuedRun(row.request_id, row.state, row.queued_by, row.queued_at, json.loads(row.choices or "{}"), row.detail)
