@@ -69,8 +69,12 @@ def _control(base_url: str, path: str, body: dict[str, Any]) -> Any:
 def running_emulator(port: int) -> Iterator[tuple[str, str, list[str]]]:
     """A seeded emulator with booking traffic: yields its Graph URL, tenant id and the business ids."""
     from emulator import EmulatorServer
+    from emulator.options import DEFAULT_PERMISSIONS
 
     with EmulatorServer(port=port, seed=DEMO_SEED) as server:
+        # A tenant set up as docs/setup-tenant.md says grants Calendars.ReadWrite (the calendar copies are
+        # anonymised too); the emulator leaves it out by default so that tests see that step refused.
+        _control(server.base_url, "options", {"granted_permissions": [*DEFAULT_PERMISSIONS, "Calendars.ReadWrite"]})
         seeded = _control(server.base_url, "seed", {"seed": DEMO_SEED, "businesses": 3, "appointmentsPerBusiness": 60,
                                                     "privacyMailbox": DEMO_PRIVACY_MAILBOX})
         _control(server.base_url, "traffic", {"rate": DEMO_TRAFFIC_PER_SECOND, "seed": DEMO_SEED})
