@@ -13,7 +13,6 @@ the same work and get the same answer (None).
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
@@ -26,12 +25,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from database.base import TIME, Base
 from database.times import format_time, parse_time
+from state.token_hashes import token_hash
 
 READ, WRITE, RUN = "requests:read", "requests:write", "requests:run"
 SCOPES = (READ, WRITE, RUN)
 PREFIX = "bl"
 SECRET_BYTES = 32                         # 256 bits from the OS's generator
-_DUMMY_HASH = hashlib.sha256(b"no such token").hexdigest()
+_DUMMY_HASH = token_hash("no such token")
 
 
 class ApiToken(Base):
@@ -91,7 +91,7 @@ def create_token(engine: Engine, name: str, scopes: Iterable[str], now: datetime
     info = TokenInfo(token_id, name.strip(), chosen, now, now + timedelta(days=days), None, None)
     with engine.begin() as connection:
         connection.execute(ApiToken.__table__.insert().values(
-            token_id=token_id, name=info.name, secret_hash=_hash(secret), scopes=" ".join(chosen),
+            token_id=token_id, name=info.name, secret_hash=token_hash(secret), scopes=" ".join(chosen),
             created_at=format_time(now), expires_at=format_time(info.expires_at)))
     return IssuedToken(f"{PREFIX}_{token_id}_{secret}", info)
 
@@ -103,7 +103,7 @@ def authenticate(engine: Engine, presented: str, now: datetime) -> TokenInfo | N
     token_id, _, secret = rest.partition("_")
     with engine.begin() as connection:
         row = connection.execute(select(ApiToken).where(ApiToken.token_id == token_id)).one_or_none()
-        matches = hmac.compare_digest(_hash(secret), row.secret_hash if row is not None else _DUMMY_HASH)
+        matches = hmac.compare_digest(token_hash(secret), row.secret_hash if row is not None else _DUMMY_HASH)
         if row is None or not matches or prefix != PREFIX:
             return None
         info = _info(row)
@@ -130,8 +130,6 @@ def list_tokens(engine: Engine) -> list[TokenInfo]:
     return [_info(row) for row in rows]
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _info(row: Any) -> TokenInfo:

@@ -12,7 +12,6 @@ past either deadline is dead: `load_session` deletes it when it is presented, an
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from database.base import TIME, Base
 from database.times import format_time, parse_time
+from state.token_hashes import token_hash
 
 TOKEN_BYTES = 32   # 256 bits from the OS's generator: not guessable, not enumerable
 
@@ -48,11 +48,6 @@ class StoredSession:
 def new_token() -> str:
     """A fresh session token for a cookie."""
     return secrets.token_urlsafe(TOKEN_BYTES)
-
-
-def token_hash(token: str) -> str:
-    """What the database keys a session by: the token itself is never stored."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_session(engine: Engine, token: str, data: str, now: datetime, *, lifetime: timedelta,

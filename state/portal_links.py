@@ -14,7 +14,6 @@ tells the visitor the same whatever it was.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.base import REF, TIME, Base
 from database.times import format_time
+from state.token_hashes import token_hash
 
 PURPOSES = ("status", "export")
 TOKEN_BYTES = 32
@@ -46,7 +46,7 @@ def create_link(session: Session, request_id: str, purpose: str, now: datetime, 
     if purpose not in PURPOSES:
         raise ValueError(f"unknown link purpose {purpose!r}; expected one of {', '.join(PURPOSES)}")
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(PortalLink(token_hash=_hash(token), request_id=request_id, purpose=purpose,
+    session.add(PortalLink(token_hash=token_hash(token), request_id=request_id, purpose=purpose,
                            created_at=format_time(now), expires_at=format_time(now + timedelta(hours=hours))))
     session.flush()
     return token
@@ -54,7 +54,7 @@ def create_link(session: Session, request_id: str, purpose: str, now: datetime, 
 
 def redeem_link(session: Session, token: str, purpose: str, now: datetime) -> str | None:
     """Open the link once: its request id, or None when it is unknown, used, expired or for another purpose."""
-    digest, stamp = _hash(token), format_time(now)
+    digest, stamp = token_hash(token), format_time(now)
     link = session.scalars(select(PortalLink).where(PortalLink.token_hash == digest)).one_or_none()
     if link is None or not hmac.compare_digest(digest, link.token_hash) or link.purpose != purpose:
         return None
@@ -71,5 +71,3 @@ def purge_finished_links(engine: Engine, now: datetime) -> int:
             PortalLink.used_at.is_not(None), PortalLink.expires_at <= format_time(now)))).rowcount
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from database.base import REF, TIME, Base
 from database.times import format_time
+from state.token_hashes import token_hash
 
 CODE_DIGITS = 6            # typed by a person; VERIFICATION_ATTEMPTS and the portal's rate limit bound guessing
 LINK_TOKEN_BYTES = 32      # 256 bits: a link is never guessed, so a wrong one costs no attempt
@@ -142,11 +143,6 @@ def purge_finished_challenges(engine: Engine, now: datetime) -> int:
 def code_hash(challenge_id: str, code: str) -> str:
     """What is stored for a code: salted with its challenge, so one table of codes fits no two rows."""
     return hashlib.sha256(f"{challenge_id}:{code}".encode()).hexdigest()
-
-
-def token_hash(token: str) -> str:
-    """What is stored for a link token (256 random bits need no salt)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _locked(session: Session, challenge_id: str) -> VerificationChallenge | None:

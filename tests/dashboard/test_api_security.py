@@ -17,6 +17,7 @@ from dashboard.roles import TokenScopes, access_of
 from dashboard_helpers import dashboard_requests, signed_in
 from state import api_tokens
 from state.api_tokens import SCOPES, ApiToken, create_token, revoke_token
+from state.token_hashes import token_hash
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "ledger"))   # the carving tools live with the ledger's tests
 from carving import live_files  # noqa: E402
@@ -102,7 +103,7 @@ def test_a_token_is_stored_only_as_a_hash(api_app, bearer):
     with api_app.app_context():
         with context().engine.connect() as connection:
             row = connection.execute(select(ApiToken)).one()
-    assert secret not in " ".join(str(value) for value in row) and row.secret_hash == api_tokens._hash(secret)
+    assert secret not in " ".join(str(value) for value in row) and row.secret_hash == token_hash(secret)
 
 
 def test_the_secret_is_compared_in_constant_time_even_for_an_unknown_id(api_app, monkeypatch):
