@@ -1,11 +1,13 @@
-"""A mailbox's calendar events (the trigger side of Bookings) and sending mail.
+"""A mailbox's calendar events (the trigger side of Bookings) and its settings.
+
+Mail is connector/mail.py's: it is sent only from drafts, so that nothing is sent twice (privacy-facts 1.8).
 
 The Bookings mailbox's events are only a "something changed" signal (customer data is stripped
 from them, graph-facts §2.1); the delta query keeps a reconciliation watermark fresh cheaply.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -117,13 +119,3 @@ class Mailbox:
         not on bookingBusiness. A Windows name ("W. Europe Standard Time") or an IANA one, as the
         tenant's admin set it; needs MailboxSettings.Read."""
         return str(self._session.get(self._path(user, "mailboxSettings", "timeZone"), mailbox=user)["value"])
-
-    def send_mail(self, user: str, to: Sequence[str], subject: str, text: str, *, save_to_sent: bool = True) -> None:
-        """Send a plain-text mail as `user`; never re-sent after a timeout (OutcomeUnknown)."""
-        message = {
-            "subject": subject,
-            "body": {"contentType": "Text", "content": text},
-            "toRecipients": [{"emailAddress": {"address": address}} for address in to],
-        }
-        self._session.send("POST", self._path(user, "sendMail"), mailbox=user,
-                           body={"message": message, "saveToSentItems": save_to_sent})
