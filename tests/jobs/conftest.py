@@ -171,3 +171,20 @@ def certificates(monkeypatch: pytest.MonkeyPatch) -> Any:
     from request_fixtures import record_certificates
 
     return record_certificates(monkeypatch)
+
+
+@pytest.fixture
+def cli(service, monkeypatch, capsys, tmp_path):
+    """`bookings-ledger ARGS` in this process against the service's database and the emulator; (exit code, output)."""
+    from bookings_ledger.cli import main
+
+    for name, value in {**service.settings, "CHECKPOINT_DIR": str(tmp_path / "cp")}.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    return run

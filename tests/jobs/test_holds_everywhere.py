@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bookings_ledger.cli import main
 from config import load_settings
 from config.retention import load_policy
 from jobs import children
@@ -32,21 +31,6 @@ def businesses(control, make_services) -> list[str]:
     ids = control.seed(businesses=2, appointments=6, customers=3)
     make_services(ids).reconciler.reconcile_all(ids)
     return ids
-
-
-@pytest.fixture
-def cli(service, monkeypatch, capsys, tmp_path):
-    """`bookings-ledger ARGS` in this process against the service's database; (exit code, output)."""
-    for name, value in {**service.settings, "CHECKPOINT_DIR": str(tmp_path / "cp")}.items():
-        monkeypatch.setenv(name, value)
-
-    def run(*args: str) -> tuple[int, str]:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out + captured.err
-
-    return run
 
 
 def subjects_by_appointment(ledger, business: str) -> dict[str, list[str]]:

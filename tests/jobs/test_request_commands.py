@@ -8,27 +8,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bookings_ledger.cli import main
 from ledger.models import LedgerEntry
 from state.api_tokens import ApiToken
 from state.request_runs import RequestRun
 
 EMAIL = "ada.lovelace@example.org"
-
-
-@pytest.fixture
-def cli(service, monkeypatch, capsys, tmp_path):
-    """`bookings-ledger ARGS` against the service's database and the emulator; (exit code, output)."""
-    for name, value in {**service.settings, "CHECKPOINT_DIR": str(tmp_path / "cp")}.items():
-        monkeypatch.setenv(name, value)
-
-    def run(*args: str) -> tuple[int, str]:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return code, captured.out + captured.err
-
-    return run
 
 
 def _json(cli, *args: str) -> dict:
