@@ -1,0 +1,1 @@
+"""What the benchmarks share: how a figure is reported (figures.py)."""
