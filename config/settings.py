@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from config.key_vault import read_secret, secret_name, valid_vault_url
+
 DEFAULT_RETENTION_POLICY = Path(__file__).with_name("retention.toml")
 DEFAULT_PROCESSING_RECORD = Path(__file__).with_name("processing-record.toml")
 DEFAULT_PRIVACY_NOTICE = Path(__file__).with_name("privacy-notice.txt")
@@ -56,6 +58,7 @@ EXAMPLES: dict[str, str] = {
     "CLIENT_STATE_KEY": "32 random bytes in base64 (bookings-ledger keys generate)",
     "CLIENT_STATE_PREVIOUS_KEYS": "comma-separated base64 keys, oldest first",
     "SECRET_KEY": "a long random string (bookings-ledger keys generate)",
+    "KEY_VAULT_URL": "https://contoso-ledger.vault.azure.net (or an https loopback URL, for a test double)",
     "DEFAULT_PHONE_REGION": "a two-letter region such as GB or US",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
     "SUBSCRIPTION_LIFETIME_MINUTES": "4230 (Outlook events' maximum)",
@@ -70,6 +73,12 @@ EXAMPLES: dict[str, str] = {
     "RETENTION_INTERVAL_MINUTES": "1440",
     "ANONYMISE_INTERVAL_MINUTES": "15",
 }
+
+
+# The settings that may come from Key Vault when the environment leaves them unset (config/key_vault.py).
+KEY_SETTINGS = ("LEDGER_MASTER_KEY", "LEDGER_PREVIOUS_MASTER_KEYS", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY",
+                "CLIENT_STATE_KEY", "CLIENT_STATE_PREVIOUS_KEYS", "SECRET_KEY")
+KEY_LISTS = ("LEDGER_PREVIOUS_MASTER_KEYS", "CLIENT_STATE_PREVIOUS_KEYS")
 
 
 class SettingsError(Exception):
@@ -137,6 +146,8 @@ class Settings(BaseSettings):
     CLIENT_STATE_PREVIOUS_KEYS: SecretStr | None = None
     CHECKPOINT_DIR: Path = Path("var/checkpoints")
     SECRET_KEY: SecretStr | None = None
+    # Where the key settings the environment leaves unset are read from; None: the environment only.
+    KEY_VAULT_URL: str | None = None
     DEFAULT_PHONE_REGION: str = "US"
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["json", "console"] = "json"
@@ -214,6 +225,13 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("KEY_VAULT_URL")
+    @classmethod
+    def _vault_url(cls, value: str | None) -> str | None:
+        if value is not None and not valid_vault_url(value):
+            raise ValueError("must be the https URL of a vault or of a loopback double")
+        return value.rstrip("/") if value else value
+
     @field_validator("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY", "CLIENT_STATE_KEY")
     @classmethod
     def _key_of_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
@@ -261,10 +279,28 @@ class Settings(BaseSettings):
 
     def require(self, name: str) -> Any:
         """The value of a setting this command cannot run without, or a SettingsError naming it."""
-        value = getattr(self, name)
+        value = self.secret(name) if name in KEY_SETTINGS else getattr(self, name)
         if value is None or value == "":
-            raise SettingsError(f"setting {name} is required here; set it to {EXAMPLES.get(name, 'a value')}")
+            vault = (f", and Key Vault {self.KEY_VAULT_URL} has no secret {secret_name(name)}"
+                     if name in KEY_SETTINGS and self.KEY_VAULT_URL else "")
+            raise SettingsError(f"setting {name} is required here{vault}; set it to {EXAMPLES.get(name, 'a value')}")
         return value
+
+    def secret(self, name: str) -> SecretStr | None:
+        """A key setting: from the environment, else (KEY_VAULT_URL set) the Key Vault secret of its
+        name, read the first time this process asks; None when neither has it."""
+        value = getattr(self, name)
+        if value is not None or not self.KEY_VAULT_URL:
+            return value
+        raw = read_secret(self, name)
+        if raw is None:
+            return None
+        try:
+            _check_key_setting(name, raw)
+        except ValueError as exc:
+            raise SettingsError(f"setting {name}: Key Vault secret {secret_name(name)} {exc} "
+                                f"(for example {EXAMPLES[name]})") from None
+        return SecretStr(raw)
 
     def key(self, name: str) -> bytes:
         """A required 32-byte key setting, decoded."""
@@ -273,13 +309,15 @@ class Settings(BaseSettings):
     @cached_property
     def previous_master_keys(self) -> list[bytes]:
         """Older master keys still accepted for unwrapping, until `keys rotate` re-wraps them."""
-        raw = self.LEDGER_PREVIOUS_MASTER_KEYS
-        return [base64.b64decode(k) for k in _split(raw.get_secret_value())] if raw else []
+        return self._key_list("LEDGER_PREVIOUS_MASTER_KEYS")
 
     @cached_property
     def previous_client_state_keys(self) -> list[bytes]:
         """Older clientState keys whose hashes are still accepted while a rotation is under way."""
-        raw = self.CLIENT_STATE_PREVIOUS_KEYS
+        return self._key_list("CLIENT_STATE_PREVIOUS_KEYS")
+
+    def _key_list(self, name: str) -> list[bytes]:
+        raw = self.secret(name)
         return [base64.b64decode(k) for k in _split(raw.get_secret_value())] if raw else []
 
     @property
@@ -296,6 +334,17 @@ class Settings(BaseSettings):
         """The URL `db upgrade` runs the migrations as: DATABASE_OWNER_URL, else DATABASE_URL."""
         owner = self.DATABASE_OWNER_URL
         return owner.get_secret_value() if owner is not None else self.DATABASE_URL
+
+
+def _check_key_setting(name: str, value: str) -> None:
+    # The environment's values pass the field validators; the vault's pass the same checks here.
+    if name in KEY_LISTS:
+        for key in _split(value):
+            _decode_key(key)
+    elif name != "SECRET_KEY":
+        _decode_key(value)
+    elif not value:
+        raise ValueError("is empty")
 
 
 def _split(value: str) -> list[str]:
