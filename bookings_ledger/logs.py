@@ -31,7 +31,8 @@ from structlog.typing import EventDict, Processor
 QUIET_BELOW_WARNING = ("werkzeug",)
 # A line per Graph call and per scheduler tick (the metrics count those), and alembic's on every
 # schema check of every command, which would bury a command's own answer: shown at DEBUG only.
-QUIET_UNLESS_DEBUG = ("httpx", "apscheduler", "alembic")
+# The Azure SDK's lines are every Key Vault request and response, headers and all.
+QUIET_UNLESS_DEBUG = ("httpx", "apscheduler", "alembic", "azure")
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 PROCESS_NEEDS: dict[str, tuple[str, ...]] = {
     "serve --only webhooks": ("CLIENT_STATE_KEY", "GRAPH_TENANT_ID"),
     "serve --only dashboard": ("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "SECRET_KEY"),
-    "worker": ("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY"),
+    # A worker's lifecycle handling replaces a removed subscription, hashing its new clientState.
+    "worker": ("LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CLIENT_STATE_KEY"),
     "scheduler": ("BOOKING_BUSINESSES", "LEDGER_MASTER_KEY", "BLIND_INDEX_KEY", "CHECKPOINT_SIGNING_KEY",
                   "CLIENT_STATE_KEY"),
 }

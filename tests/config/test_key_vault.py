@@ -106,7 +106,7 @@ def test_a_required_key_missing_from_the_vault_names_the_setting_and_the_secret(
 @pytest.mark.parametrize(("status", "said"), [
     (403, "Key Vault Secrets User"),
     (401, "credential was refused"),
-    (500, "HTTP 500"),
+    (400, "HTTP 400"),
 ])
 def test_a_refusal_is_one_line_naming_the_setting_and_the_secret(vault, mocked, status, said):
     url = secret_url(vault, "CLIENT_STATE_KEY")
