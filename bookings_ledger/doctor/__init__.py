@@ -6,13 +6,13 @@ when it is missing, so one broken thing gives one FAIL line, never a traceback.
 """
 from __future__ import annotations
 
-from . import (database_checks, file_modes, graph_checks, ledger_checks, processing_record_check, public_url,
-               settings_checks)
+from . import (database_checks, file_modes, graph_checks, key_vault_checks, ledger_checks, processing_record_check,
+               public_url, settings_checks)
 from .context import Findings
 from .report import Line, Status, blocks, fail
 
 # File modes come before the database: opening a SQLite database narrows its files' modes.
-GROUPS = (settings_checks, graph_checks, public_url, file_modes, database_checks, ledger_checks, processing_record_check)
+GROUPS = (settings_checks, key_vault_checks, graph_checks, public_url, file_modes, database_checks, ledger_checks, processing_record_check)
 
 __all__ = ["Line", "Status", "blocks", "diagnose"]
 

@@ -53,7 +53,12 @@ def _verifier_key(settings: Settings) -> tuple[str | None, Line]:
         verifier_key = verifier_key_from_settings(settings)
     except SettingsError as exc:
         return None, fail(check, str(exc), "set CHECKPOINT_VERIFIER_KEY to what `bookings-ledger keys generate` printed")
-    if settings.CHECKPOINT_SIGNING_KEY is None:
+    try:
+        signing_key = settings.secret("CHECKPOINT_SIGNING_KEY")
+    except SettingsError:
+        return verifier_key, warn(check, "set; not compared: CHECKPOINT_SIGNING_KEY could not be read",
+                                  "see the key vault lines above")
+    if signing_key is None:
         return verifier_key, ok(check, "set (this process does not sign checkpoints)")
     expected = CheckpointSigner.from_settings(settings).verifier_key
     if not hmac.compare_digest(expected.encode(), verifier_key.encode()):

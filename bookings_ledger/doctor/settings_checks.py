@@ -51,4 +51,7 @@ def _process_lines(settings: Settings) -> Iterator[Line]:
 
 
 def _present(settings: Settings, name: str) -> bool:
-    return getattr(settings, name) not in (None, "")
+    from config.settings import KEY_SETTINGS
+
+    # A key left to Key Vault counts as present here; the key vault lines say whether it is readable.
+    return getattr(settings, name) not in (None, "") or (name in KEY_SETTINGS and settings.KEY_VAULT_URL is not None)
