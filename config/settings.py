@@ -2,7 +2,8 @@
 
 Every setting is documented in README.md and `config/example.env`. A broken setting stops the
 start with one line per problem that names the setting and shows a valid value: never a
-traceback. Secrets have no defaults; the commands that need one ask for it with `require()`.
+traceback. Secrets have no defaults; the commands that need one ask for it with `require()`,
+which takes a key the environment leaves unset from Azure Key Vault when KEY_VAULT_URL is set.
 """
 from __future__ import annotations
 
