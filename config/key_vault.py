@@ -1,39 +1,41 @@
-"""The key settings from Azure Key Vault: each read once per process, when the process first asks.
+"""Where the key settings come from when the environment leaves them unset: Azure Key Vault.
 
-A key setting the environment leaves unset (LEDGER_MASTER_KEY, BLIND_INDEX_KEY, …) is the Key
-Vault **secret** of its name in lower case with dashes (`ledger-master-key`), read with the
-credential Graph uses (connector/credentials.py; a managed identity on App Service). A process
-reads only the keys it asks for, so the internet-facing webhook process never holds the master key.
-
-Errors are one SettingsError naming the setting and the secret, never the value:
-
-    SettingsError
-     ├── refused      the credential got no token, or the vault answered 401 / 403
-     ├── throttled    429 still, after the SDK's retries (which honour Retry-After)
-     ├── unreachable  no answer from KEY_VAULT_URL
-     └── malformed    the secret's value is not what the setting needs (said by config/settings.py)
+A key setting (LEDGER_MASTER_KEY, BLIND_INDEX_KEY, …) is the Key Vault **secret** of its name in
+lower case with dashes (`ledger-master-key`). The reading itself (the Azure SDK, Graph's
+credential) is connector/key_vault.py's; the composition root makes it the reader with
+`use_reader`, so this package imports nothing of ours and no SDK.
 """
 from __future__ import annotations
 
 import ipaddress
-import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from azure.keyvault.secrets import SecretClient
-
     from config.settings import Settings
 
 # The vault hosts of Azure's public and sovereign clouds; anything else must be a loopback double.
 VAULT_DOMAINS = (".vault.azure.net", ".vault.azure.cn", ".vault.usgovcloudapi.net")
 LOOPBACK_NAMES = frozenset({"localhost"})
-# Bounds a process start when the vault throttles: each retry waits what Retry-After asks.
-RETRIES = 3
 
-_lock = threading.Lock()
-_clients: dict[str, SecretClient] = {}
-_values: dict[tuple[str, str], str | None] = {}
+SecretReader = Callable[["Settings", str], "str | None"]
+_reader: list[SecretReader] = []
+
+
+def use_reader(reader: SecretReader) -> None:
+    """Make `reader(settings, setting)` the way key settings are read from KEY_VAULT_URL."""
+    _reader[:] = [reader]
+
+
+def read_secret(settings: Settings, setting: str) -> str | None:
+    """`setting`'s secret in KEY_VAULT_URL (None: the vault has none), through the reader in use."""
+    from config.settings import SettingsError
+
+    if not _reader:
+        raise SettingsError("setting KEY_VAULT_URL is set, but this program reads no Key Vault "
+                            "(start it as bookings-ledger, whose wiring does)")
+    return _reader[0](settings, setting)
 
 
 def secret_name(setting: str) -> str:
@@ -59,59 +61,3 @@ def valid_vault_url(url: str) -> bool:
     return parts.scheme == "https" and (host.endswith(VAULT_DOMAINS) or is_loopback(url))
 
 
-def read_secret(settings: Settings, setting: str) -> str | None:
-    """The value of `setting`'s secret in KEY_VAULT_URL, None when the vault has no such secret;
-    read once per process, then from memory."""
-    vault = settings.KEY_VAULT_URL
-    assert vault is not None  # callers ask only when a vault is configured
-    with _lock:  # threads of one process asking at once still read the vault once
-        if (vault, setting) not in _values:
-            _values[vault, setting] = _fetch(_client(settings), vault, setting)
-        return _values[vault, setting]
-
-
-def _client(settings: Settings) -> SecretClient:
-    from azure.keyvault.secrets import SecretClient
-
-    from connector.credentials import credential_from_settings
-
-    vault = settings.KEY_VAULT_URL
-    if vault not in _clients:
-        # A double on 127.0.0.1 answers the challenge as the real vault does (resource
-        # https://vault.azure.net), which cannot match its own host name.
-        _clients[vault] = SecretClient(vault, credential_from_settings(settings), retry_total=RETRIES,
-                                       verify_challenge_resource=not is_loopback(vault))
-    return _clients[vault]
-
-
-def _fetch(client: SecretClient, vault: str, setting: str) -> str | None:
-    from azure.core.exceptions import (ClientAuthenticationError, HttpResponseError, ResourceNotFoundError,
-                                       ServiceRequestError)
-
-    from config.settings import SettingsError
-
-    name = secret_name(setting)
-    where = f"setting {setting}: Key Vault secret {name} in {vault}"
-    # Only status codes go into the message: the SDK's own text may quote the service's answer.
-    try:
-        value = client.get_secret(name).value
-    except ResourceNotFoundError:
-        return None
-    except ClientAuthenticationError:
-        raise SettingsError(f"{where}: the credential was refused (no token for https://vault.azure.net/.default, "
-                            "or the vault answered 401)") from None
-    except HttpResponseError as exc:
-        raise SettingsError(f"{where}: {_refusal(exc.status_code)}") from None
-    except ServiceRequestError:
-        raise SettingsError(f"{where}: the vault cannot be reached") from None
-    except ValueError:  # the SDK's check of the challenge: the vault named another resource
-        raise SettingsError(f"{where}: the vault's challenge names a resource other than the vault") from None
-    return value.strip() if value is not None else None
-
-
-def _refusal(status: int | None) -> str:
-    if status == 403:
-        return "access denied (403): give this identity the role Key Vault Secrets User on the vault"
-    if status == 429:
-        return f"throttled (429) after {RETRIES} retries; start the process again in a minute"
-    return f"the vault answered HTTP {status}"

@@ -18,7 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from cryptography import x509
@@ -31,6 +33,13 @@ from werkzeug.wrappers import Request, Response
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CHALLENGE = f'Bearer authorization="https://login.microsoftonline.com/{TENANT}", resource="https://vault.azure.net"'
 VERSION = "4387e9f3d6e14c459867679a90fd0f79"
+
+
+def worker_ports(first: int, count: int) -> Iterator[int]:
+    """`count` ports of the keyvault range (18100-18199) for this xdist worker alone: gw0 gets
+    first…first+count-1, gw1 the next `count`, and so on."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    return iter(range(first + count * worker, first + count * (worker + 1)))
 
 
 class KeyVaultDouble:
@@ -54,6 +63,7 @@ class KeyVaultDouble:
 
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
+        self._server.server_close()  # frees the port for the next double
         self._thread.join(timeout=5)
 
     @Request.application

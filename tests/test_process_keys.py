@@ -22,40 +22,37 @@ from config.key_vault import secret_name
 from config.settings import KEY_SETTINGS
 from database.engine import create_ledger_engine, upgrade
 from emulator.server import EmulatorServer
-from tests.key_vault_double import KeyVaultDouble
+from tests.key_vault_double import KeyVaultDouble, worker_ports
 
 ROOT = Path(__file__).parents[1]
 TENANT = "6f1b8c2e-3d4a-4b5c-9e8f-7a6b5c4d3e2f"
-# Ports of this test (the keyvault range, 18100-18199): the vault double, serve, the emulator.
-VAULT_PORT, SERVE_PORT, EMULATOR_PORT = 18110, 18111, 18112
+# This worker's ports (each xdist worker sets up its own vault, emulator and serve): 18110-18129.
+VAULT_PORT, SERVE_PORT, EMULATOR_PORT = list(worker_ports(18110, 5))[:3]
 MAILBOX = "bookings@contoso.com"
-
-# One xdist worker runs them all: the module's vault, emulator and serve share fixed ports.
-pytestmark = pytest.mark.xdist_group("process-keys")
 
 LEDGER = {"ledger-master-key", "ledger-previous-master-keys", "blind-index-key"}
 CLIENT_STATE = {"client-state-key", "client-state-previous-keys"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # set up once: an xdist worker may interleave other modules
 def keys() -> dict[str, str]:
     return generate_all_keys()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # set up once: an xdist worker may interleave other modules
 def vault(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, str]) -> Iterator[KeyVaultDouble]:
     secrets = {secret_name(name): value for name, value in keys.items() if name in KEY_SETTINGS}
     with KeyVaultDouble(tmp_path_factory.mktemp("vault"), VAULT_PORT, secrets) as double:
         yield double
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # set up once: an xdist worker may interleave other modules
 def graph() -> Iterator[EmulatorServer]:
     with EmulatorServer(port=EMULATOR_PORT, seed=5) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # set up once: an xdist worker may interleave other modules
 def environment(tmp_path_factory: pytest.TempPathFactory, vault: KeyVaultDouble, graph: EmulatorServer,
                 keys: dict[str, str]) -> dict[str, str]:
     """A process's environment: every key setting left to the vault, the verifier key (public) set."""

@@ -23,7 +23,7 @@ def needed_keys() -> list[str]:
 def check(findings: Findings) -> Iterator[Line]:
     settings = findings.settings
     if settings is None:
-        yield skipped("key vault", "needs valid settings")
+        yield skipped("key vault", "settings")
         return
     if settings.KEY_VAULT_URL is None:
         return  # keys from the environment only: the settings lines said whether they are there

@@ -1,7 +1,7 @@
 """Key settings from Key Vault: the challenge first, then the secret; read once; the environment
 wins; every failure one SettingsError naming the setting and the secret, never the value.
 
-Key Vault's endpoints are mocked here with `responses` (the SDK's transport is `requests`), each
+The reader is connector/key_vault.py, as every process wires it. Key Vault's endpoints are mocked here with `responses` (the SDK's transport is `requests`), each
 test on a vault name of its own so no process-wide cache or challenge carries over.
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pytest
 import responses
 
 from config import SettingsError, load_settings
-from config.key_vault import secret_name
+from config.key_vault import secret_name, use_reader
+from connector.key_vault import read_secret
 
 CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", '
              'resource="https://vault.azure.net"')
@@ -23,6 +24,11 @@ CHALLENGE = ('Bearer authorization="https://login.microsoftonline.com/72f988bf-8
 
 def fresh_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture(autouse=True)
+def _connector_reads_the_vault() -> None:
+    use_reader(read_secret)  # as bookings_ledger/__init__.py wires every process
 
 
 @pytest.fixture
@@ -170,3 +176,15 @@ def test_vault_urls_of_azure_and_of_a_loopback_double_are_accepted(url):
 def test_other_vault_urls_stop_the_start_naming_the_setting(url):
     with pytest.raises(SettingsError, match="setting KEY_VAULT_URL: must be the https URL of a vault"):
         load_settings({"KEY_VAULT_URL": url})
+
+
+def test_a_credential_that_gets_no_token_is_one_line(vault, mocked, monkeypatch):
+    """On a host without a managed identity (no IMDS answers) the start stops naming the setting."""
+    for variable in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET"):
+        monkeypatch.delenv(variable, raising=False)
+    url = secret_url(vault, "BLIND_INDEX_KEY")
+    challenge(mocked, url)
+    settings = load_settings({"KEY_VAULT_URL": vault, "GRAPH_CREDENTIAL": "managed_identity"})
+    with pytest.raises(SettingsError, match=r"^setting BLIND_INDEX_KEY: Key Vault secret blind-index-key in .*: "
+                                            r"the credential was refused"):
+        settings.key("BLIND_INDEX_KEY")

@@ -2,18 +2,15 @@
 naming the secret and never showing a value."""
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from config.key_vault import secret_name
 from config.settings import KEY_SETTINGS
-from tests.key_vault_double import KeyVaultDouble
+from tests.key_vault_double import KeyVaultDouble, worker_ports
 
 # A vault URL of its own per test: a process reads each secret once and keeps it (config/key_vault.py).
-# Ports of the keyvault range; one xdist worker runs this module, so no two tests share one.
-VAULT_PORTS = itertools.count(18120)
-pytestmark = pytest.mark.xdist_group("doctor-key-vault")
+# Ports of this xdist worker (18150-18199), one per test.
+VAULT_PORTS = worker_ports(18150, 10)
 
 
 @pytest.fixture
