@@ -27,6 +27,7 @@ import shlex
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -267,5 +268,12 @@ class UnitRunner:
         return Stopped(process.returncode, seconds, timed_out)
 
     def stop_all(self) -> dict[str, Stopped]:
-        """Stop every running unit, the last started first (the reverse of After= ordering)."""
-        return {key: self.stop(key) for key in reversed(list(self.running))}
+        """`systemctl stop` of everything, as systemd orders it: a unit ordered After= another stops first,
+        units with no order between them stop at the same time."""
+        stopped: dict[str, Stopped] = {}
+        while self.running:
+            after = {n for r in self.running.values() for n in r.unit.names("Unit", "After")}
+            wave = [key for key, r in self.running.items() if r.unit.name not in after] or list(self.running)
+            with ThreadPoolExecutor(len(wave)) as pool:
+                stopped.update(zip(wave, pool.map(self.stop, wave)))
+        return stopped
