@@ -214,3 +214,15 @@ def test_the_env_example_gives_every_variable_the_units_expand() -> None:
         for line in parse_unit(path).values("Service", "ExecStart"):
             missing = {name for name in re.findall(r"\$\{?([A-Za-z_]\w*)", line) if not example.get(name)}
             assert not missing, f"{path.name}: {sorted(missing)}"
+
+
+def test_every_setting_of_the_env_example_is_one_the_service_or_a_unit_reads() -> None:
+    """No misspelt or retired setting in the example: each is a Settings field or a variable an ExecStart expands."""
+    from config.settings import Settings
+
+    expanded = {name for path in DEPLOY.glob("*.service") for line in parse_unit(path).values("Service", "ExecStart")
+                for name in re.findall(r"\$\{?([A-Za-z_]\w*)", line)}
+    # KEY_VAULT_URL: the contract's name for the vault (issue 14), read by the key source.
+    known = set(Settings.model_fields) | expanded | {"KEY_VAULT_URL"}
+    unknown = set(parse_environment_file(DEPLOY / "bookings-ledger.env.example")) - known
+    assert not unknown, sorted(unknown)
