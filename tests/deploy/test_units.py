@@ -6,9 +6,12 @@ stop signals. `systemd-analyze verify` checks the rest of each file.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -119,10 +122,11 @@ def host(tmp_path: Path, database_factory, emulator: str) -> Iterator[tuple[Unit
     try:
         yield runner, settings
     finally:
-        for key in list(runner.running):   # a failed test leaves no process behind
+        for key in list(runner.running):   # a failed test leaves no process behind, gunicorn's workers included
             running = runner.running[key].process
-            if running is not None and running.poll() is None:
-                running.kill()
+            if running is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(running.pid, signal.SIGKILL)
                 running.wait(10)
 
 
