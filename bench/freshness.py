@@ -178,16 +178,18 @@ def run(args: argparse.Namespace, directory: Path) -> None:
             counts = control.get("/requests").json()
             stop.set()
             worker.join(10)
-            lags = idle_lags(args, control, settings, graph, engine, emu.emulator.clock.now, ids)
+            lags = idle_lags(args, control, settings, graph, ledger, emu.emulator.clock.now, ids)
         with engine.connect() as connection:
             entries = [parse_entry(body) for _, body, _ in stream_rows(connection)]
         web.shutdown()
         report(report_changes(args, changes, elapsed, entries, counts) + report_lags(args, *lags))
 
 
-def idle_lags(args: argparse.Namespace, control: httpx.Client, settings, graph, engine, clock, ids: list[str]):  # type: ignore[no-untyped-def]
-    """(baseline, delta) watermark figures over idle hours on Graph's warped clock."""
-    ledger = Ledger(engine, LedgerKeys.from_settings(settings), clock)
+def idle_lags(args: argparse.Namespace, control: httpx.Client, settings, graph, live: Ledger, clock, ids: list[str]):  # type: ignore[no-untyped-def]
+    """(baseline, delta) watermark figures over idle hours on Graph's warped clock (the live run's
+    database and key store, read on that clock)."""
+    engine = live.engine
+    ledger = Ledger(engine, LedgerKeys.from_settings(settings), clock, keystore=live.keystore)
     services = sync_services(settings, ledger, graph, Ingestor(ledger, load_policy(settings.RETENTION_POLICY_FILE), clock=clock))
     baseline = simulate(control, engine, clock, ids, hours=args.idle_hours, every=timedelta(hours=6),
                         run=lambda: services.reconciler.reconcile_all(ids))
