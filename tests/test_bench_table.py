@@ -62,6 +62,12 @@ def test_markdown_holds_every_row_the_machine_and_what_was_missed():
     assert "Wall time per bench: ledger 301 s, emulator 62 s, freshness 12 s." in lines
     assert "Crashed: freshness (exit 1)." in lines
     assert lines[-1] == "3 figures, 1 targets missed: emulator calendarView | paged."
+    assert "Not run yet" not in text
+
+
+def test_markdown_written_part_way_names_the_benches_still_to_run():
+    text = markdown(ROWS[:1], [BenchRun("ledger", 0, 301.4, 1)], "a machine", "make bench", ["requests", "retention"])
+    assert "Not run yet: requests, retention." in text.splitlines()
 
 
 def test_rich_table_prints_every_row():

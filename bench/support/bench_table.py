@@ -47,12 +47,16 @@ def rich_table(figures: Sequence[Figure], title: str) -> Table:
     return table
 
 
-def markdown(figures: Sequence[Figure], runs: Sequence[BenchRun], machine: str, command: str) -> str:
-    """The table as Markdown, headed by the command and the machine, followed by each bench's wall time."""
+def markdown(figures: Sequence[Figure], runs: Sequence[BenchRun], machine: str, command: str,
+             pending: Sequence[str] = ()) -> str:
+    """The table as Markdown, headed by the command and the machine, followed by each bench's wall
+    time and the benches that have not run yet (while the run goes on)."""
     lines = [f"Command: `{command}`", "", f"Machine: {machine}", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_escape(cell) for cell in cells(figure)) + " |" for figure in figures]
     lines += ["", "Wall time per bench: " + ", ".join(f"{run.bench} {run.seconds:,.0f} s" for run in runs) + "."]
+    if pending:
+        lines += ["", f"Not run yet: {', '.join(pending)}."]
     crashed = [run for run in runs if run.crashed]
     if crashed:
         lines += ["", "Crashed: " + ", ".join(_crash(run) for run in crashed) + "."]

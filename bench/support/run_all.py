@@ -65,18 +65,21 @@ def main() -> int:
     started, loads = datetime.now(timezone.utc), [load_average()]
     figures_dir = args.output.parent / "figures"
     figures_dir.mkdir(parents=True, exist_ok=True)
+    command = "make bench" if not args.only else f"bench/support/run_all.py --only {' '.join(args.only)}"
+    scripts = benches(args.only)
     runs: list[BenchRun] = []
     figures: list[Figure] = []
-    for script in benches(args.only):
+    for number, script in enumerate(scripts, 1):
         ended, reported = run(script, figures_dir / f"{script.stem}.jsonl")
         runs.append(ended)
         figures += reported
         loads.append(load_average())
+        # Written after every bench, so a run cut short still leaves the table of what it measured.
+        pending = [later.stem for later in scripts[number:]]
+        args.output.write_text(markdown(figures, runs, describe(started, loads), command, pending), encoding="utf-8")
     Console().print(rich_table(figures, f"make bench: {len(figures)} figures from {len(runs)} benches"))
     for crashed in (run for run in runs if run.crashed):
         print(f"CRASHED: {crashed.bench} (exit {crashed.returncode}, {crashed.figures} figures reported)")
-    command = "make bench" if not args.only else f"bench/support/run_all.py --only {' '.join(args.only)}"
-    args.output.write_text(markdown(figures, runs, describe(started, loads), command), encoding="utf-8")
     print(f"written to {args.output}")
     return 1 if any(run.crashed for run in runs) else 0
 
