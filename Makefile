@@ -24,8 +24,11 @@ test: $(STAMP)
 soak: $(STAMP)
 	SOAK_CHANGES=100000 $(BIN)/python -m pytest -n 0 tests/jobs/test_chaos.py -o timeout=5400
 
+# Every benchmark in bench/, one after another, then one table of every figure (25 to 40 minutes
+# on 2 cores, by how busy they are); the table is also written to var/bench/performance.md,
+# which docs/performance.md keeps.
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/support/run_all.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

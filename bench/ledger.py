@@ -41,11 +41,15 @@ from ledger.blind_index import EMAIL, blind_digest  # noqa: E402
 from ledger.encryption import MasterKeys  # noqa: E402
 from ledger.keystore import SqlKeyStore, data_keys, open_keystore  # noqa: E402
 from ledger.transactions import Ledger, LedgerKeys  # noqa: E402
+from bench.support.figures import Figure, report  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BULK_BATCH = 20_000  # rows per INSERT round when filling the verify ledger
 BYSTANDER_KEYS = 20_000  # other subjects' keys in the key store while erasing: VACUUM FULL rewrites them all
 LOOKUPS = 2_000  # timed lookups by email
+LOOKUP_P99_MS = 20.0  # issue 9's target
+VERIFY_RATIO = 0.5  # issue 2's target: verify at least half as fast as raw hashing
+FLAT_MIB = 64.0  # "flat memory": the peak grows by less than this over the whole ledger (batches of 10,000)
 PERSON = {"email": "ann.example@contoso.com", "phone": "+44 20 7946 0018", "name": "Ann Example", "notes": "Asthma."}
 CATEGORIES = {"email": "contact", "phone": "contact", "name": "identity", "notes": "health"}
 
@@ -225,36 +229,48 @@ def main() -> int:
     parser.add_argument("--postgresql", metavar="URL", help="PostgreSQL server for the PostgreSQL rows (fresh schema and key-store database)")
     args = parser.parse_args()
     pg_url = postgres_url(args.postgresql)
+    figures: list[Figure] = []
     table = Table(title=f"bookings-ledger: ledger benchmark ({args.entries:,} entries verified)")
     for column in ("measure", "backend", "result", "note"):
         table.add_column(column)
     with tempfile.TemporaryDirectory() as directory:
         sqlite = create_ledger_engine(f"sqlite:///{directory}/bench.db")
         upgrade(sqlite)
-        table.add_row("append", "sqlite", f"{append_rate(sqlite, args.appends):,.0f} entries/s", "one commit per entry")
+        appends = append_rate(sqlite, args.appends)
+        table.add_row("append", "sqlite", f"{appends:,.0f} entries/s", "one commit per entry")
+        figures.append(Figure("ledger", "append, SQLite, one commit per entry", "", f"{appends:,.0f} entries/s", None, None))
         master = MasterKeys(os.urandom(32))
         keystore = open_keystore(f"sqlite:///{directory}/keys.db", master)
         fill_bystander_keys(keystore, BYSTANDER_KEYS)
         erasure_note = f"secure delete + WAL TRUNCATE; key store holds {BYSTANDER_KEYS:,} other keys; one subject, 3 keys each"
-        table.add_row("erasure", "sqlite", f"{erasure_rate(sqlite, keystore, args.erasures):,.1f} subjects/s", erasure_note)
+        erasures = erasure_rate(sqlite, keystore, args.erasures)
+        table.add_row("erasure", "sqlite", f"{erasures:,.1f} subjects/s", erasure_note)
+        figures.append(Figure("ledger", "erasure with secure deletion, SQLite", "", f"{erasures:,.1f} subjects/s", None, None))
         p50, p99 = lookup_latency(sqlite, keystore, args.subjects)
         keystore.close()
         table.add_row("lookup by email", "sqlite", f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
                       f"among {args.subjects:,} subjects (target p99 < 20 ms)")
+        figures.append(lookup_figure("SQLite", args.subjects, p50, p99))
         postgres, note = postgres_engine(pg_url)
         if postgres is None:
             for measure in ("append", "erasure", "lookup by email"):
                 table.add_row(measure, "postgresql", "skipped", note)
+                figures.append(Figure("ledger", f"{measure}, PostgreSQL", "", f"skipped: {note}", None, None))
         else:
             upgrade(postgres)
-            table.add_row("append", "postgresql", f"{append_rate(postgres, args.appends):,.0f} entries/s", "one commit per entry")
+            appends = append_rate(postgres, args.appends)
+            table.add_row("append", "postgresql", f"{appends:,.0f} entries/s", "one commit per entry")
+            figures.append(Figure("ledger", "append, PostgreSQL, one commit per entry", "", f"{appends:,.0f} entries/s", None, None))
             keystore = postgres_keystore(pg_url, master)
             fill_bystander_keys(keystore, BYSTANDER_KEYS)
             erasure_note = f"VACUUM + VACUUM FULL of the key table; {BYSTANDER_KEYS:,} other keys; 3 keys each"
-            table.add_row("erasure", "postgresql", f"{erasure_rate(postgres, keystore, args.erasures):,.1f} subjects/s", erasure_note)
+            erasures = erasure_rate(postgres, keystore, args.erasures)
+            table.add_row("erasure", "postgresql", f"{erasures:,.1f} subjects/s", erasure_note)
+            figures.append(Figure("ledger", "erasure with secure deletion, PostgreSQL", "", f"{erasures:,.1f} subjects/s", None, None))
             p50, p99 = lookup_latency(postgres, keystore, args.subjects)
             table.add_row("lookup by email", "postgresql", f"p50 {p50:.2f} ms, p99 {p99:.2f} ms",
                           f"among {args.subjects:,} subjects (target p99 < 20 ms)")
+            figures.append(lookup_figure("PostgreSQL", args.subjects, p50, p99))
             drop_postgres_keystore(keystore)
             drop_postgres(postgres)
         verify_db = create_ledger_engine(f"sqlite:///{directory}/verify.db")
@@ -273,8 +289,21 @@ def main() -> int:
             "verify memory", "sqlite", f"{rss:+.1f} MiB peak RSS",
             f"over {count:,} entries (flat: batches of 10,000); each worker at most {worker_rss:.0f} MiB RSS (pages shared with this process by fork included)",
         )
+        figures += [
+            Figure("ledger", "verify vs raw hashlib.sha256 of the same bytes", f">= {VERIFY_RATIO} of raw",
+                   f"{full:,.0f} entries/s (raw {raw:,.0f}/s)", full / raw, full / raw >= VERIFY_RATIO),
+            Figure("ledger", f"verify memory over {count:,} entries", f"flat: peak RSS +< {FLAT_MIB:.0f} MiB",
+                   f"{rss:+.1f} MiB; workers <= {worker_rss:.0f} MiB", None, rss < FLAT_MIB),
+        ]
     Console().print(table)
+    report(figures)
     return 0
+
+
+def lookup_figure(backend: str, subjects: int, p50: float, p99: float) -> Figure:
+    """p99 of a lookup by email (no baseline: the target is absolute)."""
+    return Figure("ledger", f"lookup by email among {subjects:,} subjects, {backend}", f"p99 < {LOOKUP_P99_MS:.0f} ms",
+                  f"p99 {p99:.2f} ms (p50 {p50:.2f})", None, p99 < LOOKUP_P99_MS)
 
 
 if __name__ == "__main__":

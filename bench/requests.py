@@ -45,6 +45,7 @@ from jobs.requests.runner import RequestRunner  # noqa: E402
 from ledger import requests  # noqa: E402
 from ledger.requests import Intake, RequestRules  # noqa: E402
 from state import bookings_mirror, request_runs  # noqa: E402
+from bench.support.figures import Figure, report  # noqa: E402
 
 PERSON = {"@odata.type": "#microsoft.graph.bookingCustomerInformation", "name": "Ada Lovelace",
           "emailAddress": "ada.lovelace@example.org", "phone": "+44 20 7946 0018", "notes": "Allergic to latex.",
@@ -158,11 +159,27 @@ def _dtz(moment: Any) -> dict[str, str]:
     return {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
 
 
-def _notices(subjects: int) -> dict[str, Any]:
-    """The material-change notice benchmark (bench/request_notices.py)."""
-    from bench.request_notices import measure as measure_notices
+def _notices(subjects: int) -> tuple[dict[str, Any], list[Figure]]:
+    """The material-change notice benchmark (bench/request_notices.py), and its figures."""
+    from bench.request_notices import figures as notice_figures, measure as measure_notices
 
-    return measure_notices(subjects=subjects)
+    result = measure_notices(subjects=subjects)
+    return result, notice_figures("requests", result)
+
+
+def figures(result: dict[str, Any]) -> list[Figure]:
+    """Access and erasure, time and HTTP requests, each against the read-back baseline (no targets were set)."""
+    person = f"{result['appointments']} appointments across {result['businesses']} businesses"
+    baseline, rows = result["baseline"], []
+    for name in ("access", "erasure"):
+        row = result[name]
+        surfaces = ", ".join(f"{surface} {count}" for surface, count in sorted(row["items_per_surface"].items()))
+        rows += [Figure("requests", f"{name}, {person}: time vs reading them back", "", f"{row['seconds']:.2f} s",
+                        row["seconds"] / baseline["seconds"], None),
+                 Figure("requests", f"{name}, {person}: HTTP requests vs reading them back", "",
+                        f"{row['http_requests']} (items per surface: {surfaces})",
+                        row["http_requests"] / baseline["http_requests"], None)]
+    return rows
 
 
 def main() -> int:
@@ -183,13 +200,14 @@ def main() -> int:
     for name in ("access", "erasure"):
         per_surface = ", ".join(f"{surface} {count}" for surface, count in sorted(result[name]["items_per_surface"].items()))
         print(f"{name} Graph requests per surface (items inside $batch counted): {per_surface}")
-    notices = _notices(args.notices)
+    notices, notice_figures = _notices(args.notices)
     rate, ceiling = notices["sends_per_second"], notices["graph_ceiling_sends_per_second"]
     print(f"notices   {notices['subjects']:,} subjects: {rate:.2f} sends/s, {rate / ceiling:.2f} of Graph's "
           f"{ceiling:.2f} per mailbox (10,000 requests / 10 min, 2 a send); killed after "
           f"{notices['sent_before_kill']:,} sends and resumed: {notices['sent']:,} sent, "
           f"{notices['mailed_twice']} mailed twice, {notices['never_mailed']} never mailed")
-    return 0 if notices["mailed_twice"] == notices["never_mailed"] == 0 else 1
+    report(figures(result) + notice_figures)
+    return 0
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ from ledger.keystore import open_keystore  # noqa: E402
 from ledger.transactions import Ledger, LedgerKeys  # noqa: E402
 from state.bookings_mirror import ACTIVE, BookingAppointment  # noqa: E402
 from state.retention_dues import RetentionDue  # noqa: E402
+from bench.support.figures import Figure, report  # noqa: E402
 
 TARGET_RATIO = 1.5
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -110,21 +111,22 @@ def measure_evaluation(directory: str, database_url: str, held: int, expiring: i
             "operations": sum(1 for e in report.expired if e.operation)}
 
 
-def anonymisation_rows(appointments: int) -> list[tuple[str, str, str]]:
-    """The anonymisation rows of bench/anonymise.py, when it is there."""
+def anonymisation_rows(appointments: int) -> tuple[list[tuple[str, str, str]], list[Figure]]:
+    """The anonymisation rows of bench/anonymise.py, when it is there, and its figures."""
     path = Path(__file__).with_name("anonymise.py")
     if not path.exists():
-        return [("anonymisation", "skipped", "bench/anonymise.py is not in this checkout")]
+        return [("anonymisation", "skipped", "bench/anonymise.py is not in this checkout")], []
     spec = importlib.util.spec_from_file_location("bench_anonymise", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     result = module.measure_anonymisation(appointments=appointments)
     return [(f"anonymisation, {result['records']:,} records", f"{result['requests_per_record']:.3f} HTTP requests/record",
-             f"target <= {module.TARGET}; {result['records_per_second']:,.1f} records/s; {result['done']:,} done")]
+             f"target <= {module.TARGET}; {result['records_per_second']:,.1f} records/s; {result['done']:,} done")], \
+        module.figures("retention", result)
 
 
-def add_evaluation_rows(table: Table, backend: str, runs: list[dict[str, Any]]) -> None:
-    """A row per run and one for the ratio of the last to the first."""
+def add_evaluation_rows(table: Table, backend: str, runs: list[dict[str, Any]]) -> Figure:
+    """A row per run and one for the ratio of the last to the first; that ratio's figure."""
     for run in runs:
         table.add_row(f"evaluation over {run['held']:,} records, {backend}", f"{run['seconds'] * 1000:,.0f} ms",
                       f"{run['expired']:,} expired, {run['operations']:,} operations planned")
@@ -132,6 +134,9 @@ def add_evaluation_rows(table: Table, backend: str, runs: list[dict[str, Any]]) 
     ratio = large["seconds"] / small["seconds"]
     table.add_row(f"ratio {large['held']:,} / {small['held']:,}, {backend}", f"{ratio:.2f}x",
                   f"target < {TARGET_RATIO}x: {'met' if ratio < TARGET_RATIO else 'NOT met'}")
+    return Figure("retention", f"evaluation over {large['held']:,} vs {small['held']:,} held, {large['expired']:,} expiring, {backend}",
+                  f"< {TARGET_RATIO}x baseline", f"{large['seconds'] * 1000:,.0f} ms (baseline {small['seconds'] * 1000:,.0f})",
+                  ratio, ratio < TARGET_RATIO)
 
 
 def main() -> int:
@@ -145,15 +150,18 @@ def main() -> int:
     table = Table(title=f"bookings-ledger: retention benchmark ({args.expiring:,} records expiring)")
     for column in ("measure", "result", "note"):
         table.add_column(column)
+    figures: list[Figure] = []
     with tempfile.TemporaryDirectory() as directory:
         sqlite = [measure_evaluation(directory, f"sqlite:///{directory}/retention-{held}.db", held, args.expiring)
                   for held in args.held]
-        add_evaluation_rows(table, "SQLite", sqlite)
+        figures.append(add_evaluation_rows(table, "SQLite", sqlite))
         postgres: list[dict[str, Any]] = []
         for held in args.held:
             url, admin, schema = postgres_schema(pg_url)
             if url is None:
                 table.add_row("evaluation", "skipped", schema)
+                figures.append(Figure("retention", "evaluation, PostgreSQL", f"< {TARGET_RATIO}x baseline", f"skipped: {schema}",
+                                      None, None))
                 break
             try:
                 postgres.append(measure_evaluation(directory, url, held, args.expiring))
@@ -162,10 +170,12 @@ def main() -> int:
                     connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
                 admin.dispose()
         if postgres:
-            add_evaluation_rows(table, "PostgreSQL", postgres)
-    for row in anonymisation_rows(args.appointments):
+            figures.append(add_evaluation_rows(table, "PostgreSQL", postgres))
+    rows, anonymisation = anonymisation_rows(args.appointments)
+    for row in rows:
         table.add_row(*row)
     Console().print(table)
+    report(figures + anonymisation)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The completeness watermark's lag on a warped clock, for bench/freshness.py.
+"""The completeness watermark's lag on a warped clock, for bench/freshness.py (a part of that bench,
+not one of its own, so it lives here).
 
 Graph's clock (the emulator's, which the service's ledger also reads) is moved forward in STEP
 increments through the control API; a job runs at the start and whenever its interval has passed
