@@ -140,7 +140,8 @@ def web_rate(server_url: str | None, seconds: float) -> float:
     """POST /webhooks/graph answers/s of one web process (1 gunicorn worker, 8 threads), inbox on
     PostgreSQL (or SQLite without a server). The `ack` work improves this path: this calls
     bench/webhook_ack.py's own functions, so a refreshed run of this bench measures it as it is."""
-    sys.path.insert(1, str(Path(__file__).parent))
+    # Importable when this file runs as a script (its folder is then sys.path[0], for the spawned
+    # server too); the tests import this module only for its counting.
     import webhook_ack
 
     with tempfile.TemporaryDirectory() as directory:

@@ -129,8 +129,10 @@ class Driver:
 class Rig:
     """Emulator, web app, ledger and a hand-driven worker on one database; see the module docstring."""
 
-    def __init__(self, database_url: str, directory: Path, *, businesses: int = 2, port: int = 0) -> None:
-        self.database_url, self.directory, self.count, self.port = database_url, directory, businesses, port
+    def __init__(self, database_url: str, directory: Path, *, businesses: int = 2) -> None:
+        # The emulator and the web app listen on ports the kernel picks (32768 and up), outside
+        # every fixed range on this machine, so parallel tests and benches never collide.
+        self.database_url, self.directory, self.count = database_url, directory, businesses
 
     def __enter__(self) -> Rig:
         self.emulator = EmulatorServer(port=0, seed=11).__enter__()
@@ -146,7 +148,7 @@ class Rig:
                      "DATABASE_URL": self.database_url, "GRAPH_BASE_URL": self.emulator.graph_url,
                      "GRAPH_CREDENTIAL": "static", "BOOKING_BUSINESSES": ",".join(self.businesses)}
         self.app = create_app(overrides)
-        self.web = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.web = make_server("127.0.0.1", 0, self.app, threaded=True)
         threading.Thread(target=self.web.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         self.webhook_url = overrides["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{self.web.server_port}"
         settings = load_settings(overrides)
