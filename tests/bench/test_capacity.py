@@ -7,11 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.capacity import isolated_costs
+from bench.capacity import CLAIMED, isolated_costs
 from bench.support.capacity_rig import DRIVER, Rig, service_requests
-
-# The per-change figures docs/scale.md builds its model on: (notifications, Graph operations, ledger entry kind).
-MODEL = {"create": (1, 3, "collected"), "update": (1, 1, "updated"), "cancel": (1, 1, "cancelled")}
 
 
 def test_service_requests_leave_out_the_driver_and_the_control_api() -> None:
@@ -33,7 +30,7 @@ def test_one_change_of_each_kind_costs_what_the_model_claims(database_url: str, 
     web app stores one inbox row for it and the worker writes one ledger row."""
     with Rig(database_url, tmp_path, businesses=1) as rig:
         costs = isolated_costs(rig, repeats=1)
-    for kind, (notifications, operations, entry) in MODEL.items():
+    for kind, (notifications, operations, entry) in CLAIMED.items():
         cost = costs[kind]
         assert (cost.notifications, cost.graph_operations) == (notifications, operations), kind
         assert cost.graph_http == operations, kind   # alone, every $batch carries one request
