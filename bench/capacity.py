@@ -139,17 +139,17 @@ def append_rates(server_url: str, processes: tuple[int, ...], seconds: float) ->
     return rates
 
 
-def web_rate(server_url: str | None, seconds: float) -> float:
+def web_rate(server_url: str, seconds: float) -> float:
     """POST /webhooks/graph answers/s of one web process (1 gunicorn worker, 8 threads), inbox on
-    PostgreSQL (or SQLite without a server). The `ack` work improves this path: this calls
+    PostgreSQL (a fresh schema, dropped). The `ack` work improves this path: this calls
     bench/webhook_ack.py's own functions, so a refreshed run of this bench measures it as it is."""
     # Importable when this file runs as a script (its folder is then sys.path[0], for the spawned
     # server too); the tests import this module only for its counting.
     import webhook_ack
 
-    with tempfile.TemporaryDirectory() as directory:
-        settings = webhook_ack.prepare(webhook_ack.database_url(Path(directory), server_url))
-        server = multiprocessing.Process(target=webhook_ack.serve, args=("ledger", WEB_PORT, settings, 1), daemon=True)
+    with postgres_schema(server_url) as url:
+        server = multiprocessing.Process(target=webhook_ack.serve, args=("ledger", WEB_PORT, webhook_ack.prepare(url), 1),
+                                         daemon=True)
         server.start()
         try:
             webhook_ack.wait_until_up(WEB_PORT)
