@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
 import pytest
 
 from ingestion_pipeline import wait_delivered
