@@ -91,7 +91,7 @@ def run_checks(run: SoakRun, personal: PersonalValues) -> list[CheckResult]:
         ("watermark-within-minutes", lambda: watermark_within_minutes(run)),
         ("chain-and-checkpoint", lambda: chain_and_checkpoint(run, settings)),
         ("no-personal-data-in-logs", lambda: no_personal_data_in_logs(run, personal)),
-        ("no-customer-mailed", lambda: no_customer_mailed(run, settings)),
+        ("no-customer-mailed", lambda: no_customer_mailed(run, settings, personal)),
     ]
     results = []
     for name, check in checks:
@@ -164,24 +164,30 @@ def requests_closed_in_time(settings: Any) -> CheckResult:
 
 # 3 ----------------------------------------------------------------------------------------------
 def expired_anonymised_once(run: SoakRun, settings: Any) -> CheckResult:
+    from config.retention import load_policy
     from ledger.holds import holds_covering
     from ledger.views import VIEW_OBJECT
     from state import subject_restrictions
     from state.anonymisation import OPEN_STATES, AnonymisationOperation
     from state.retention_dues import RetentionDue
 
-    problems = []
+    policy = load_policy(settings.RETENTION_POLICY_FILE)
+    known = {category.id for category in policy.category}
+    problems, foreign = [], Counter()
     with _session(settings) as session:
         expired, verified = Counter(), Counter()
         for entry in _entries(session, "retention-expired", "anonymisation-verified"):
             (object_type, object_id), = ((k, v) for k, v in entry["refs"].items())
             if entry["kind"] == "retention-expired":
                 expired.update((entry["subject"], object_type, object_id, c) for c in entry["categories"])
+                foreign.update(f"{c} under policy {entry['policy_version']}" for c in entry["categories"]
+                               if c not in known or entry["policy_version"] != policy.policy_version)
             else:
                 verified[entry["operation"]] += 1
         problems += [f"{object_type} {object_id}: {category} expired {n} times"
                      for (_s, object_type, object_id, category), n in sorted(expired.items()) if n > 1]
         problems += [f"operation {operation} verified {n} times" for operation, n in sorted(verified.items()) if n > 1]
+        problems += [f"{n} expiries of {what}, not the policy file's" for what, n in sorted(foreign.items())]
 
         def excused(subject: str, business: str | None, object_type: str, object_id: str) -> bool:
             """A legal hold or a restriction keeps the record: not anonymising it is right."""
@@ -316,7 +322,7 @@ def no_personal_data_in_logs(run: SoakRun, personal: PersonalValues) -> CheckRes
 
 
 # 8 ----------------------------------------------------------------------------------------------
-def no_customer_mailed(run: SoakRun, settings: Any) -> CheckResult:
+def no_customer_mailed(run: SoakRun, settings: Any, personal: PersonalValues) -> CheckResult:
     from config.mail_templates import REQUEST_TEMPLATES
     from connector.mail import MARKER_HEADER
     from ledger.models import RequestProjection
@@ -342,6 +348,8 @@ def no_customer_mailed(run: SoakRun, settings: Any) -> CheckResult:
                 problems.append(f"mail {row.id} ({row.template}) went to someone other than request {row.request_id}'s requester")
         elif row.template == "digest":
             digests += 1
+            if personal_values_in(" ".join(entry["recipients"]), personal.values()):
+                problems.append(f"digest {row.id} went to a customer")
         else:
             problems.append(f"mail {row.id} is a {row.template}, neither request mail nor the digest")
     return _result("no-customer-mailed", problems,

@@ -110,6 +110,7 @@ def _appointment_and_subject(soak) -> tuple[str, str]:
 
 @sqlite_only
 def test_the_ledger_side_checks_go_red_for_each_break_and_green_once_restored(soak):
+    from config.retention import load_policy
     from database.times import format_time
     from ledger.certificates import CertificateRecord
     from state.retention_dues import RetentionDue
@@ -169,10 +170,11 @@ def test_the_ledger_side_checks_go_red_for_each_break_and_green_once_restored(so
     assert checks.requests_closed_in_time(settings).passed
 
     # A category of a record expired twice: the chain keeps both entries, so this one stays red.
+    policy_version = load_policy(settings.RETENTION_POLICY_FILE).policy_version
     for _ in range(2):
         with soak.service.ledger.transaction() as tx:
             tx.append("retention-expired", subject=subject, refs={"appointment": appointment}, business=soak.business,
-                      categories=["booking.contact"], policy_version="test")
+                      categories=["booking.contact"], policy_version=policy_version)
     red(checks.expired_anonymised_once(soak.run, settings), f"appointment {appointment}: booking.contact expired 2 times")
     assert failed(soak) == {"expired-anonymised-once"}
 
@@ -203,7 +205,7 @@ def test_the_outside_checks_go_red_for_each_break(soak):
     while soak.control.call("GET", "/traffic")["running"]:
         time.sleep(0.05)
     assert any(m.get("customerRecipients") for m in soak.control.call("GET", "/outbox")), "the traffic cancelled nothing"
-    assert checks.no_customer_mailed(run, load_settings(run.settings)).passed
+    assert checks.no_customer_mailed(run, load_settings(run.settings), personal).passed
 
     # Mail to a customer that is no request mail, and a cancel of ours that has Bookings mail one.
     state = soak.control.state()["businesses"][0]
@@ -214,7 +216,7 @@ def test_the_outside_checks_go_red_for_each_break(soak):
         graph.post(f"/users/{state['mailboxUserId']}/sendMail", json={"message": message}).raise_for_status()
         graph.post(f"/solutions/bookingBusinesses/{soak.business}/appointments/{appointment['id']}/cancel",
                    json={"cancellationMessage": "Closed."}).raise_for_status()
-    red(checks.no_customer_mailed(run, load_settings(run.settings)), "(sendMail) is no recorded mail of the service",
+    red(checks.no_customer_mailed(run, load_settings(run.settings), personal), "(sendMail) is no recorded mail of the service",
         "bookings cancellation", f"of {appointment['id']} mailed")
 
     # A removed subscription: ten minutes unwatched is prompt, three hours is not.
