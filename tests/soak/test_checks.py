@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 
 import checks
 from config import load_settings
+from personal_data_scan import personal_values_in
 from personal_values import PersonalValues
 from request_stream import RequestStream
 
@@ -93,7 +94,7 @@ def test_every_check_passes_on_a_run_where_everything_holds_and_names_no_one(soa
     checks.print_report(found.values())
     report = capsys.readouterr().out + json.dumps([r.detail for r in found.values()])
     assert "soak checks" in report and "1 completed" in report
-    assert checks.personal_values_in(report, soak.personal.values()) == []
+    assert personal_values_in(report, soak.personal.values()) == []
 
 
 def _graph(soak) -> httpx.Client:
@@ -267,4 +268,4 @@ def test_the_request_stream_files_every_type_through_the_api_and_queues_each_run
         queued = {run.request_id for run in tx.session.scalars(select(RequestRun))}
     assert {f.request_id for f in filed if f.queued} <= queued
     assert all(f.queued or f.refused_run for f in filed), stream.summary()
-    assert checks.personal_values_in(json.dumps(stream.summary()), soak.personal.values()) == []
+    assert personal_values_in(json.dumps(stream.summary()), soak.personal.values()) == []
