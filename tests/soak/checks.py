@@ -25,7 +25,6 @@ Each check catches its own failure, so one broken part never hides what the othe
 from __future__ import annotations
 
 import json
-import sys
 import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -39,13 +38,9 @@ import httpx
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-_TESTS = Path(__file__).parents[1]
-# The shared scanner lives in tests/, the projection comparison in tests/jobs/: both are the jobs
-# tests' own, reused here rather than copied. The harness imports this module outside pytest too.
-for _folder in (_TESTS, _TESTS / "jobs"):
-    if str(_folder) not in sys.path:
-        sys.path.append(str(_folder))
+from jobs_tests_path import reuse_jobs_tests
 
+reuse_jobs_tests()
 from personal_data_scan import Scanner  # noqa: E402
 from projection_check import projection_differences  # noqa: E402
 

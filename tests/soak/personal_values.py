@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import httpx
 
-from personal_data_scan import personal_values
+from jobs_tests_path import reuse_jobs_tests
+
+reuse_jobs_tests()
+from personal_data_scan import personal_values  # noqa: E402
 
 
 class PersonalValues:
