@@ -117,6 +117,26 @@ def test_subscriptions_expire_when_the_clock_passes_their_expiry(client: httpx.C
     assert client.get("/subscriptions").json()["value"] == []
 
 
+def test_the_history_records_each_subscriptions_create_renewals_and_end(client: httpx.Client, control: httpx.Client,
+                                                                         business: str, receiver: Receiver) -> None:
+    """GET /_emulator/subscriptions/history: created, renewed, deleted, removed, and expired dated when it lapsed."""
+    deleted = subscribe(client, business, receiver.url, expirationDateTime=_in(60)).json()
+    client.patch(f"/subscriptions/{deleted['id']}", json={"expirationDateTime": _in(120)})
+    client.delete(f"/subscriptions/{deleted['id']}")
+    removed = subscribe(client, business, receiver.url, expirationDateTime=_in(60)).json()
+    control.post("/lifecycle", json={"subscriptionId": removed["id"], "lifecycleEvent": "subscriptionRemoved"})
+    lapsed = subscribe(client, business, receiver.url, expirationDateTime=_in(60)).json()
+    control.post("/clock", json={"advanceMinutes": 90})
+    history = control.get("/subscriptions/history").json()
+    assert [(e["subscriptionId"], e["event"]) for e in history] == [
+        (deleted["id"], "created"), (deleted["id"], "renewed"), (deleted["id"], "deleted"),
+        (removed["id"], "created"), (removed["id"], "removed"), (lapsed["id"], "created"), (lapsed["id"], "expired")]
+    assert {(e["kind"], e["mailbox"]) for e in history} == {("events", business)}
+    assert history[-1]["time"] == lapsed["expirationDateTime"]
+    control.post("/reset")
+    assert control.get("/subscriptions/history").json() == []
+
+
 def test_mailbox_quota_answers_403(client: httpx.Client, control: httpx.Client, business: str, receiver: Receiver) -> None:
     """1,000 subscriptions per mailbox (shrunk to 2 here); the next one is 403 naming the limit."""
     control.post("/options", json={"subscriptions_per_mailbox": 2})
