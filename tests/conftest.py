@@ -7,6 +7,9 @@ Each PostgreSQL database is a fresh schema (`search_path` set through the URL's 
 dropped afterwards, so concurrent runs and tests do not see each other. The key store is a
 database of its own (a separate SQLite file; on PostgreSQL a whole database with a random name,
 created and dropped by the same factory), as in production.
+
+The tests marked `slow` run first: xdist hands out work in collection order, so a long test
+collected late would keep one worker busy while the other has nothing left to do.
 """
 from __future__ import annotations
 
@@ -20,6 +23,11 @@ from sqlalchemy import Engine
 from fresh_databases import DatabaseFactory, copy_migrated
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (a stable sort: every other test keeps its place relative to the rest)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 class FakeClock:

@@ -109,6 +109,7 @@ def demo(tmp_path):
     process.stdout.close()
 
 
+@pytest.mark.slow   # two real processes a test: collected first
 def test_demo_ingests_live_bookings_and_stops_cleanly(demo):
     process, port, directory, output = demo
     database = directory / "var" / "ledger.db"
@@ -135,6 +136,7 @@ def overview_counts(page: str) -> tuple[int, int]:
     return int(active.group(1)) if active else 0, past_due
 
 
+@pytest.mark.slow   # two real processes a test: collected first
 def test_demo_shows_a_populated_dashboard_within_a_minute(demo):
     process, _, _, output = demo
     deadline = time.monotonic() + DASHBOARD_DEADLINE_S

@@ -7,8 +7,9 @@ tests/conftest.py applies to PostgreSQL).
 
 One service and one browser serve each test module, no longer: Playwright's sync API keeps an
 asyncio loop running in the thread while it is open, and a later test on the same worker that
-calls asyncio.run() (the Graph SDK's) would fail. The tests carry `xdist_group("browser")`, so
-`make test`'s xdist run keeps them on one worker. Each test gets a
+calls asyncio.run() (the Graph SDK's) would fail. Each module carries an `xdist_group` of its own,
+so `make test`'s xdist run (`--dist loadgroup`) keeps a module's tests together on one worker, one
+after the other, while two modules may run at once on the two workers. Each test gets a
 fresh browser context; signed-in contexts start from a session's cookies saved once a module, so
 the tests do not spend the sign-in rate limit.
 """

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from browser_checks import assert_accessible
 from browser_steps import hold_row, place_hold, release_hold, search_subject, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-journeys")]
 
 
 def test_signing_in_with_the_local_password_opens_the_overview(new_page, live_service):

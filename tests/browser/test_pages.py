@@ -8,7 +8,7 @@ import pytest
 from browser_checks import PHONE, assert_accessible, horizontal_overflow, screenshot
 from browser_steps import search_subject
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-pages")]
 # Pages no main-nav link leads to: the admin area's own sub-pages and the public privacy notice.
 PAGES_OUTSIDE_THE_NAV = ("/admin/settings", "/admin/subscriptions", "/privacy-notice")
 

@@ -17,7 +17,7 @@ from bookings_ledger.wiring import opened_process, sync_services
 from browser_checks import PHONE, assert_accessible, horizontal_overflow
 from browser_service import LiveService, running_service
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-portal_journey")]
 MAILBOX = "privacy@contoso.com"
 
 

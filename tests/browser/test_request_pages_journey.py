@@ -17,7 +17,7 @@ from browser_checks import PHONE, assert_accessible, horizontal_overflow, screen
 from ledger.checkpoint_store import CheckpointSigner
 from ledger.core.certificates import verify_certificate
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-request_pages_journey")]
 
 
 def record_request(page, request_type: str, email: str, words: str = "") -> str:

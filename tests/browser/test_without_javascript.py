@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from browser_steps import hold_row, place_hold, release_hold, search_subject, sign_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser-without_javascript")]
 
 
 def test_sign_in_search_and_holds_work_without_javascript(new_page, live_service):

@@ -3,6 +3,7 @@ stored row from a forged clientState, never a notification's content in the logs
 import json
 import logging
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -49,6 +50,7 @@ def count_rows(app):
         return connection.execute(select(func.count()).select_from(InboxRow)).scalar_one()
 
 
+@pytest.mark.slow   # thousands of requests: collected first, so it never runs alone at the end
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=bodies, path=st.sampled_from(["/webhooks/graph", "/webhooks/graph/lifecycle"]),
        content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain", ""]))
@@ -57,6 +59,7 @@ def test_malformed_requests_never_cause_a_server_error(client, body, path, conte
     assert response.status_code in (202, 400, 413, 415)
 
 
+@pytest.mark.slow
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_forged_client_state_never_reaches_the_inbox(app, client, subscription, data):
