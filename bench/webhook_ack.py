@@ -177,7 +177,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         settings = prepare(database_url(Path(directory), args.postgresql))
-        ports = {"bare": 18601, "ledger": 18602}
+        ports = {"bare": 18301, "ledger": 18302}
         servers = [multiprocessing.Process(target=serve, args=(kind, port, settings, args.workers), daemon=True)
                    for kind, port in ports.items()]
         [server.start() for server in servers]
