@@ -80,7 +80,7 @@ def register_extensions(app: Flask, settings: Settings, clock: Callable[[], date
         tenant_id = settings.require("GRAPH_TENANT_ID")
         app.extensions[receiver.EXTENSION] = receiver.Receiver(
             subscriptions=SubscriptionLookup(engine, clock), client_state_keys=keys, tenant_id=tenant_id,
-            inbox=LedgerInbox(engine, clock), metrics=metrics,
+            inbox=LedgerInbox(engine, clock, on_commit=metrics.commit_items.observe), metrics=metrics,
         )
     app.extensions[health.SCRAPE] = lambda metrics: metrics.refresh(engine, clock())
     app.extensions[health.READINESS] = {

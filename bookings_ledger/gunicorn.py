@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -58,9 +59,19 @@ class _Embedded(BaseApplication):
         return self._factory()
 
 
-def serve(factory: Callable[[], Flask], *, binds: list[str], workers: int, threads: int) -> None:
-    """Serve `factory()` on every address of `binds` in each gunicorn worker until stopped."""
-    options = {
+def _close_worker_app(close: Callable[[Flask], None], _arbiter: Any, worker: Any) -> None:
+    # gunicorn also calls this in the master for a worker that vanished, and a worker whose app
+    # failed to load holds gunicorn's error app: only a worker's own Flask app is closed.
+    app = getattr(worker, "wsgi", None)
+    if isinstance(app, Flask):
+        close(app)
+
+
+def serve(factory: Callable[[], Flask], *, binds: list[str], workers: int, threads: int,
+          close: Callable[[Flask], None] | None = None) -> None:
+    """Serve `factory()` on every address of `binds` in each gunicorn worker until stopped;
+    `close(app)` runs as each worker exits, after its last request (the inbox writer drains there)."""
+    options: dict[str, Any] = {
         "bind": binds,
         "workers": workers,
         "threads": threads,
@@ -72,4 +83,6 @@ def serve(factory: Callable[[], Flask], *, binds: list[str], workers: int, threa
         "accesslog": None,
         "logger_class": _StructuredLogger,
     }
+    if close is not None:
+        options["worker_exit"] = partial(_close_worker_app, close)
     _Embedded(factory, options).run()

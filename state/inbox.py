@@ -76,13 +76,16 @@ class InboxWriter:
     This runs inside Graph's time limit on every notification, so it skips SQLAlchemy: one
     multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING digest` is one round trip and its own
     transaction, where BEGIN, an insert per item and COMMIT cost three or more (bench/webhook_ack.py).
-    The connection is detached from the engine's pool, so its autocommit mode never leaks to
-    other users. The receiver's group commit guarantees one caller at a time.
+    A batch of more than one statement is wrapped in BEGIN … COMMIT, so a batch is stored whole
+    or not at all. The connection is detached from the engine's pool, so its autocommit mode
+    never leaks to other users. The receiver's writer thread is its only caller.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._placeholder = _PLACEHOLDER[engine.dialect.name]
+        # SQLite takes its write lock at BEGIN IMMEDIATE, not half-way through the batch.
+        self._begin = "BEGIN IMMEDIATE" if engine.dialect.name == "sqlite" else "BEGIN"
         # The connection kept between calls sits in a list the finalizer can see without keeping
         # the writer alive: an app dropped without close() still closes its connection.
         self._held: list[Any] = []
@@ -91,18 +94,22 @@ class InboxWriter:
     def accept(self, items: Sequence[InboxItem], now: datetime) -> list[bool]:
         """Store the items not already in the inbox; for each item, was it new?
 
-        Each statement commits on its own. A failure part-way leaves the earlier items stored,
-        which loses nothing: the caller answers 5xx, Graph re-sends, and the digest drops what
-        is already in.
+        All or nothing: on an error nothing of the batch is stored (closing the connection
+        rolls back an open transaction), and the caller answers 5xx for every item of it.
         """
         received = format_time(now)
         digests = [item.digest() for item in items]
         connection = self._held.pop() if self._held else self._connect()
+        several = len(items) > _ROWS_PER_STATEMENT
         try:
             stored: set[bytes] = set()
+            if several:
+                self._execute(connection, self._begin)
             for first in range(0, len(items), _ROWS_PER_STATEMENT):
                 chunk = range(first, min(first + _ROWS_PER_STATEMENT, len(items)))
                 stored.update(self._insert(connection, [(digests[i], items[i]) for i in chunk], received))
+            if several:
+                self._execute(connection, "COMMIT")
         except BaseException:
             connection.close()  # a broken connection is not reused; the next call opens a fresh one
             raise
@@ -125,6 +132,14 @@ class InboxWriter:
             driver.rollback()  # whatever the dialect's first-connect queries left open
             driver.autocommit = True
         return connection
+
+    @staticmethod
+    def _execute(connection: Any, sql: str) -> None:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql)
+        finally:
+            cursor.close()
 
     def _insert(self, connection: Any, rows: list[tuple[bytes, InboxItem]], received: str) -> list[bytes]:
         row = "(" + ", ".join([self._placeholder] * 8) + ", 'pending', 0)"

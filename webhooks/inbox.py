@@ -1,9 +1,17 @@
 """The receiver's side of the inbox: notification items become `state.inbox` rows.
 
-Writes are group-committed: while one request thread commits, the others queue their items,
-and the next committer stores everything queued in one statement (`state.inbox.InboxWriter`).
-Each request still answers only after its own items are committed, but a burst costs a few
-commits instead of one per request (and on SQLite, far fewer waits for the write lock).
+Writes are group-committed by one writer thread per process: request threads queue their items
+and wait; the writer takes everything queued and stores it in one transaction
+(`state.inbox.InboxWriter`), so a burst costs a few commits instead of one per request (and on
+SQLite, far fewer waits for the write lock). A 202 means "durably stored": a request answers
+only after the commit that holds its items, and when that commit fails every request in it gets
+the error, none a 202, so Graph re-sends them all (its digest makes the re-send harmless).
+
+The queue and the wait are bounded. A full queue, a wait past `MAX_WAIT_SECONDS` or a closed
+inbox raise `InboxBusy`, which the receiver answers 503 with Retry-After: Graph retries, and a
+request that timed out but whose items commit later is only a duplicate on the re-send, never a
+lost notification. `close()` (gunicorn's worker exit, `close_app`) refuses new items, lets the
+writer commit what is queued, then stops it.
 """
 from __future__ import annotations
 
@@ -16,6 +24,17 @@ from sqlalchemy import Engine
 
 from state import inbox
 from webhooks.notifications import LifecycleNotification, Notification
+
+# Items waiting for the writer, at most: about a second of a saturated process's intake, and a few
+# hundred kB of memory. Beyond it requests are refused at once instead of queueing behind a stall.
+MAX_QUEUED_ITEMS = 5_000
+# How long a request waits for its commit: well inside Graph's 2.9 s limit, so a stalled database
+# costs Graph a fast 503 it retries rather than a slow answer it counts against the endpoint.
+MAX_WAIT_SECONDS = 2.0
+
+
+class InboxBusy(Exception):
+    """The items were not (yet) stored: queue full, commit too slow, or the inbox closing."""
 
 
 def to_item(item: Notification, received: datetime) -> inbox.InboxItem:
@@ -43,50 +62,83 @@ def to_item(item: Notification, received: datetime) -> inbox.InboxItem:
 @dataclass
 class _Ticket:
     items: list[inbox.InboxItem]
+    done: threading.Event = field(default_factory=threading.Event)
     stored: int = 0
     error: BaseException | None = None
-    done: bool = False
 
 
 @dataclass
 class LedgerInbox:
-    """Writes genuine notifications to the ledger database's inbox table."""
+    """Writes genuine notifications to the ledger database's inbox table, through its writer thread.
+
+    `on_commit(items)` is told the size of every successful commit (the receiver's metrics)."""
 
     engine: Engine
     clock: Callable[[], datetime]
+    on_commit: Callable[[int], None] = lambda items: None
+    max_queued_items: int = MAX_QUEUED_ITEMS
+    max_wait_seconds: float = MAX_WAIT_SECONDS
     _queue: list[_Ticket] = field(default_factory=list)
-    _queue_lock: threading.Lock = field(default_factory=threading.Lock)
-    _commit_lock: threading.Lock = field(default_factory=threading.Lock)
+    _queued_items: int = 0
+    _closing: bool = False
+    _wake: threading.Condition = field(default_factory=threading.Condition)
+    _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         self._writer = inbox.InboxWriter(self.engine)
 
     def accept(self, endpoint: str, items: Sequence[Notification]) -> int:
-        """Store each item once, committed before this returns; returns how many were new."""
+        """Store each item once, committed before this returns; returns how many were new.
+
+        Raises InboxBusy when the items cannot be queued or their commit does not come in time,
+        and the commit's own error when it failed."""
         received = self.clock()
         ticket = _Ticket([to_item(item, received) for item in items])
-        with self._queue_lock:
+        with self._wake:
+            if self._closing or self._queued_items + len(ticket.items) > self.max_queued_items:
+                raise InboxBusy("closing" if self._closing else "queue full")
+            if self._thread is None:
+                # Started on first use, so in the process that serves (after gunicorn's fork).
+                self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
+                self._thread.start()
             self._queue.append(ticket)
-        with self._commit_lock:
-            if not ticket.done:  # nobody committed it while we waited: commit all that is queued
-                self._commit_queued()
+            self._queued_items += len(ticket.items)
+            self._wake.notify()
+        if not ticket.done.wait(self.max_wait_seconds):
+            raise InboxBusy("commit too slow")
         if ticket.error is not None:
             raise ticket.error
         return ticket.stored
 
     def close(self) -> None:
-        """Give the writer's database connection back."""
+        """Refuse new items, let the writer commit what is queued, then give its connection back."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
         self._writer.close()
 
-    def _commit_queued(self) -> None:
-        with self._queue_lock:
-            tickets, self._queue = self._queue, []
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closing:
+                    self._wake.wait()
+                if not self._queue:   # closing, and nothing left to commit
+                    return
+                tickets, self._queue, self._queued_items = self._queue, [], 0
+            self._commit(tickets)
+
+    def _commit(self, tickets: list[_Ticket]) -> None:
+        items = [item for ticket in tickets for item in ticket.items]
         try:
-            flags = iter(self._writer.accept([i for t in tickets for i in t.items], self.clock()))
+            flags = iter(self._writer.accept(items, self.clock()))
             for ticket in tickets:
                 ticket.stored = sum(next(flags) for _ in ticket.items)
-        except Exception as exc:  # every request of the failed batch answers 5xx, so Graph retries
+            self.on_commit(len(items))
+        except Exception as exc:  # nothing of the batch is stored: every request answers 5xx, Graph retries
             for ticket in tickets:
                 ticket.error = exc
         for ticket in tickets:
-            ticket.done = True
+            ticket.done.set()

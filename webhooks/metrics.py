@@ -22,7 +22,8 @@ from database.times import parse_time
 
 REJECT_REASONS = ("malformed", "unsupported_media_type", "too_large", "validation_token_too_long",
                   "malformed_subscription_id", "wrong_tenant", "unknown_subscription", "forged_client_state",
-                  "wrong_resource")
+                  "wrong_resource", "inbox_busy")
+ENDPOINTS = ("change", "lifecycle")
 LATENCY_WINDOW = timedelta(minutes=5)   # "recent" processing: what an alert on latency should see
 LATENCY_ROWS = 2000                     # the scrape reads at most this many rows, however busy the inbox
 QUANTILES = (0.5, 0.95)
@@ -53,6 +54,10 @@ class WebhookMetrics:
         self.ack_seconds = Histogram(
             "bl_webhook_ack_seconds", "Time to answer Graph's POST.", ["endpoint"], registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.9),
+        )
+        self.commit_items = Histogram(
+            "bl_inbox_commit_items", "Notification items per inbox commit of the receiver's writer.",
+            registry=self.registry, buckets=(1, 2, 5, 10, 20, 50, 100, 500, 5000),
         )
         self.inbox_depth = Gauge("bl_inbox_depth", "Inbox rows waiting to be processed.", registry=self.registry)
         self.inbox_oldest_age = Gauge(

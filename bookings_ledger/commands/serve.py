@@ -69,4 +69,4 @@ def command(bind: str, metrics_bind: str | None, workers: int, threads: int, onl
     close_app(app)
     binds = [bind, metrics_bind] if metrics_bind else [bind]
     serve(partial(create_app, internal_port=internal_port, surfaces=surfaces), binds=binds, workers=workers,
-          threads=threads)
+          threads=threads, close=close_app)

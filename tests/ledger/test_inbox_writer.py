@@ -67,3 +67,12 @@ def test_the_writers_autocommit_never_reaches_the_engines_pool(db, writer):
         ))
         connection.rollback()
     assert stored(db) == 1
+
+
+def test_a_batch_of_several_statements_that_fails_stores_none_of_it(db, writer):
+    broken = InboxItem(None, "sub-1", "updated", "Users/clinic/Events/x", "x", "1")  # type: ignore[arg-type]
+    batch = [item(n) for n in range(700)] + [broken] + [item(n) for n in range(700, 1203)]
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+        writer.accept(batch, NOW)   # the first 500 rows' statement succeeded before the failing one
+    assert stored(db) == 0
+    assert writer.accept([item(1)], NOW) == [True]
