@@ -223,6 +223,12 @@ def notifications() -> Response:
     return graph_json(emulator().dispatcher.report())
 
 
+@bp.get("/subscriptions/history")
+def subscriptions_history() -> Response:
+    """Every subscription's create, renewals and end (created, renewed, deleted, removed, expired), oldest first."""
+    return graph_json(emulator().subscriptions.history_listed())
+
+
 @bp.get("/state")
 def state() -> Response:
     """Everything Graph knows: businesses with their entities and appointments (as GET-by-id returns them),

@@ -75,6 +75,7 @@ class Emulator:
             self.mailboxes.recoverable.clear()
         with self.subscriptions.lock:
             self.subscriptions.items.clear()
+            self.subscriptions.history.clear()
         self.dispatcher.clear()
         self.faults.clear()
         self.requests.reset()

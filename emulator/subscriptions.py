@@ -89,6 +89,9 @@ class Subscriptions:
         self.tenant_id = tenant_id
         self.application_id = ids.guid()
         self.items: dict[str, Subscription] = {}
+        # Every create, renewal and end, oldest first: a test proves from it that a mailbox was
+        # watched at every moment (an expiry is dated at the subscription's expiration, when it lapsed).
+        self.history: list[dict] = []
         self.lock = threading.RLock()
         self.mail: MailStore | None = None
         mailboxes.listeners.append(self.notify)
@@ -140,6 +143,7 @@ class Subscriptions:
         with self.lock:
             self._check_quota(target["mailbox"])  # again: the handshake ran without the lock
             self.items[subscription.id] = subscription
+            self._record(subscription, "created", self.clock.now())
         return subscription
 
     def get(self, subscription_id: str) -> Subscription:
@@ -166,12 +170,14 @@ class Subscriptions:
             _check_url(body["notificationUrl"], "notificationUrl")
             subscription.notification_url = body["notificationUrl"]
         subscription.reauthorization_sent = False
+        with self.lock:
+            self._record(subscription, "renewed", self.clock.now())
         return subscription
 
     def delete(self, subscription_id: str) -> None:
         """DELETE (204)."""
         with self.lock:
-            self.get(subscription_id)
+            self._record(self.get(subscription_id), "deleted", self.clock.now())
             del self.items[subscription_id]
 
     def reauthorize(self, subscription_id: str) -> None:
@@ -240,7 +246,8 @@ class Subscriptions:
             raise GraphError(400, "BadRequest", f"Unknown lifecycle event '{event}'.")
         if event == "subscriptionRemoved":
             with self.lock:
-                self.items.pop(subscription.id, None)
+                if self.items.pop(subscription.id, None) is not None:
+                    self._record(subscription, "removed", self.clock.now())
         if subscription.lifecycle_url:
             self.dispatcher.submit(subscription.lifecycle_url, [{
                 "subscriptionId": subscription.id, "subscriptionExpirationDateTime": iso_utc(subscription.expiration),
@@ -254,11 +261,22 @@ class Subscriptions:
             for subscription in list(self.items.values()):
                 if subscription.expiration <= now:
                     del self.items[subscription.id]  # not renewed in time: deleted, notifications stop
+                    self._record(subscription, "expired", subscription.expiration)
                 elif subscription.expiration - now <= window and not subscription.reauthorization_sent:
                     subscription.reauthorization_sent = True
                     self.lifecycle(subscription, "reauthorizationRequired")
 
+    def history_listed(self) -> list[dict]:
+        """The subscriptions' history: {subscriptionId, kind, mailbox, event, time, expirationDateTime}."""
+        with self.lock:
+            return list(self.history)
+
     # Helpers -----------------------------------------------------------------------------------------
+    def _record(self, subscription: Subscription, event: str, moment: datetime) -> None:
+        """Called under the lock."""
+        self.history.append({"subscriptionId": subscription.id, "kind": subscription.kind, "mailbox": subscription.mailbox,
+                             "event": event, "time": iso_utc(moment), "expirationDateTime": iso_utc(subscription.expiration)})
+
     def _missed(self, items: list[dict]) -> None:
         """Dropped change notifications produce a ``missed`` lifecycle event for their subscriptions."""
         with self.lock:
