@@ -5,7 +5,7 @@
 The emulator as its own process, `db upgrade`, `serve` under gunicorn (2 workers), 2 `worker`s and
 2 `scheduler`s on PostgreSQL (TEST_DATABASE_URL's server: a ledger database and a key-store
 database, random names, dropped after), all on the warped clock (warp.py, launch.py). Each step
-moves simulated time forward by STEP in the offset file and on the emulator's clock, gives the
+moves simulated time forward by a step (an hour) in the offset file and on the emulator's clock, gives the
 step its real time, then samples the watermark lag. The scenario (scenario.py) adds bursts,
 throttling, outages, lifecycle events and kills; notification faults run throughout; the request
 stream files data-subject requests until a day or so before the end. Then traffic stops, the inbox
@@ -33,16 +33,13 @@ from scenario import (BURST_RATE, BURST_SECONDS, NOTIFICATION_FAULTS, OUTAGE, ST
                       THROTTLE, Event, plan)
 from warp import OFFSET_FILE_SETTING, Warp      # noqa: E402
 
-try:
-    from checks import print_report, run_checks                 # the soakchecks helper's modules
-    from personal_values import PersonalValues
-    from request_stream import RequestStream
-except ImportError:
-    from stand_in import PersonalValues, RequestStream, print_report, run_checks   # until they are merged
+from checks import print_report, run_checks       # noqa: E402
+from personal_values import PersonalValues        # noqa: E402
+from request_stream import RequestStream          # noqa: E402
 
-STEP = timedelta(minutes=20)       # simulated time per step
+STEP_MINUTES = 60                  # simulated time per step (--step-minutes)
 STEP_SECONDS = 0.6                 # real time each step is given at least
-SETTLE_SECONDS = 10                # and at most, waiting for the watermarks to reach the step
+SETTLE_SECONDS = 6                 # and at most, waiting for the watermarks to reach the step
 SAMPLE_EVERY = timedelta(hours=3)  # how often the personal values Graph holds are gathered
 BUSINESSES, APPOINTMENTS = 3, 40
 DRAIN_STEPS = 60
@@ -107,6 +104,7 @@ class Soak:
 
     def __init__(self, args: argparse.Namespace, work: Path, urls: tuple[str, str]) -> None:
         self.args, self.work = args, work
+        self.stride = timedelta(minutes=args.step_minutes)
         self.log_dir = work / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.warp = Warp(work / "time-offset")
@@ -172,21 +170,21 @@ class Soak:
         elif event.kind in ("throttle", "outage"):
             rule = {**(THROTTLE if event.kind == "throttle" else OUTAGE), "route": "/v1.0/"}
             self.emulator.call("POST", "/_emulator/faults", {"requests": [rule], "notifications": NOTIFICATION_FAULTS})
-            self.outage_until = self.warp.now() + (STEP if event.kind == "outage" else 2 * STEP)
+            self.outage_until = self.warp.now() + self.stride
         elif event.kind == "lifecycle":
             subscription = self.emulator.subscriptions()[0]
             self.emulator.call("POST", "/_emulator/lifecycle", {"subscriptionId": subscription["id"],
                                                                  "lifecycleEvent": event.what})
 
     def step(self, engine) -> None:
-        """Jump STEP ahead, then give the step its real time: at least STEP_SECONDS, and up to
+        """Jump a step ahead, then give the step its real time: at least STEP_SECONDS, and up to
         SETTLE_SECONDS until every watermark has reached the jump's instant. The lag sampled is
         the jump's instant minus the furthest-behind watermark, so it counts what processing did
         not catch up with, not the real seconds the harness waited (each worth minutes here)."""
         from state.watermarks import watermark_lags
 
-        self.warp.advance(STEP)
-        self.emulator.call("POST", "/_emulator/clock", {"advanceSeconds": STEP.total_seconds()})
+        self.warp.advance(self.stride)
+        self.emulator.call("POST", "/_emulator/clock", {"advanceSeconds": self.stride.total_seconds()})
         instant, began = self.warp.now(), time.monotonic()
         time.sleep(self.args.step_seconds)
         while True:
@@ -222,8 +220,7 @@ class Soak:
             if filing and self.warp.now() >= stop_filing:
                 stream.stop_filing()
                 filing = False
-            if filing:
-                stream.step(self.warp.now())
+            stream.step(self.warp.now())   # after stop_filing it still takes the filed ones through
             if self.warp.now() >= next_sample:
                 personal.sample(self.emulator.url)
                 next_sample = self.warp.now() + SAMPLE_EVERY
@@ -257,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=float, default=7)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--port-base", type=int, default=18600)
+    parser.add_argument("--step-minutes", type=float, default=STEP_MINUTES)
     parser.add_argument("--step-seconds", type=float, default=STEP_SECONDS)
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -274,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             soak.tree.stop_all()
     print_report(results)
     lag = max((s for _, s in run.watermark_samples), default=0.0)
-    print(f"soak: seed {args.seed}; booking changes {soak.changes}; requests filed {getattr(stream, 'filed', '?')}; "
+    print(f"soak: seed {args.seed}; booking changes {soak.changes}; requests {stream.summary()}; "
           f"faults {run.faults}; killed {run.killed}; max watermark lag {lag / 60:.1f} simulated min; "
           f"wall {time.monotonic() - wall:.0f} s", flush=True)
     return 0 if all(result.passed for result in results) else 1

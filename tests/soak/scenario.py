@@ -11,7 +11,7 @@ STEADY_RATE = 2.0                 # booking operations per real second
 BURST_RATE, BURST_SECONDS = 12.0, 4.0
 NOTIFICATION_FAULTS = {"drop": 0.02, "duplicate": 0.05, "reorder": 0.05}
 THROTTLE = {"status": 429, "share": 0.5, "count": 40, "retry_after": 1}     # Retry-After in real seconds
-OUTAGE = {"status": 503, "share": 1.0}                                      # until the next step clears it
+OUTAGE = {"status": 503, "share": 1.0, "count": 30}                        # every Graph call, for a while
 LIFECYCLE = ("reauthorizationRequired", "missed", "subscriptionRemoved")
 
 
