@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT_VAR = HERE.parents[1] / "var"
 sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
 
 from databases import soak_databases            # noqa: E402
@@ -37,7 +38,7 @@ from checks import print_report, run_checks       # noqa: E402
 from personal_values import PersonalValues        # noqa: E402
 from request_stream import RequestStream          # noqa: E402
 
-STEP_MINUTES = 60                  # simulated time per step (--step-minutes)
+STEP_MINUTES = 90                  # simulated time per step (--step-minutes)
 STEP_SECONDS = 0.6                 # real time each step is given at least
 SETTLE_SECONDS = 6                 # and at most, waiting for the watermarks to reach the step
 SAMPLE_EVERY = timedelta(hours=3)  # how often the personal values Graph holds are gathered
@@ -258,8 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-seconds", type=float, default=STEP_SECONDS)
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args(argv)
+    ROOT_VAR.mkdir(exist_ok=True)
     args.seed = secrets.randbelow(10**6) if args.seed is None else args.seed
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="soak-"))
+    # Under var/ (make clean removes it), not /tmp: the logs are the run's evidence and outlive it.
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="soak-", dir=ROOT_VAR))
     print(f"soak: seed {args.seed}, {args.days:g} simulated days, work dir {work}", flush=True)
     wall = time.monotonic()
     with soak_databases(work) as urls:
