@@ -61,7 +61,8 @@ class Emulator:
         return json.loads(raw) if raw else None
 
     def subscriptions(self) -> list[dict]:
-        return self.call("GET", "/v1.0/subscriptions")["value"]  # type: ignore[index]
+        # From the control API, which the injected Graph faults (429, 503 on /v1.0/) never touch.
+        return self.call("GET", "/_emulator/state?appointments=false")["subscriptions"]  # type: ignore[index]
 
 
 def wait_for(what: str, ready, timeout: float = 120) -> None:
