@@ -5,7 +5,7 @@
 The emulator as its own process, `db upgrade`, `serve` under gunicorn (2 workers), 2 `worker`s and
 2 `scheduler`s on PostgreSQL (TEST_DATABASE_URL's server: a ledger database and a key-store
 database, random names, dropped after), all on the warped clock (warp.py, launch.py). Each step
-moves simulated time forward by a step (an hour) in the offset file and on the emulator's clock, gives the
+moves simulated time forward by a step (90 minutes) in the offset file and on the emulator's clock, gives the
 step its real time, then samples the watermark lag. The scenario (scenario.py) adds bursts,
 throttling, outages, lifecycle events and kills; notification faults run throughout; the request
 stream files data-subject requests until a day or so before the end. Then traffic stops, the inbox
