@@ -100,8 +100,16 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[LedgerTransaction]:
-        """One database transaction: committed when the block ends, rolled back if it raises."""
+        """One database transaction: committed when the block ends, rolled back if it raises.
+
+        It takes the ledger's lock first. Its block may write projections and mirror rows before it
+        appends, and another transaction holding the lock may write the same rows after appending:
+        the two would wait on each other (the soak found it on PostgreSQL). One order, the lock
+        first, leaves nothing to wait for in a cycle; appends are serialised by that lock anyway.
+        On SQLite, BEGIN IMMEDIATE already locks the whole database at the start."""
         with self._sessions.begin() as session:
+            if self.engine.dialect.name != "sqlite":
+                lock_head(session)
             yield LedgerTransaction(session, self.keys, self.clock, self.keystore, self.working_state_eraser)
 
     def erase_subject(
