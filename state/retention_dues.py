@@ -90,6 +90,13 @@ def set_due_dates(
             due_at=format_time(period_ends(period, start, zone)) if start else NEVER,
             expired_at=before.expired_at if before is not None else None,
         ))
+    # An expired category absent from this read stays recorded as expired: Graph may show the same
+    # data again (a field anonymisation cannot change, a partial read), and it must not start a
+    # fresh clock and expire a second time (the soak found notes doing that).
+    rows += [RetentionDue(object_type=object_type, object_id=object_id, subject_ref=subject_ref, category=category,
+                          business_id=row.business_id, clock_start=row.clock_start, period=row.period, due_at=row.due_at,
+                          expired_at=row.expired_at)
+             for category, row in old.items() if category not in clocks and row.expired_at is not None]
     session.add_all(rows)
 
 
@@ -191,6 +198,14 @@ def forget(session: Session, object_type: str, object_id: str, subject_ref: str,
     session.execute(delete(RetentionDue).where(
         RetentionDue.object_type == object_type, RetentionDue.object_id == object_id,
         RetentionDue.subject_ref == subject_ref, RetentionDue.category.in_(categories)))
+
+
+def forget_object(session: Session, object_type: str, object_id: str, subject_ref: str) -> None:
+    """Delete every due date of the subject on one object (it is gone from Graph: the expired rows
+    kept against a re-read have nothing left to guard)."""
+    session.execute(delete(RetentionDue).where(
+        RetentionDue.object_type == object_type, RetentionDue.object_id == object_id,
+        RetentionDue.subject_ref == subject_ref))
 
 
 def subject_dues(session: Session, subject_ref: str) -> list[RetentionDue]:

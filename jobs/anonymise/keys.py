@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from jobs.anonymise.context import Run, Work
 from jobs.anonymise.journal import Journal, Outcome
+from ledger.erasure import ErasureRaced
 from ledger.holds import Held
 from ledger.transactions import SUBJECT_SECRET_CATEGORY
 from state import anonymisation, retention_dues
@@ -47,14 +48,20 @@ def _destroy(run: Run, work: Work, settled: set[str]) -> dict[str, object]:
             return {"destroyed": [], "erased": True, "settled": "already-erased"}
         others = [o for o in anonymisation.operations_for_subject(tx.session, op.subject_ref)
                   if o.id != op.id and o.id not in settled and o.state in anonymisation.OPEN_STATES]
+        # An expired row kept on a rewritten appointment (readback.py) needs no key any more.
         elsewhere = {d.category for d in retention_dues.subject_dues(tx.session, op.subject_ref)
-                     if (d.object_type, d.object_id) != (op.object_type, op.object_id)}
+                     if (d.object_type, d.object_id) != (op.object_type, op.object_id) and d.expired_at is None}
     needed = elsewhere | {c for o in others for c in o.categories}
     existing = set(run.ledger.keystore.existing_keys(op.subject_ref)) - {SUBJECT_SECRET_CATEGORY}
     leaving = (set(op.categories) - needed) & existing
     everything = not others and not elsewhere and (op.cause == "child" or not existing - set(op.categories))
     if everything:
-        receipt = run.ledger.erase_subject(op.subject_ref, reason=f"anonymisation-{op.cause}", refs={op.object_type: op.object_id})
+        try:
+            receipt = run.ledger.erase_subject(op.subject_ref, reason=f"anonymisation-{op.cause}", refs={op.object_type: op.object_id})
+        except ErasureRaced:
+            # Another job's `finish_erasures` completed this very intent (its entries are in the chain):
+            # the subject is erased, which is all this step needed (the soak found the race).
+            return {"destroyed": sorted(existing), "erased": True, "settled": "finished-by-another-run"}
         return {"destroyed": sorted(existing), "erased": True, "final_everywhere_at": receipt.final_everywhere_at}
     for category in sorted(leaving):
         run.ledger.destroy_category(op.subject_ref, category, reason=f"anonymisation-{op.cause}")

@@ -88,11 +88,13 @@ def _verdict(work: Work, read: dict[Any, ItemResult[Any] | None]) -> Outcome | N
             if not gone(item) and residue(customer_texts(item.value), work.needles):
                 dirty.append("customer")
     evidence = {"surfaces": surfaces, "dirty": dirty, "remains": remains, "graph": graph}
-    if dirty and all(place.startswith("appointment:") for place in dirty):
+    if dirty and all(place.startswith(("appointment:", "event:")) for place in dirty):
         # Graph took the rewrite (it answered 2xx), so the person is back because someone edited the
-        # appointment since (staff, or a customer's own change): rewrite it again from a fresh read.
-        # The appointment step's attempts bound it: MAX_ATTEMPTS rewrites, then the operation fails.
-        return Outcome(work, "appointment", "pending", {**evidence, "why": "edited after the rewrite"})
+        # appointment since (staff, or a customer's own change), or Bookings wrote its calendar copy
+        # again from the appointment (the soak saw it): rewrite that surface again from a fresh read.
+        # The step's attempts bound it: MAX_ATTEMPTS rewrites, then the operation fails.
+        step = "appointment" if any(place.startswith("appointment:") for place in dirty) else "event"
+        return Outcome(work, step, "pending", {**evidence, "why": "edited after the rewrite"})
     if dirty:
         return Outcome(work, "readback", "failed", evidence)
     return Outcome(work, "readback", "done", evidence, then=lambda tx: _verified(tx, work, document, evidence))
@@ -105,12 +107,21 @@ def _verified(tx: LedgerTransaction, work: Work, document: dict[str, Any] | None
     if op.object_type == "appointment" and document is None:
         bookings_mirror.forget_appointment(tx.session, op.object_id, stamp)
         tx.tombstone("appointment", op.object_id)
+        retention_dues.forget_object(tx.session, op.object_type, op.object_id, op.subject_ref)
     elif op.object_type == "appointment":
+        # The appointment stays in Graph and will be read again (a later change, a sweep): its due
+        # rows stay too, marked expired, because a re-read keeps a row's expiry, where a re-read
+        # after deleting them would start the clocks afresh and expire the same data again (the
+        # soak found it). Marked here too, for an operation planned without the retention job
+        # (an erasure's, a child's).
         _mirror_rewrite(tx, work, document)
+        retention_dues.mark_expired(tx.session, op.object_type, op.object_id, op.subject_ref, list(op.categories), stamp)
     elif work.state_of("customer") == "done":
         bookings_mirror.forget_customer(tx.session, op.business_id, op.object_id, stamp)
         tx.tombstone("customer", op.object_id)
-    retention_dues.forget(tx.session, op.object_type, op.object_id, op.subject_ref, list(op.categories))
+        retention_dues.forget_object(tx.session, op.object_type, op.object_id, op.subject_ref)
+    else:
+        retention_dues.forget(tx.session, op.object_type, op.object_id, op.subject_ref, list(op.categories))
     tx.append("anonymisation-verified", subject=op.subject_ref, refs={op.object_type: op.object_id}, operation=op.id,
               surfaces=sorted(evidence["surfaces"]), remains=[r["place"] for r in evidence["remains"]])
     anonymisation.set_state(tx.session, op.id, "verified", now)

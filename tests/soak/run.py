@@ -40,7 +40,7 @@ from request_stream import RequestStream          # noqa: E402
 
 STEP_MINUTES = 90                  # simulated time per step (--step-minutes)
 STEP_SECONDS = 0.6                 # real time each step is given at least
-SETTLE_SECONDS = 6                 # and at most, waiting for the watermarks to reach the step
+SETTLE_SECONDS = 20                # and at most, waiting for the service to catch up with the step
 SAMPLE_EVERY = timedelta(hours=3)  # how often the personal values Graph holds are gathered
 BUSINESSES, APPOINTMENTS = 3, 40
 DRAIN_STEPS = 60
@@ -94,7 +94,9 @@ def service_settings(work: Path, database_url: str, keystore_url: str, emulator_
         # Job intervals in simulated minutes (the scheduler decides due jobs on the warped clock).
         "DELTA_INTERVAL_MINUTES": "1", "RETENTION_INTERVAL_MINUTES": "60", "ANONYMISE_INTERVAL_MINUTES": "15",
         "REQUEST_INTERVAL_MINUTES": "5", "RECONCILE_INTERVAL_MINUTES": "1440",
-        "RECONCILE_DAYS_BACK": "30", "RECONCILE_DAYS_AHEAD": "60",
+        # The horizon covers every appointment the emulator seeds (90 days back, 30 ahead) and the
+        # run: "the ledger equals Graph" is then about all of Graph, not a window of it.
+        "RECONCILE_DAYS_BACK": "120", "RECONCILE_DAYS_AHEAD": "60",
         "CHECKPOINT_DIR": str(work / "checkpoints"), "EXPORT_DIR": str(work / "exports"),
         "LOG_FORMAT": "json", "LOG_LEVEL": "INFO",
         OFFSET_FILE_SETTING: str(work / "time-offset"),
@@ -180,9 +182,11 @@ class Soak:
 
     def step(self, engine) -> None:
         """Jump a step ahead, then give the step its real time: at least STEP_SECONDS, and up to
-        SETTLE_SECONDS until every watermark has reached the jump's instant. The lag sampled is
-        the jump's instant minus the furthest-behind watermark, so it counts what processing did
-        not catch up with, not the real seconds the harness waited (each worth minutes here)."""
+        SETTLE_SECONDS until the service is quiet (every watermark has reached the jump's instant,
+        no inbox row is due, Graph has nothing left to deliver). The lag sampled is the jump's
+        instant minus the furthest-behind watermark, so it counts what processing did not catch up
+        with, not the real seconds the harness waited (each worth minutes here): the clock moves on
+        only once the service has caught up, or could not within SETTLE_SECONDS, which is a finding."""
         from state.watermarks import watermark_lags
 
         self.warp.advance(self.stride)
@@ -192,13 +196,25 @@ class Soak:
         while True:
             elapsed = (self.warp.now() - instant).total_seconds()
             lag = max(0.0, max(watermark_lags(engine, self.warp.now()).values(), default=0.0) - elapsed)
-            if lag == 0.0 or time.monotonic() - began >= SETTLE_SECONDS:
+            quiet = lag == 0.0 and not self.inbox_due(engine) and not self.emulator.call("GET", "/_emulator/notifications")["pending"]
+            if quiet or time.monotonic() - began >= SETTLE_SECONDS:
                 break
             time.sleep(0.2)
         self.samples.append((instant, lag))
         dead = {name: code for name, code in self.tree.alive().items() if code is not None}
         if dead:
             raise RuntimeError(f"a service process exited: {dead}; logs in {self.log_dir}")
+
+    def inbox_due(self, engine) -> int:
+        """Inbox rows pending and due now (a row deferred to a later simulated time is not)."""
+        from sqlalchemy import func, select
+
+        from database.times import format_time
+        from state.inbox import InboxRow
+
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(InboxRow).where(
+                InboxRow.state == "pending", InboxRow.not_before <= format_time(self.warp.now()))).scalar_one()
 
     def drive(self) -> SoakRun:
         from database.engine import create_ledger_engine
