@@ -2,9 +2,6 @@
 back-fills, checkpoints and the working state's purge."""
 from __future__ import annotations
 
-import signal
-import sys
-
 import click
 
 
@@ -12,7 +9,7 @@ import click
 @click.option("--metrics-port", type=int, default=None,
               help="Serve Prometheus metrics (Graph calls by status, job runs) on this port; off by default.")
 def command(metrics_port: int | None) -> None:
-    """Run the scheduled jobs; start two for availability: only the lease holder works; stops on SIGTERM or Ctrl-C."""
+    """Run the scheduled jobs; start two for availability: only the lease holder works."""
     from config import load_settings
     from jobs.metrics import JobMetrics
     from jobs.scheduler import LeasedRunner, build_scheduler, record_downtime, service_jobs
@@ -32,10 +29,7 @@ def command(metrics_port: int | None) -> None:
         record_downtime(ledger, services.businesses)
         checkpoint = checkpoint_job(ledger, signer, settings.CHECKPOINT_DIR)
         scheduler = build_scheduler(runner, service_jobs(services, checkpoint, schedule_from_settings(settings)))
-        # SIGTERM is how systemd and App Service stop a process: treat it as Ctrl-C, so the lease
-        # is released and the standby takes over at once instead of after the lease's TTL.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        click.echo(f"scheduler {runner.holder} started; Ctrl-C or SIGTERM stops it")
+        click.echo(f"scheduler {runner.holder} started; Ctrl-C stops it")
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
