@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, delete, event, func, insert, select, update
+from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from database.base import NAME, REF, TIME
@@ -91,7 +91,13 @@ class SqlKeyStore:
     def __init__(self, engine: Engine, master: encryption.MasterKeys, *, backup_retention: timedelta = timedelta(0),
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.engine, self.master, self.backup_retention, self.clock = engine, master, backup_retention, clock
-        metadata.create_all(engine)
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                # Processes starting together (systemd starts every unit at once) would each see
+                # no table and race to create it; PostgreSQL's DDL is transactional, so one lock
+                # makes the others wait and then find the table.
+                connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('bookings-ledger key store'))"))
+            metadata.create_all(connection)
 
     def keys_for(self, subject_ref: str, categories: Iterable[str]) -> dict[str, bytes]:
         """The subject's data key of each category, created (and committed) where missing."""
