@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bench.support.capacity_rig import Cost, Rig, postgres_schema  # noqa: E402
+from bench.support.capacity_rig import Cost, Rig  # noqa: E402
+from bench.support.schemas import postgres_schema  # noqa: E402
 from bench.support.figures import Figure, report  # noqa: E402
 from database.engine import create_ledger_engine, upgrade  # noqa: E402
 from ledger.entries import append_entry  # noqa: E402

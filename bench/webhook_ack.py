@@ -30,13 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bench.support.figures import Figure, report  # noqa: E402
 
+from bench.support.schemas import postgres_schema  # noqa: E402
 from database.engine import create_ledger_engine, upgrade  # noqa: E402
 from state.client_states import ClientStateKeys  # noqa: E402
 from state.subscriptions import save_subscription  # noqa: E402
@@ -171,16 +172,8 @@ def database_url(directory: Path, postgresql: str | None):
     if not postgresql:
         yield f"sqlite:///{directory / 'ledger.db'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgresql)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield make_url(postgresql).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema(postgresql) as url:
+        yield url
 
 
 def prepare(url: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, event, func, inspect, select, table, text
+from sqlalchemy import Engine, event, func, inspect, select, table
 from werkzeug.serving import make_server
 
 from bookings_ledger.app import close_app, create_app
@@ -233,24 +233,6 @@ def service_requests(log: list[dict[str, Any]]) -> tuple[int, int]:
     http = sum(1 for e in ours if not e["batched"])
     operations = sum(1 for e in ours if e["batched"] or "$batch" not in e["path"])
     return http, operations
-
-
-@contextmanager
-def postgres_schema(server_url: str) -> Iterator[str]:
-    """A fresh schema with a random name on the PostgreSQL server: its URL; dropped afterwards."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    schema = f"bench_capacity_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield make_url(server_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def _span(start: datetime) -> dict[str, dict[str, str]]:
