@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from config.retention import RetentionPolicy, parse_duration
 from connector.parse import iana_zone
 from database.times import format_time
-from ledger.entries import lock_head
 from ledger.holds import Held, holds_covering
 from ledger.transactions import Clock, Ledger, LedgerTransaction
 from ledger.views import VIEW_OBJECT
@@ -188,10 +187,10 @@ class RetentionEvaluator:
     def _expire(self, tx: LedgerTransaction, groups: Sequence[tuple[tuple[str, str, str, str], list[str]]],
                 now: datetime, report: RetentionReport) -> None:
         stamp = format_time(now)
-        # The chain's lock first, as placing a hold takes it: a hold is either committed before these
-        # checks, and seen, or placed after this batch. A second evaluator running meanwhile waits
-        # here, then finds the rows marked (mark_expired marks only what no run marked before).
-        lock_head(tx.session)
+        # The transaction holds the chain's lock from its start (Ledger.transaction), as placing a
+        # hold does: a hold is either committed before these checks, and seen, or placed after this
+        # batch. A second evaluator waits for the lock, then finds the rows marked (mark_expired
+        # marks only what no run marked before).
         for (subject, object_type, object_id, business), categories in groups:
             expiry = Expiry(subject, object_type, object_id, business, tuple(sorted(categories)))
             held = holds_covering(tx.session, now, subject=subject, business_ids=[business] if business else [],
@@ -238,7 +237,8 @@ def record_policy(tx: LedgerTransaction, policy: RetentionPolicy, now: datetime)
     """Record the policy file's version if it is new: a `policy-changed` entry naming the categories
     it made stricter, whose data already held is re-dated at once (never lengthened). The entry's
     details; None when the version was recorded before."""
-    lock_head(tx.session)   # two evaluators starting at once: the second sees the first one's version
+    # The transaction holds the chain's lock (Ledger.transaction): of two evaluators starting at
+    # once, the second sees the first one's version.
     last = retention_policies.latest(tx.session)
     periods = {c.id: (c.retention, c.clock) for c in policy.category}
     if last is not None and last.policy_version == policy.policy_version:
