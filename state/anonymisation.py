@@ -185,6 +185,16 @@ def steps(session: Session, operation_id: str) -> dict[str, Step]:
     return {row.step: Step(row.step, row.state, row.attempts, row.revision, json.loads(row.evidence)) for row in rows}
 
 
+def step_versions(session: Session, operation_ids: list[str]) -> dict[tuple[str, str], tuple[str, int, int]]:
+    """(operation id, step) -> (state, attempts, revision) as stored now, for the operations given."""
+    if not operation_ids:
+        return {}
+    rows = session.execute(select(AnonymisationStep.operation_id, AnonymisationStep.step, AnonymisationStep.state,
+                                  AnonymisationStep.attempts, AnonymisationStep.revision)
+                           .where(AnonymisationStep.operation_id.in_(operation_ids)))
+    return {(row.operation_id, row.step): (row.state, row.attempts, row.revision) for row in rows}
+
+
 def record_step(session: Session, operation_id: str, step: str, state: str, now: datetime, *, revision: int,
                 evidence: Mapping[str, Any] | None = None) -> None:
     """Write a step's state; `sending` counts an attempt; evidence given replaces what was there."""

@@ -68,7 +68,9 @@ def _send(run: Run, journal: Journal, planned: list[tuple[Work, str, Any]], *, a
         refused = [refusals[work.op.id]] if work.op.id in refusals else []
         plans[work.op.id] = {"action": action, "removed": removed, "empty_customers": not body["customers"],
                              "empty_refused": bool(refused), "graph": [evidence_of(item), *refused]}
-    journal.sending([w for w, _, _ in planned], "appointment", plans)
+    owned = {w.op.id for w in journal.sending([w for w, _, _ in planned], "appointment", plans)}
+    planned = [p for p in planned if p[0].op.id in owned]
+    bodies = {w.op.object_id: bodies[w.op.object_id] for w, _, _ in planned}
     sent = answers(run.graph.bookings.update_appointments(run.business, bodies), list(bodies))
     finished, refused, refusal = [], [], {}
     for work, action, item in planned:
@@ -109,7 +111,7 @@ def delete_step(run: Run, journal: Journal, works: list[Work]) -> None:
                                _entry(w, {"action": "delete", "graph": []}))
                        for w in done)
         works = [w for w in works if w not in done and (w not in settling or read[w.op.object_id] is not None)]
-    journal.sending(works, "appointment-delete", {w.op.id: {"action": "delete"} for w in works})
+    works = journal.sending(works, "appointment-delete", {w.op.id: {"action": "delete"} for w in works})
     sent = answers(run.graph.bookings.delete_appointments(run.business, [w.op.object_id for w in works]),
                    [w.op.object_id for w in works])
     finished = []

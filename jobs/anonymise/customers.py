@@ -28,7 +28,7 @@ def customer_step(run: Run, journal: Journal, works: list[Work]) -> None:
         journal.finish(_done(w, {**w.steps["customer"].evidence, "settled": "read-back"}, read[w.op.object_id])  # type: ignore[arg-type]
                        for w in settled)
         works = [w for w in works if w not in settled and (w not in settling or read[w.op.object_id] is not None)]
-    journal.sending(works, "customer", {w.op.id: {"action": "delete", "graph": w.steps["customer"].evidence.get("graph", [])
+    works = journal.sending(works, "customer", {w.op.id: {"action": "delete", "graph": w.steps["customer"].evidence.get("graph", [])
                                                   if "customer" in w.steps else []} for w in works})
     ids = [w.op.object_id for w in works]
     sent = answers(run.graph.bookings.delete_customers(run.business, ids), ids)

@@ -79,18 +79,15 @@ def _at(event: dict[str, Any], start: datetime, end: datetime) -> bool:
 
 
 def _write(run: Run, journal: Journal, planned: list[tuple[Work, list[dict[str, Any]], Any]]) -> None:
-    changes, deletes, plans, owner = {}, [], {}, {}
-    for work, dirty, lookup in planned:
-        delete = work.gone or work.state_of("appointment-delete") == "done"
-        for event in dirty:
-            owner[event["id"]] = work
-            if delete:
-                deletes.append(event["id"])
-            else:
-                changes[event["id"]] = _cleaned(event, work)
-        plans[work.op.id] = {"action": "delete" if delete else "rewrite", "events": [e["id"] for e in dirty],
-                             "graph": [evidence_of(lookup)]}
-    journal.sending([w for w, _, _ in planned], "event", plans)
+    def deleting(work: Work) -> bool:
+        return work.gone or work.state_of("appointment-delete") == "done"
+
+    plans = {work.op.id: {"action": "delete" if deleting(work) else "rewrite", "events": [e["id"] for e in dirty],
+                          "graph": [evidence_of(lookup)]} for work, dirty, lookup in planned}
+    owned = {w.op.id for w in journal.sending([w for w, _, _ in planned], "event", plans)}
+    planned = [p for p in planned if p[0].op.id in owned]
+    changes = {e["id"]: _cleaned(e, work) for work, dirty, _ in planned if not deleting(work) for e in dirty}
+    deletes = [e["id"] for work, dirty, _ in planned if deleting(work) for e in dirty]
     sent = answers(run.graph.mailbox.update_events(run.business, changes), list(changes)) if changes else {}
     if deletes:
         sent.update(answers(run.graph.mailbox.delete_events(run.business, deletes), deletes))

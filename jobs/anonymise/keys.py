@@ -22,7 +22,7 @@ from state import anonymisation, retention_dues
 def keys_step(run: Run, journal: Journal, works: list[Work]) -> None:
     """Destroy keys or erase, one operation at a time (each erasure is transactions of its own);
     the steps are recorded for the whole batch, before and after."""
-    journal.sending(works, "keys", {})
+    works = journal.sending(works, "keys", {})
     finished, held_ops = [], []
     settled: set[str] = set()   # operations of this batch already through: no longer "another open one"
     for work in works:

@@ -12,6 +12,8 @@ import pytest
 from anonymise_fixtures import Bookings, anonymiser, entries, person
 from config import load_settings
 from config.retention import load_policy
+from jobs.anonymise import Anonymiser
+from jobs.anonymise.journal import Journal
 from ledger.integrity import verify_ledger
 from ledger.holds import place_hold, release_hold
 from state import anonymisation, bookings_mirror
@@ -92,10 +94,11 @@ def test_a_hold_placed_in_flight_stops_the_operation_until_released(bookings: Bo
     placed = []
 
     def hold_after_first_send(works, step, plans):   # the officer acts while the strip is in flight
-        journal_sending(works, step, plans)
+        owned = journal_sending(works, step, plans)
         if not placed:
             with bookings.ledger.transaction() as tx:
                 placed.append(place_hold(tx, "subject", subject, reason="case 7", placed_by="officer", ends_at=None))
+        return owned
 
     runner.journal.sending = hold_after_first_send  # type: ignore[method-assign]
     counts = runner.run()
@@ -384,3 +387,48 @@ def test_a_patch_answered_504_is_read_back_before_anything_is_sent_again(booking
     with bookings.ledger.transaction() as tx:
         step = anonymisation.steps(tx.session, op.id)["appointment"]
     assert step.state == "done" and step.attempts == 2
+
+
+class _Interleaved(Journal):
+    """Runs another anonymiser to its end at one moment of this run: before its first write leaves
+    (`sending`) or before its read-back is recorded (`readback`), as the request job's run and the
+    anonymisation job's can overlap in the scheduler."""
+
+    def __init__(self, mine: Anonymiser, other: Anonymiser, moment: str) -> None:
+        super().__init__(mine.ledger, mine.clock)
+        self.other, self.moment, self.counts = other, moment, None
+
+    def _interleave(self) -> None:
+        if self.counts is None:
+            self.counts = self.other.run()
+
+    def sending(self, works: Any, step: str, plans: Any) -> Any:
+        owned = super().sending(works, step, plans)
+        if self.moment == "sending":
+            self._interleave()
+        return owned
+
+    def finish(self, outcomes: Any) -> None:
+        outcomes = list(outcomes)
+        if self.moment == "readback" and any(o.step == "readback" for o in outcomes):
+            self._interleave()
+        super().finish(outcomes)
+
+
+@pytest.mark.parametrize("moment", ["sending", "readback"])
+def test_two_runs_at_once_anonymise_an_operation_once(bookings: Bookings, policy: Any, moment: str) -> None:
+    """A second run taking the same operation while the first is in flight: each surface is
+    anonymised once, the operation verified once, and the run that moved second records nothing."""
+    appointment_id = bookings.book(_start(bookings), [person(1)])
+    subject, _ = bookings.subject_of(appointment_id)
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    op = bookings.plan(subject, "appointment", appointment_id)
+    first, second = anonymiser(bookings, policy), anonymiser(bookings, policy)
+    first.journal = interleaved = _Interleaved(first, second, moment)
+    first.run()
+    assert interleaved.counts is not None and interleaved.counts["done"] == 1, interleaved.counts
+    assert [e["operation"] for e in entries(bookings.ledger, "anonymisation-verified")] == [op.id]
+    assert [e["action"] for e in entries(bookings.ledger, "anonymised")] == ["strip", "delete"]
+    with bookings.ledger.transaction() as tx:
+        assert anonymisation.operation(tx.session, op.id).state == "done"
+    assert verify_ledger(bookings.ledger.engine, verifier_key=None, origin=None, clock=bookings.ledger.clock).ok
