@@ -35,6 +35,7 @@ from scenario import (BURST_RATE, BURST_SECONDS, NOTIFICATION_FAULTS, OUTAGE, ST
 from warp import OFFSET_FILE_SETTING, Warp      # noqa: E402
 
 from checks import print_report, run_checks       # noqa: E402
+from evidence import save_evidence                # noqa: E402
 from personal_values import PersonalValues        # noqa: E402
 from request_stream import RequestStream          # noqa: E402
 
@@ -288,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             soak.start()
             run, personal, stream = soak.drive()
             results = run_checks(run, personal)
+            print(f"soak: evidence in {save_evidence(run, work)}", flush=True)
         finally:
             soak.tree.stop_all()
     print_report(results)
