@@ -122,8 +122,9 @@ def _verified(tx: LedgerTransaction, work: Work, document: dict[str, Any] | None
         retention_dues.forget_object(tx.session, op.object_type, op.object_id, op.subject_ref)
     else:
         retention_dues.forget(tx.session, op.object_type, op.object_id, op.subject_ref, list(op.categories))
+    # The categories verified: an operation merged with more categories later is verified again, for those.
     tx.append("anonymisation-verified", subject=op.subject_ref, refs={op.object_type: op.object_id}, operation=op.id,
-              surfaces=sorted(evidence["surfaces"]), remains=[r["place"] for r in evidence["remains"]])
+              categories=list(op.categories), surfaces=sorted(evidence["surfaces"]), remains=[r["place"] for r in evidence["remains"]])
     anonymisation.set_state(tx.session, op.id, "verified", now)
 
 

@@ -1,5 +1,6 @@
 """What a soak run leaves behind for whoever reads a failed check: the emulator's subscription
-history, every job run, every anonymisation operation with its steps, and each chain entry's
+history, every job run, every anonymisation operation with its steps (their evidence: actions, Graph's statuses and
+request ids), and each chain entry's
 kind, refs, subject and time (their bodies hold no personal value, by the ledger's design), written as JSON into the run's work directory before its databases are dropped.
 
 Ids, states, counts and instants only, as everything the service logs: nothing here names a person.
@@ -35,7 +36,8 @@ def save_evidence(run: SoakRun, work: Path) -> Path:
                        AnonymisationOperation.updated_at))]
             steps = [dict(row._mapping) for row in connection.execute(
                 select(AnonymisationStep.operation_id, AnonymisationStep.step, AnonymisationStep.state,
-                       AnonymisationStep.attempts, AnonymisationStep.revision, AnonymisationStep.updated_at))]
+                       AnonymisationStep.attempts, AnonymisationStep.revision, AnonymisationStep.updated_at,
+                       AnonymisationStep.evidence))]
             entries = [_outline(row.seq, json.loads(row.body)) for row in connection.execute(
                 select(LedgerEntry.seq, LedgerEntry.body).order_by(LedgerEntry.seq))]
     finally:
