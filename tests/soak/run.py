@@ -41,7 +41,9 @@ from request_stream import RequestStream          # noqa: E402
 
 STEP_MINUTES = 90                  # simulated time per step (--step-minutes)
 STEP_SECONDS = 0.6                 # real time each step is given at least
-SETTLE_SECONDS = 20                # and at most, waiting for the service to catch up with the step
+# and at most, waiting for the service to catch up with the step: an outage (30 calls answered 503)
+# costs the calendar round two failed runs of its retries, 15 s; 20 s left the third run unfinished.
+SETTLE_SECONDS = 45
 SAMPLE_EVERY = timedelta(hours=3)  # how often the personal values Graph holds are gathered
 BUSINESSES, APPOINTMENTS = 3, 40
 DRAIN_STEPS = 60
