@@ -170,6 +170,18 @@ def test_the_ledger_side_checks_go_red_for_each_break_and_green_once_restored(so
     assert code == 0, output
     assert checks.requests_closed_in_time(settings).passed
 
+    # An operation verified again once it had more categories is not a double; the same categories
+    # verified twice are, and the chain keeps them: red from here on.
+    def verified(categories):
+        with soak.service.ledger.transaction() as tx:
+            tx.append("anonymisation-verified", subject=subject, refs={"appointment": appointment}, operation="f" * 32,
+                      categories=categories, surfaces=["appointment"], remains=[])
+    verified(["booking.contact"])
+    verified(["booking.contact", "booking.notes"])
+    assert checks.expired_anonymised_once(soak.run, settings).passed
+    verified(["booking.contact", "booking.notes"])
+    red(checks.expired_anonymised_once(soak.run, settings), f"operation {'f' * 32} verified 2 times for booking.contact, booking.notes")
+
     # A category of a record expired twice: the chain keeps both entries, so this one stays red.
     policy_version = load_policy(settings.RETENTION_POLICY_FILE).policy_version
     for _ in range(2):
