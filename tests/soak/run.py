@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -292,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step-seconds", type=float, default=STEP_SECONDS)
     parser.add_argument("--work-dir", type=Path, default=None)
     args = parser.parse_args(argv)
+    # A SIGTERM (a CI step cancelled, `kill`) ends the run through the `finally` below, which stops
+    # every service process and drops the databases, as Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ROOT_VAR.mkdir(exist_ok=True)
     args.seed = secrets.randbelow(10**6) if args.seed is None else args.seed
     # Under var/ (make clean removes it), not /tmp: the logs are the run's evidence and outlive it.
