@@ -15,7 +15,7 @@ from sqlalchemy import select
 from database.times import format_time
 from config.retention import RetentionPolicy
 from connector import GraphConnector
-from jobs.anonymise.surfaces import Needles, needles
+from jobs.anonymise.surfaces import Needles, copy_needles, needles
 from jobs.classify import field_prefix
 from ledger import personal_data
 from ledger.holds import holds_covering
@@ -67,6 +67,11 @@ class Work:
             if step is None or step.state in ("pending", "sending") or step.revision < self.op.revision:
                 return name
         return None
+
+    def copy_needles(self) -> Needles:
+        """What the calendar copy must no longer hold: the needles no other customer's element of
+        the appointment as last read holds too (surfaces.copy_needles)."""
+        return copy_needles(self.needles, self.document or {}, self.others)
 
     def state_of(self, name: str) -> str | None:
         step = self.steps.get(name)

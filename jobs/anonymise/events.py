@@ -27,7 +27,7 @@ def event_step(run: Run, journal: Journal, works: list[Work]) -> None:
     """Find each appointment's calendar copy and clean it where it holds the person's values."""
     unknown_window = [w for w in works if w.window[2] is None and (w.window[0] is None or w.window[1] is None)]
     journal.finish(Outcome(w, "event", "skipped", {"action": "no-copy-known"}) for w in unknown_window)
-    works = [w for w in works if w not in unknown_window]
+    works = _read_appointments(run, [w for w in works if w not in unknown_window])
     copies, lookups = _copies(run, works)
     finished, writes = [], {}
     for work in works:
@@ -35,7 +35,7 @@ def event_step(run: Run, journal: Journal, works: list[Work]) -> None:
         if lookup is None or (lookup.error is not None and not gone(lookup)):
             continue   # could not look now: the step waits for the next run
         found = copies.get(work.op.id, [])
-        dirty = [e for e in found if residue(event_texts(e), work.needles)]
+        dirty = [e for e in found if residue(event_texts(e), work.copy_needles())]
         if not dirty:
             # The read-back reads every copy found again, whatever this step did to it.
             planned = work.steps["event"].evidence if work.state_of("event") == "sending" else {}
@@ -47,6 +47,21 @@ def event_step(run: Run, journal: Journal, works: list[Work]) -> None:
             writes[work.op.id] = (work, dirty, lookup)
     journal.finish(finished)
     _write(run, journal, list(writes.values()))
+
+
+def _read_appointments(run: Run, works: list[Work]) -> list[Work]:
+    """The works whose appointment is gone or read in this run, reading (batched) those not read yet:
+    the other customers' values on it decide what of the copy is this person's (Work.copy_needles).
+    One that cannot be read now waits for the next run."""
+    unread = [w for w in works if w.document is None and not w.gone and w.state_of("appointment-delete") != "done"]
+    if unread:
+        ids = [w.op.object_id for w in unread]
+        read = answers(run.graph.bookings.appointment_documents(run.business, ids), ids)
+        for work in unread:
+            item = read[work.op.object_id]
+            work.gone = gone(item)
+            work.document = item.value if item is not None and item.error is None else None
+    return [w for w in works if w.document is not None or w.gone or w.state_of("appointment-delete") == "done"]
 
 
 def _copies(run: Run, works: list[Work]) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
@@ -106,13 +121,14 @@ def _write(run: Run, journal: Journal, planned: list[tuple[Work, list[dict[str, 
 
 def _cleaned(event: dict[str, Any], work: Work) -> dict[str, Any]:
     """The PATCH of a copy: the dirty subject and body with the person's values cut out."""
-    places = residue(event_texts(event), work.needles)
+    found = work.copy_needles()
+    places = residue(event_texts(event), found)
     change: dict[str, Any] = {}
     if "subject" in places:
-        change["subject"] = redacted(event["subject"], work.needles)
+        change["subject"] = redacted(event["subject"], found)
     if "body" in places or "bodyPreview" in places:
         body = event.get("body") or {}
-        change["body"] = {"contentType": body.get("contentType") or "text", "content": redacted(body.get("content") or "", work.needles)}
+        change["body"] = {"contentType": body.get("contentType") or "text", "content": redacted(body.get("content") or "", found)}
     return change
 
 

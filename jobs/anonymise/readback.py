@@ -62,7 +62,7 @@ def _verdict(work: Work, read: dict[Any, ItemResult[Any] | None]) -> Outcome | N
         if gone(item):
             surfaces["appointment"] = "gone"
         else:
-            document = item.value
+            document = work.document = item.value
             places = residue(appointment_texts(document, work.others), work.needles)
             dirty += [f"appointment:{p}" for p in places if p not in UNPATCHABLE]
             remains += [{"place": p, "why": "no PATCH changes it; the appointment is kept: " + ",".join(work.needed_by or ["policy"])}
@@ -73,7 +73,7 @@ def _verdict(work: Work, read: dict[Any, ItemResult[Any] | None]) -> Outcome | N
             if event is None or (event.error is not None and not gone(event)):
                 return None
             graph.append(evidence_of(event))
-            if not gone(event) and event.error is None and residue(event_texts(event.value), work.needles):
+            if not gone(event) and event.error is None and residue(event_texts(event.value), work.copy_needles()):
                 dirty.append(f"event:{event_id}")
         surfaces["event"] = work.steps["event"].evidence.get("action", "clean")
     else:

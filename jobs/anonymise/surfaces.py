@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from typing import Any
 
@@ -73,18 +73,33 @@ def appointment_texts(document: Mapping[str, Any], others: set[str]) -> dict[str
     """Place -> strings of an appointment that can hold a customer's data; the elements of other
     customers (customer ids in `others`) are left out: they are sent back whole, by design."""
     texts = {key: [str(document[key])] for key in APPOINTMENT_TEXT if document.get(key)}
-    for index, element in enumerate(document.get("customers") or ()):
-        if element.get("customerId") in others:
-            continue
-        for key in ELEMENT_TEXT:
-            if element.get(key):
-                texts.setdefault(f"customers[].{key}", []).append(str(element[key]))
-        if element.get("location"):
-            texts.setdefault("customers[].location", []).append(json.dumps(element["location"]))
-        answers = [str(part) for a in element.get("customQuestionAnswers") or ()
-                   for part in [a.get("answer"), *(a.get("selectedOptions") or ())] if part]
-        if answers:
-            texts.setdefault("customers[].customQuestionAnswers", []).extend(answers)
+    for element in document.get("customers") or ():
+        if element.get("customerId") not in others:
+            for place, strings in _element_texts(element).items():
+                texts.setdefault(place, []).extend(strings)
+    return texts
+
+
+def copy_needles(found: Needles, document: Mapping[str, Any], others: set[str]) -> Needles:
+    """The needles to look for on the appointment's calendar copy: those no other customer's element
+    holds too. The copy's body shows every customer's answers, so a value two customers share
+    (both heard of the business from a "Flyer") is the other's as much as this person's: it stays
+    there for them, where a needle would find it forever, and cutting it out would cut theirs."""
+    shared = [s.casefold() for e in document.get("customers") or () if e.get("customerId") in others
+              for strings in _element_texts(e).values() for s in strings]
+    return replace(found, texts=frozenset(n for n in found.texts if not any(n in s for s in shared)),
+                   whole=found.whole - {s.strip() for s in shared})
+
+
+def _element_texts(element: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Place -> strings of one customer element of an appointment."""
+    texts = {f"customers[].{key}": [str(element[key])] for key in ELEMENT_TEXT if element.get(key)}
+    if element.get("location"):
+        texts["customers[].location"] = [json.dumps(element["location"])]
+    answers = [str(part) for a in element.get("customQuestionAnswers") or ()
+               for part in [a.get("answer"), *(a.get("selectedOptions") or ())] if part]
+    if answers:
+        texts["customers[].customQuestionAnswers"] = answers
     return texts
 
 

@@ -227,6 +227,26 @@ def test_a_calendar_copy_still_holding_answers_is_rewritten(bookings: Bookings, 
     assert live == []
 
 
+def test_an_answer_another_customer_gave_too_stays_on_the_calendar_copy(bookings: Bookings, policy: Any) -> None:
+    """Both customers of a group booking heard of the business from a "Flyer": the copy's body shows
+    every customer's answers, so the other's "Flyer" is not this person's residue. The copy is left
+    as Bookings wrote it (no write cutting the other's answer out) and the operation is verified;
+    before, the read-back found it dirty after every re-projection until the operation failed."""
+    same = [{"questionId": "q1", "question": "How did you hear about us?", "answer": "Flyer"}]
+    appointment_id = bookings.book(_start(bookings), [person(1, customQuestionAnswers=same), person(2, customQuestionAnswers=same)])
+    subject, _ = bookings.subject_of(appointment_id, 0)
+    copy = _copy(bookings, "Flyer")
+    bookings.expire("appointment", appointment_id, subject, ALL)
+    op = bookings.plan(subject, "appointment", appointment_id)
+    assert anonymiser(bookings, policy).run()["done"] == 1
+    with bookings.http() as http:
+        body = http.get(f"/users/{bookings.business}/events/{copy['id']}").json()["body"]["content"]
+    assert "Flyer" in body and "ada001@example.org" not in body
+    with bookings.ledger.transaction() as tx:
+        assert anonymisation.steps(tx.session, op.id)["event"].evidence["action"] == "clean"
+    assert [m for m, _ in _writes(bookings, copy["id"])] == []
+
+
 def test_an_event_copy_dirty_again_after_its_rewrite_is_rewritten_again(bookings: Bookings, policy: Any) -> None:
     """Dirt put back on the calendar copy after the event step (Bookings writing it again from the
     appointment, as the soak saw) sends the copy to be rewritten, and the operation ends clean."""
