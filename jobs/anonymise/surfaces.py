@@ -104,13 +104,13 @@ def _element_texts(element: Mapping[str, Any]) -> dict[str, list[str]]:
 
 
 def event_texts(event: Mapping[str, Any]) -> dict[str, list[str]]:
-    """Place -> strings of a mailbox event that can hold a customer's data."""
+    """Place -> strings of a mailbox event that can hold a customer's data. Not its attendees: on a
+    Bookings copy they are the staff only, never the customers (graph-facts §2.1, bookings-samples#7),
+    so a name found there is a staff member's (a customer named like one: the soak found it, and
+    the operation failed after five rewrites, which cannot change attendees anyway)."""
     texts = {key: [str(event[key])] for key in ("subject", "bodyPreview") if event.get(key)}
     if (event.get("body") or {}).get("content"):
         texts["body"] = [event["body"]["content"]]
-    attendees = [str(part) for a in event.get("attendees") or () for part in (a.get("emailAddress") or {}).values() if part]
-    if attendees:
-        texts["attendees"] = attendees
     if (event.get("location") or {}).get("displayName"):
         texts["location"] = [event["location"]["displayName"]]
     return texts
