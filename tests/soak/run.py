@@ -42,9 +42,13 @@ from request_stream import RequestStream          # noqa: E402
 
 STEP_MINUTES = 90                  # simulated time per step (--step-minutes)
 STEP_SECONDS = 0.6                 # real time each step is given at least
-# and at most, waiting for the service to catch up with the step: an outage (30 calls answered 503)
-# costs the calendar round two failed runs of its retries, 15 s; 20 s left the third run unfinished.
-SETTLE_SECONDS = 45
+# and at most, waiting for the service to catch up with the step: a calendar round that failed for
+# a business (throttled past its retries, an outage) runs again DELTA_INTERVAL_MINUTES (1) later, a
+# real minute inside a step; at 20 s and then 45 s the step ended first and sampled 90 minutes of lag.
+SETTLE_SECONDS = 75
+# An inbox row deferred by less than this (a coalesced lifecycle row rechecks in 30 s) is work still
+# under way, not a retry's backoff: the step waits for it rather than jump 90 minutes over it.
+SHORT_DEFERRAL = timedelta(seconds=60)
 SAMPLE_EVERY = timedelta(hours=3)  # how often the personal values Graph holds are gathered
 BUSINESSES, APPOINTMENTS = 3, 40
 DRAIN_STEPS = 60
@@ -214,7 +218,7 @@ class Soak:
             raise RuntimeError(f"a service process exited: {dead}; logs in {self.log_dir}")
 
     def inbox_due(self, engine) -> int:
-        """Inbox rows pending and due now (a row deferred to a later simulated time is not)."""
+        """Inbox rows pending and due now or within SHORT_DEFERRAL (a row deferred further is not)."""
         from sqlalchemy import func, select
 
         from database.times import format_time
@@ -222,7 +226,7 @@ class Soak:
 
         with engine.connect() as connection:
             return connection.execute(select(func.count()).select_from(InboxRow).where(
-                InboxRow.state == "pending", InboxRow.not_before <= format_time(self.warp.now()))).scalar_one()
+                InboxRow.state == "pending", InboxRow.not_before <= format_time(self.warp.now() + SHORT_DEFERRAL))).scalar_one()
 
     def jobs_running(self, engine) -> int:
         """The scheduler's job runs started and not finished."""
