@@ -114,8 +114,10 @@ class LedgerInbox:
                 raise InboxBusy("closing" if self._closing else "queue full")
             if not self._threads:
                 # Started on first use, so in the process that serves (after gunicorn's fork).
-                self._threads = [threading.Thread(target=self._run, args=(writer,), name=f"inbox-writer-{n}", daemon=True)
-                                 for n, writer in enumerate(self._writers)]
+                self._threads = [
+                    threading.Thread(target=self._run, args=(writer,), name=f"inbox-writer-{n}", daemon=True)
+                    for n, writer in enumerate(self._writers)
+                ]
                 for thread in self._threads:
                     thread.start()
             self._queue.append(ticket)
