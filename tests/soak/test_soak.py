@@ -1,5 +1,5 @@
-"""The soak's short form: the whole production shape through two simulated days (run.py); out of
-`make test` (marker `soak`) until docs/reliability.md's open findings are fixed.
+"""The soak's short form: the whole production shape through two simulated days (run.py), in
+`make test` (marker `soak`: `pytest -m soak tests/soak` runs it alone).
 
 PostgreSQL as `make soak` uses it (TEST_DATABASE_URL; under CI=true run.py refuses to fall back to
 SQLite). Any regression a check sees (ledger, requests, retention, subscriptions, watermark, chain,
