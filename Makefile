@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # The whole production shape through 7 simulated days on PostgreSQL (docs/reliability.md); its 2-day
-# form is `pytest -m soak tests/soak` (out of make test: see docs/reliability.md).
+# form is tests/soak/test_soak.py, part of make test (`pytest -m soak tests/soak` runs it alone).
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 soak: $(STAMP)
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python tests/soak/run.py --days 7

@@ -2,6 +2,8 @@
 back-fills, checkpoints and the working state's purge."""
 from __future__ import annotations
 
+import signal
+
 import click
 
 
@@ -29,6 +31,10 @@ def command(metrics_port: int | None) -> None:
         record_downtime(ledger, services.businesses)
         checkpoint = checkpoint_job(ledger, signer, settings.CHECKPOINT_DIR)
         scheduler = build_scheduler(runner, service_jobs(services, checkpoint, schedule_from_settings(settings)))
+        # SIGINT (Ctrl-C, the units' KillSignal) is taken explicitly: a process started in the
+        # background of a script, or under nohup, inherits it ignored, and Python then never raises
+        # KeyboardInterrupt, so the scheduler would run on until SIGKILL.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         click.echo(f"scheduler {runner.holder} started; Ctrl-C stops it")
         try:
             scheduler.start()

@@ -98,9 +98,10 @@ def test_worker_once_processes_the_due_inbox_rows(operator_env, service, control
 
 def test_scheduler_runs_its_jobs_and_stops_cleanly_on_ctrl_c(operator_env, service, control):
     env = {**os.environ, **operator_env}
+    # Started with SIGINT ignored, as a script's background job or nohup starts it: Ctrl-C must still stop it.
     process = subprocess.Popen([sys.executable, "-m", "bookings_ledger.cli", "scheduler", "--metrics-port", "0"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               cwd=ROOT)
+                               cwd=ROOT, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         deadline = time.monotonic() + 120
         wanted = {"renew-subscriptions", "reconcile", "checkpoint"}

@@ -1,5 +1,5 @@
-"""The soak's short form: the whole production shape through two simulated days (run.py), run
-with `pytest -m soak tests/soak`; out of `make test` (docs/reliability.md says why).
+"""The soak's short form: the whole production shape through two simulated days (run.py), part
+of `make test`; `pytest -m soak tests/soak` runs it alone.
 
 PostgreSQL as `make soak` uses it (TEST_DATABASE_URL; under CI=true run.py refuses to fall back to
 SQLite). Any regression a check sees (ledger, requests, retention, subscriptions, watermark, chain,
