@@ -19,6 +19,10 @@ def command(metrics_port: int | None) -> None:
     from jobs.checkpoints import checkpoint_job
     from ledger.checkpoint_store import CheckpointSigner
 
+    # SIGINT (Ctrl-C, the units' KillSignal) is taken explicitly, from the start: a process started
+    # in the background of a script, or under nohup, inherits it ignored, and Python then never
+    # raises KeyboardInterrupt, so the scheduler would run on until SIGKILL.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = load_settings()
     settings.require("BOOKING_BUSINESSES")
     signer = CheckpointSigner.from_settings(settings)
@@ -31,10 +35,6 @@ def command(metrics_port: int | None) -> None:
         record_downtime(ledger, services.businesses)
         checkpoint = checkpoint_job(ledger, signer, settings.CHECKPOINT_DIR)
         scheduler = build_scheduler(runner, service_jobs(services, checkpoint, schedule_from_settings(settings)))
-        # SIGINT (Ctrl-C, the units' KillSignal) is taken explicitly: a process started in the
-        # background of a script, or under nohup, inherits it ignored, and Python then never raises
-        # KeyboardInterrupt, so the scheduler would run on until SIGKILL.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
         click.echo(f"scheduler {runner.holder} started; Ctrl-C stops it")
         try:
             scheduler.start()
