@@ -1,17 +1,20 @@
 """The receiver's side of the inbox: notification items become `state.inbox` rows.
 
-Writes are group-committed by one writer thread per process: request threads queue their items
-and wait; the writer takes everything queued and stores it in one transaction
+Writes are group-committed by writer threads of the process: request threads queue their items
+and wait; a free writer takes everything queued and stores it in one transaction
 (`state.inbox.InboxWriter`), so a burst costs a few commits instead of one per request (and on
-SQLite, far fewer waits for the write lock). A 202 means "durably stored": a request answers
-only after the commit that holds its items, and when that commit fails every request in it gets
-the error, none a 202, so Graph re-sends them all (its digest makes the re-send harmless).
+SQLite, far fewer waits for the write lock). SQLite has one writer, as it takes one write at a
+time; PostgreSQL has WRITERS_POSTGRESQL, each on a connection of its own, so the next group is
+committed while the last one's WAL flush is still under way instead of after it. A 202 means
+"durably stored": a request answers only after the commit that holds its items, and when that
+commit fails every request in it gets the error, none a 202, so Graph re-sends them all (its
+digest makes the re-send harmless).
 
 The queue and the wait are bounded. A full queue, a wait past `MAX_WAIT_SECONDS` or a closed
 inbox raise `InboxBusy`, which the receiver answers 503 with Retry-After: Graph retries, and a
 request that timed out but whose items commit later is only a duplicate on the re-send, never a
 lost notification. `close()` (gunicorn's worker exit, `close_app`) refuses new items, lets the
-writer commit what is queued, then stops it.
+writers commit what is queued, then stops them.
 """
 from __future__ import annotations
 
@@ -31,6 +34,11 @@ MAX_QUEUED_ITEMS = 5_000
 # How long a request waits for its commit: well inside Graph's 2.9 s limit, so a stalled database
 # costs Graph a fast 503 it retries rather than a slow answer it counts against the endpoint.
 MAX_WAIT_SECONDS = 2.0
+# A commit on PostgreSQL mostly waits for its WAL flush (0.3 ms on a quiet disk, 4 ms and more on a
+# busy shared one), during which one writer would leave the queue waiting. Two writers keep a
+# commit in flight while the next group forms, and the server flushes concurrent commits together;
+# each costs a database connection per web process (docs/ingestion.md).
+WRITERS_POSTGRESQL = 2
 
 
 class InboxBusy(Exception):
@@ -59,12 +67,18 @@ def to_item(item: Notification, received: datetime) -> inbox.InboxItem:
     )
 
 
-@dataclass
 class _Ticket:
-    items: list[inbox.InboxItem]
-    done: threading.Event = field(default_factory=threading.Event)
-    stored: int = 0
-    error: BaseException | None = None
+    """One request's items and their outcome. `done` is held until the writer has set it: a bare
+    lock, where an Event costs a Condition and its locks more on every notification's path."""
+
+    __slots__ = ("items", "done", "stored", "error")
+
+    def __init__(self, items: list[inbox.InboxItem]) -> None:
+        self.items = items
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.stored = 0
+        self.error: BaseException | None = None
 
 
 @dataclass
@@ -82,10 +96,11 @@ class LedgerInbox:
     _queued_items: int = 0
     _closing: bool = False
     _wake: threading.Condition = field(default_factory=threading.Condition)
-    _thread: threading.Thread | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._writer = inbox.InboxWriter(self.engine)
+        writers = 1 if self.engine.dialect.name == "sqlite" else WRITERS_POSTGRESQL
+        self._writers = [inbox.InboxWriter(self.engine) for _ in range(writers)]
 
     def accept(self, endpoint: str, items: Sequence[Notification]) -> int:
         """Store each item once, committed before this returns; returns how many were new.
@@ -97,30 +112,36 @@ class LedgerInbox:
         with self._wake:
             if self._closing or self._queued_items + len(ticket.items) > self.max_queued_items:
                 raise InboxBusy("closing" if self._closing else "queue full")
-            if self._thread is None:
+            if not self._threads:
                 # Started on first use, so in the process that serves (after gunicorn's fork).
-                self._thread = threading.Thread(target=self._run, name="inbox-writer", daemon=True)
-                self._thread.start()
+                self._threads = [
+                    threading.Thread(target=self._run, args=(writer,), name=f"inbox-writer-{n}", daemon=True)
+                    for n, writer in enumerate(self._writers)
+                ]
+                for thread in self._threads:
+                    thread.start()
             self._queue.append(ticket)
             self._queued_items += len(ticket.items)
-            self._wake.notify()
-        if not ticket.done.wait(self.max_wait_seconds):
+            if len(self._queue) == 1:   # writers sleep only while the queue is empty: wake a free one
+                self._wake.notify()
+        if not ticket.done.acquire(timeout=self.max_wait_seconds):
             raise InboxBusy("commit too slow")
         if ticket.error is not None:
             raise ticket.error
         return ticket.stored
 
     def close(self) -> None:
-        """Refuse new items, let the writer commit what is queued, then give its connection back."""
+        """Refuse new items, let the writers commit what is queued, then give their connections back."""
         with self._wake:
             self._closing = True
-            self._wake.notify()
-            thread = self._thread
-        if thread is not None:
+            self._wake.notify_all()
+            threads = self._threads
+        for thread in threads:
             thread.join()
-        self._writer.close()
+        for writer in self._writers:
+            writer.close()
 
-    def _run(self) -> None:
+    def _run(self, writer: inbox.InboxWriter) -> None:
         while True:
             with self._wake:
                 while not self._queue and not self._closing:
@@ -128,12 +149,12 @@ class LedgerInbox:
                 if not self._queue:   # closing, and nothing left to commit
                     return
                 tickets, self._queue, self._queued_items = self._queue, [], 0
-            self._commit(tickets)
+            self._commit(writer, tickets)
 
-    def _commit(self, tickets: list[_Ticket]) -> None:
+    def _commit(self, writer: inbox.InboxWriter, tickets: list[_Ticket]) -> None:
         items = [item for ticket in tickets for item in ticket.items]
         try:
-            flags = iter(self._writer.accept(items, self.clock()))
+            flags = iter(writer.accept(items, self.clock()))
             for ticket in tickets:
                 ticket.stored = sum(next(flags) for _ in ticket.items)
             self.on_commit(len(items))
@@ -141,4 +162,4 @@ class LedgerInbox:
             for ticket in tickets:
                 ticket.error = exc
         for ticket in tickets:
-            ticket.done.set()
+            ticket.done.release()
