@@ -25,8 +25,8 @@ TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 soak: $(STAMP)
 	TEST_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python tests/soak/run.py --days 7
 
-# Every benchmark in bench/, one after another, then one table of every figure (25 to 40 minutes
-# on 2 cores, by how busy they are); the table is also written to var/bench/performance.md,
+# Every benchmark in bench/, one after another, then one table of every figure (11 minutes on a
+# quiet 2-core machine, 30 or more on a shared one); the table is also written to var/bench/performance.md,
 # which docs/performance.md keeps.
 bench: $(STAMP)
 	$(BIN)/python bench/support/run_all.py
