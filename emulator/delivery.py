@@ -65,6 +65,7 @@ class Dispatcher:
         self.log: deque[dict] = deque(maxlen=2000)
         self.stats: dict[str, EndpointStats] = {}
         self._heap: list[Job] = []
+        self._sending = 0   # POSTs taken off the heap whose answer is not in yet
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self._stopped = False
@@ -94,9 +95,10 @@ class Dispatcher:
             self.log.clear()
 
     def report(self) -> dict:
-        """Delivery log, pending jobs and per-endpoint counters, copied consistently."""
+        """Delivery log, pending jobs and per-endpoint counters, copied consistently. A job is
+        pending until its POST has been answered (or has failed): one in flight is not delivered yet."""
         with self._cond:
-            return {"pending": len(self._heap), "log": list(self.log),
+            return {"pending": len(self._heap) + self._sending, "log": list(self.log),
                     "endpoints": {url: {"sent": s.sent, "slow": s.slow, "state": s.state(self.options)}
                                   for url, s in self.stats.items()}}
 
@@ -136,6 +138,7 @@ class Dispatcher:
                 if wait > 0:
                     self._cond.wait(wait)
                 due = self._pop_due()
+                self._sending += len(due)
             for job in due:
                 self._pool.submit(self._send, job)
             for tick in self.ticks:
@@ -166,6 +169,13 @@ class Dispatcher:
         return out
 
     def _send(self, job: Job) -> None:
+        try:
+            self._deliver(job)
+        finally:
+            with self._cond:
+                self._sending -= 1
+
+    def _deliver(self, job: Job) -> None:
         stats = self._flushed_stats(job.url)
         if stats.state(self.options) == "dropping":
             self._record(job.url, job.kind, job.items, job.attempt, "dropped", "endpoint too slow")

@@ -71,6 +71,28 @@ def test_a_slow_endpoint_is_retried(client: httpx.Client, control: httpx.Client,
     assert log[0]["outcome"] == "retrying" and log[0]["result"] == "ReadTimeout"
 
 
+def test_a_post_in_flight_is_pending_until_it_is_answered(client: httpx.Client, control: httpx.Client, business: str,
+                                                         receiver: Receiver) -> None:
+    """`pending` reaches 0 only once the endpoint has answered, so a test that waits for it can read
+    what the endpoint stored; sampled while the endpoint takes a second to answer."""
+    subscribe(client, business, receiver.url)
+    receiver.delay = 1.0
+    new_appointment(client, business)
+
+    def report() -> tuple[int, list[str]]:
+        body = control.get("/notifications").json()
+        return body["pending"], [entry["outcome"] for entry in body["log"]]
+
+    assert eventually(lambda: report() != (0, []), timeout=10)   # queued
+    samples = [report()]
+    while "delivered" not in samples[-1][1] and len(samples) < 400:
+        time.sleep(0.025)
+        samples.append(report())
+    # A first attempt may meet a stale keep-alive connection and be retried: still pending.
+    assert samples[-1][0] == 0 and samples[-1][1][-1] == "delivered", samples[-1]
+    assert all(pending == 1 for pending, outcomes in samples if "delivered" not in outcomes), samples
+
+
 def test_retries_stop_at_the_horizon_and_a_missed_event_follows(client: httpx.Client, control: httpx.Client, business: str,
                                                                 receiver: Receiver) -> None:
     """After the retry horizon (4 h in Graph) the notification is dropped; the lifecycle URL hears ``missed``."""
